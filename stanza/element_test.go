@@ -1,0 +1,78 @@
+package stanza
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"content namespace dropped", `<message xmlns='jabber:client' to='a@b' type='chat'><body>hi &amp; &lt;you&gt;</body></message>`,
+			`<message to='a@b' type='chat'><body>hi &amp; &lt;you&gt;</body></message>`},
+		{"payload namespace kept", `<iq type='get' id='1'><query xmlns='jabber:iq:roster'><item jid='x@y'/></query></iq>`,
+			`<iq type='get' id='1'><query xmlns='jabber:iq:roster'><item jid='x@y'/></query></iq>`},
+		{"prefixed payload resolved", `<message><x:foo xmlns:x='urn:x'><x:bar/></x:foo></message>`,
+			`<message><foo xmlns='urn:x'><bar/></foo></message>`},
+		{"xml:lang kept", `<message xml:lang='en'><body xml:lang='de'>x</body></message>`,
+			`<message xml:lang='en'><body xml:lang='de'>x</body></message>`},
+		{"forwarded stanza declares jabber:client", `<message><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='a'/></forwarded></message>`,
+			`<message><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='a'/></forwarded></message>`},
+		{"attribute quoting", `<message id="a'b&quot;c"/>`, `<message id='a&apos;b&quot;c'/>`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := Parse(c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.String(); got != c.want {
+				t.Fatalf("got  %s\nwant %s", got, c.want)
+			}
+			again, err := Parse(e.String())
+			if err != nil || again.String() != c.want {
+				t.Fatalf("second round trip: %v %s", err, again)
+			}
+		})
+	}
+}
+
+func TestParseRestricted(t *testing.T) {
+	for _, in := range []string{`<a><!-- c --></a>`, `<a><?pi x?></a>`, `<a><!DOCTYPE a></a>`} {
+		if _, err := Parse(in); err == nil || !strings.Contains(err.Error(), "restricted") {
+			t.Errorf("%s: got %v, want restricted error", in, err)
+		}
+	}
+}
+
+func TestErrorReply(t *testing.T) {
+	in, _ := Parse(`<message xmlns='jabber:client' from='a@x/r' to='b@x' id='7' type='chat'><body>hi</body></message>`)
+	r := ErrorReply(in, Err("service-unavailable"))
+	want := `<message id='7' to='a@x/r' from='b@x' type='error'><body>hi</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`
+	if r.String() != want {
+		t.Fatalf("got  %s\nwant %s", r, want)
+	}
+	if ErrorReply(r, Err("bad-request")) != nil {
+		t.Fatal("an error stanza was answered with an error")
+	}
+}
+
+func TestAccessors(t *testing.T) {
+	e, _ := Parse(`<iq xmlns='jabber:client' type='set' id='x'><query xmlns='jabber:iq:roster'><item jid='a@b'><group>G1</group><group>G2</group></item></query></iq>`)
+	if e.Kind() != "iq" || e.Type() != "set" || e.ID() != "x" {
+		t.Fatalf("kind/type/id: %q %q %q", e.Kind(), e.Type(), e.ID())
+	}
+	q := e.Child("jabber:iq:roster", "query")
+	if q == nil {
+		t.Fatal("query not found by namespace")
+	}
+	item := q.Child("", "item")
+	if gs := item.ChildrenNamed("jabber:iq:roster", "group"); len(gs) != 2 || gs[1].Text() != "G2" {
+		t.Fatalf("groups: %v", gs)
+	}
+	e.SetAttr("id", "")
+	if e.HasAttr("id") {
+		t.Fatal("SetAttr with empty value did not remove")
+	}
+}

@@ -1,0 +1,130 @@
+package stanza
+
+// Error types of RFC 6120 §8.3.2.
+const (
+	ErrorAuth     = "auth"
+	ErrorCancel   = "cancel"
+	ErrorContinue = "continue"
+	ErrorModify   = "modify"
+	ErrorWait     = "wait"
+)
+
+// Stanza error conditions of RFC 6120 §8.3.3 with their default types.
+var conditionTypes = map[string]string{
+	"bad-request":             ErrorModify,
+	"conflict":                ErrorCancel,
+	"feature-not-implemented": ErrorCancel,
+	"forbidden":               ErrorAuth,
+	"gone":                    ErrorCancel,
+	"internal-server-error":   ErrorCancel,
+	"item-not-found":          ErrorCancel,
+	"jid-malformed":           ErrorModify,
+	"not-acceptable":          ErrorModify,
+	"not-allowed":             ErrorCancel,
+	"not-authorized":          ErrorAuth,
+	"policy-violation":        ErrorModify,
+	"recipient-unavailable":   ErrorWait,
+	"redirect":                ErrorModify,
+	"registration-required":   ErrorAuth,
+	"remote-server-not-found": ErrorCancel,
+	"remote-server-timeout":   ErrorWait,
+	"resource-constraint":     ErrorWait,
+	"service-unavailable":     ErrorCancel,
+	"subscription-required":   ErrorAuth,
+	"undefined-condition":     ErrorCancel,
+	"unexpected-request":      ErrorWait,
+}
+
+// Error describes a stanza error to send back.
+type Error struct {
+	Type      string // one of the Error* types; "" takes the condition's default
+	Condition string // RFC 6120 defined condition, e.g. "service-unavailable"
+	Text      string // optional human-readable text
+	By        string // optional 'by' attribute
+	Extra     *Element
+}
+
+// Err returns a stanza error for condition with its default type.
+func Err(condition string) Error { return Error{Condition: condition} }
+
+// ErrText returns a stanza error for condition with a descriptive text.
+func ErrText(condition, text string) Error { return Error{Condition: condition, Text: text} }
+
+// Error implements error.
+func (e Error) Error() string {
+	if e.Text != "" {
+		return e.Condition + ": " + e.Text
+	}
+	return e.Condition
+}
+
+// Element renders the <error/> child.
+func (e Error) Element() *Element {
+	typ := e.Type
+	if typ == "" {
+		typ = conditionTypes[e.Condition]
+		if typ == "" {
+			typ = ErrorCancel
+		}
+	}
+	el := New("", "error", "type", typ)
+	if e.By != "" {
+		el.SetAttr("by", e.By)
+	}
+	el.Append(New(NSStanzas, e.Condition))
+	if e.Text != "" {
+		el.Append(New(NSStanzas, "text").AppendText(e.Text))
+	}
+	if e.Extra != nil {
+		el.Append(e.Extra)
+	}
+	return el
+}
+
+// IsError reports whether the stanza is an error stanza.
+func IsError(s *Element) bool { return s.Attr("type") == "error" }
+
+// ErrorReply builds the error response to s per RFC 6120 §8.3.1: to and from
+// swapped, type error, the original payload kept, and the error appended.
+// It returns nil when s is itself an error (errors are never answered).
+func ErrorReply(s *Element, e Error) *Element {
+	if IsError(s) {
+		return nil
+	}
+	r := &Element{Space: s.Space, Local: s.Local, Children: append([]Node(nil), s.Children...)}
+	for _, a := range s.Attrs {
+		if a.Space == "" && (a.Local == "to" || a.Local == "from" || a.Local == "type") {
+			continue
+		}
+		r.Attrs = append(r.Attrs, a)
+	}
+	if from := s.From(); from != "" {
+		r.SetAttr("to", from)
+	}
+	if to := s.To(); to != "" {
+		r.SetAttr("from", to)
+	}
+	r.SetAttr("type", "error")
+	if s.Local == "iq" {
+		r.Children = nil // an iq error need not echo the request payload
+		if p := s.FirstElement(); p != nil {
+			r.Children = []Node{p}
+		}
+	}
+	el := e.Element()
+	r.Children = append(r.Children, el)
+	return r
+}
+
+// Result builds an empty iq result for the iq request s, addressed back.
+func Result(s *Element) *Element {
+	r := &Element{Space: s.Space, Local: "iq"}
+	r.SetAttr("type", "result").SetAttr("id", s.ID())
+	if from := s.From(); from != "" {
+		r.SetAttr("to", from)
+	}
+	if to := s.To(); to != "" {
+		r.SetAttr("from", to)
+	}
+	return r
+}

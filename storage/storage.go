@@ -1,0 +1,152 @@
+// Package storage defines the persistence interfaces parley's features use.
+// Callers depend only on these interfaces; storage/sqlite is the embedded
+// default backend, and another backend can be added beside it without
+// touching callers. Users are identified by their normalized bare JID
+// ("local@domain").
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every backend.
+var (
+	// ErrNotFound is returned when the requested record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists is returned when creating a record that already exists.
+	ErrExists = errors.New("already exists")
+)
+
+// Credential is one salted SCRAM credential (RFC 5802) for one hash
+// function. The password itself is never stored.
+type Credential struct {
+	Hash       string // "SHA-1" or "SHA-256"
+	Salt       []byte
+	Iterations int
+	StoredKey  []byte
+	ServerKey  []byte
+}
+
+// Accounts stores user accounts and their credentials.
+type Accounts interface {
+	// CreateAccount creates user with the given credentials; ErrExists if
+	// the account already exists.
+	CreateAccount(ctx context.Context, user string, creds []Credential) error
+	// SetCredentials replaces user's credentials; ErrNotFound if no account.
+	SetCredentials(ctx context.Context, user string, creds []Credential) error
+	// Credential returns user's credential for hash; ErrNotFound if the
+	// account or the credential does not exist.
+	Credential(ctx context.Context, user, hash string) (Credential, error)
+	// AccountExists reports whether user has an account.
+	AccountExists(ctx context.Context, user string) (bool, error)
+	// DeleteAccount removes user and all data stored for the user (roster,
+	// pending subscriptions, offline messages, XML documents, last
+	// activity); ErrNotFound if no account.
+	DeleteAccount(ctx context.Context, user string) error
+	// ListAccounts returns the bare JIDs of every account of domain, sorted.
+	ListAccounts(ctx context.Context, domain string) ([]string, error)
+}
+
+// RosterItem is one contact in a user's roster (RFC 6121 §2).
+type RosterItem struct {
+	JID          string   // contact's bare JID
+	Name         string   // user-assigned handle, may be empty
+	Subscription string   // "none", "to", "from" or "both"
+	Ask          bool     // an outbound subscription request is pending (ask='subscribe')
+	PendingIn    bool     // an inbound subscription request is pending
+	PreApproved  bool     // an inbound request will be approved automatically
+	Groups       []string // group names, sorted
+}
+
+// Rosters stores rosters. Every change increments the roster's version
+// (XEP-0237); versions are positive and strictly increasing per user.
+type Rosters interface {
+	// Roster returns every item of user's roster and the current version
+	// (0 when the roster was never written).
+	Roster(ctx context.Context, user string) ([]RosterItem, int64, error)
+	// RosterItem returns one item; ErrNotFound if absent.
+	RosterItem(ctx context.Context, user, contact string) (RosterItem, error)
+	// PutRosterItem creates or replaces the item for item.JID and returns
+	// the new roster version.
+	PutRosterItem(ctx context.Context, user string, item RosterItem) (int64, error)
+	// DeleteRosterItem removes the item for contact and returns the new
+	// roster version; ErrNotFound if absent.
+	DeleteRosterItem(ctx context.Context, user, contact string) (int64, error)
+	// RosterVersion returns the current roster version.
+	RosterVersion(ctx context.Context, user string) (int64, error)
+}
+
+// PendingSubscription is an inbound subscription request awaiting the
+// user's decision, kept so it can be re-delivered at the next login
+// (RFC 6121 §3.1.3).
+type PendingSubscription struct {
+	From   string // requesting bare JID
+	Stanza []byte // the serialized subscribe presence, as received
+}
+
+// Subscriptions stores inbound subscription requests.
+type Subscriptions interface {
+	// PutPendingSubscription records (or replaces) a request from "from".
+	PutPendingSubscription(ctx context.Context, user, from string, stanza []byte) error
+	// PendingSubscriptions returns every pending request to user, oldest first.
+	PendingSubscriptions(ctx context.Context, user string) ([]PendingSubscription, error)
+	// DeletePendingSubscription forgets the request from "from"; no error
+	// if there was none.
+	DeletePendingSubscription(ctx context.Context, user, from string) error
+}
+
+// OfflineMessage is a message stored for a user who had no available
+// resource (XEP-0160).
+type OfflineMessage struct {
+	ID     int64     // increasing per store
+	Stanza []byte    // serialized message stanza
+	Stamp  time.Time // when the server received it (UTC)
+}
+
+// Offline stores messages for later delivery. A message is durable once
+// StoreOffline returns.
+type Offline interface {
+	// StoreOffline durably stores one message for user.
+	StoreOffline(ctx context.Context, user string, stanza []byte, stamp time.Time) error
+	// OfflineMessages returns user's stored messages, oldest first.
+	OfflineMessages(ctx context.Context, user string) ([]OfflineMessage, error)
+	// DeleteOffline removes user's messages with ID <= upTo.
+	DeleteOffline(ctx context.Context, user string, upTo int64) error
+	// CountOffline returns how many messages are stored for user.
+	CountOffline(ctx context.Context, user string) (int, error)
+}
+
+// Documents stores per-user XML documents by kind and key: vcard-temp
+// (kind "vcard", key ""), private XML storage (kind "private", key = the
+// payload's namespace), and similar features.
+type Documents interface {
+	// Document returns the stored document; ErrNotFound if absent.
+	Document(ctx context.Context, user, kind, key string) ([]byte, error)
+	// PutDocument creates or replaces a document.
+	PutDocument(ctx context.Context, user, kind, key string, data []byte) error
+	// DeleteDocument removes a document; no error if there was none.
+	DeleteDocument(ctx context.Context, user, kind, key string) error
+}
+
+// LastActivity stores when each user's last resource went offline and
+// with what status (XEP-0012).
+type LastActivity interface {
+	// SetLastActivity records the logout time and status text.
+	SetLastActivity(ctx context.Context, user string, at time.Time, status string) error
+	// LastActivity returns the last logout; ErrNotFound if never recorded.
+	LastActivity(ctx context.Context, user string) (time.Time, string, error)
+}
+
+// Store is a complete backend.
+type Store interface {
+	Accounts
+	Rosters
+	Subscriptions
+	Offline
+	Documents
+	LastActivity
+	// Close flushes and releases the backend.
+	Close() error
+}
