@@ -1,0 +1,442 @@
+package c2s
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"mellium.im/xmpp/jid"
+
+	"parley/router"
+	"parley/sasl"
+	"parley/stanza"
+	"parley/xmlstream"
+)
+
+// conn is the whole state of one client stream.
+type conn struct {
+	srv  *Server
+	log  zerolog.Logger
+	raw  net.Conn // TCP connection
+	nc   net.Conn // current transport (raw, or TLS over it)
+	br   *bufio.Reader
+	rd   *xmlstream.Reader
+	w    *xmlstream.Writer
+	addr string // remote IP, for throttling
+
+	tls        bool
+	tlsState   tls.ConnectionState
+	directTLS  bool
+	domain     string
+	lang       string
+	headerSent bool
+	user       string // authenticated bare JID
+	res        *router.Resource
+	full       string
+
+	authFailures int
+
+	closeOnce sync.Once
+}
+
+func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
+	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	c := &conn{srv: s, raw: nc, nc: nc, addr: host, directTLS: directTLS}
+	c.log = s.opts.Log.With().Str("remote", nc.RemoteAddr().String()).Logger()
+	c.w = xmlstream.NewWriter(nc, xmlstream.WriterOptions{
+		Pool: s.pool,
+		OnError: func(err error) {
+			c.log.Debug().Err(err).Msg("write failed")
+			c.raw.Close()
+		},
+	})
+	return c
+}
+
+// Send implements router.Session.
+func (c *conn) Send(el *stanza.Element) bool { return c.w.Send(el) }
+
+// Close implements router.Session: it sends a stream error (if condition is
+// set) and the closing stream tag, then closes the connection.
+func (c *conn) Close(condition, text string) {
+	c.closeOnce.Do(func() {
+		var b strings.Builder
+		if !c.headerSent {
+			b.WriteString(c.header())
+		}
+		if condition != "" {
+			b.WriteString((&xmlstream.Error{Condition: condition, Text: text}).Element())
+		}
+		b.WriteString("</stream:stream>")
+		c.w.Close(b.String(), 2*time.Second)
+		c.raw.Close()
+	})
+}
+
+func (c *conn) fail(err error) {
+	var se *xmlstream.Error
+	if errors.As(err, &se) {
+		c.log.Info().Str("condition", se.Condition).Str("text", se.Text).Msg("stream error")
+		c.Close(se.Condition, se.Text)
+		return
+	}
+	if errors.Is(err, xmlstream.ErrStreamClosed) {
+		c.log.Debug().Msg("client closed stream")
+		c.Close("", "")
+		return
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && c.res == nil {
+		c.log.Info().Msg("unauthenticated stream timed out")
+		c.Close("connection-timeout", "authentication took too long")
+		return
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.log.Debug().Err(err).Msg("connection ended")
+	}
+	c.raw.Close()
+}
+
+func (c *conn) serve(ctx context.Context) {
+	defer func() {
+		if c.res != nil {
+			c.srv.opts.Router.Unbind(context.WithoutCancel(ctx), c.res)
+		}
+		c.raw.Close()
+	}()
+	c.raw.SetReadDeadline(time.Now().Add(c.srv.opts.AuthTimeout))
+	if c.directTLS {
+		if err := c.startTLS(); err != nil {
+			c.log.Debug().Err(err).Msg("TLS handshake failed")
+			return
+		}
+	} else {
+		c.br = bufio.NewReaderSize(c.raw, 4096)
+	}
+	for {
+		done, err := c.negotiate(ctx)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if done {
+			break
+		}
+	}
+	c.raw.SetReadDeadline(time.Time{})
+	c.log.Info().Str("jid", c.full).Bool("tls", c.tls).Msg("client session started")
+	for {
+		el, err := c.rd.Next()
+		if err != nil {
+			c.fail(err)
+			if c.res != nil {
+				c.log.Info().Str("jid", c.full).Msg("client session ended")
+			}
+			return
+		}
+		if err := c.handleStanza(ctx, el); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+func (c *conn) startTLS() error {
+	c.raw.SetDeadline(time.Now().Add(c.srv.opts.AuthTimeout))
+	tc := tls.Server(c.raw, c.srv.opts.TLS)
+	if err := tc.Handshake(); err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	c.raw.SetWriteDeadline(time.Time{})
+	c.nc = tc
+	c.tls = true
+	c.tlsState = tc.ConnectionState()
+	c.br = bufio.NewReaderSize(tc, 4096)
+	c.w.SetConn(tc)
+	return nil
+}
+
+func (c *conn) header() string {
+	from := c.domain
+	if from == "" {
+		from = c.srv.opts.Router.Domains()[0]
+	}
+	return "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='" +
+		newStreamID() + "' from='" + from + "' version='1.0' xml:lang='en'>"
+}
+
+// negotiate runs one stream (up to a restart). It reports done once a
+// resource is bound.
+func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
+	c.rd = xmlstream.NewReader(c.br, c.srv.opts.MaxStanzaSize)
+	c.headerSent = false
+	h, err := c.rd.ReadHeader()
+	if err != nil {
+		return false, err
+	}
+	if h.To != "" {
+		to, perr := jid.Parse(h.To)
+		if perr == nil && c.srv.opts.Router.Serves(to.Domainpart()) && to.Localpart() == "" && to.Resourcepart() == "" {
+			if c.domain != "" && c.domain != to.Domainpart() {
+				return false, xmlstream.Errorf("host-unknown", "the stream restarted for a different domain")
+			}
+			c.domain = to.Domainpart()
+		} else {
+			return false, xmlstream.Errorf("host-unknown", "%s is not served here", h.To)
+		}
+	} else {
+		return false, xmlstream.Errorf("host-unknown", "the stream header has no 'to' address")
+	}
+	c.w.SendRaw(c.header())
+	c.headerSent = true
+	if h.Namespace != stanza.NSClient {
+		return false, xmlstream.Errorf("invalid-namespace", "the default namespace must be jabber:client")
+	}
+	if !strings.HasPrefix(h.Version, "1.") {
+		return false, xmlstream.Errorf("unsupported-version", "only XMPP 1.0 streams are supported")
+	}
+	c.lang = h.Lang
+	c.w.SendRaw(c.features())
+	for {
+		el, err := c.rd.Next()
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case el.Space == nsTLS && el.Local == "starttls":
+			if c.tls {
+				return false, xmlstream.Errorf("policy-violation", "TLS is already established")
+			}
+			c.w.SendRaw("<proceed xmlns='" + nsTLS + "'/>")
+			c.w.Drain(10 * time.Second)
+			if err := c.startTLS(); err != nil {
+				c.log.Debug().Err(err).Msg("STARTTLS handshake failed")
+				return false, io.EOF
+			}
+			return false, nil
+		case el.Space == nsSASL && el.Local == "auth":
+			if c.user != "" {
+				return false, xmlstream.Errorf("policy-violation", "already authenticated")
+			}
+			ok, err := c.authenticate(ctx, el)
+			if err != nil || ok {
+				return false, err
+			}
+		case el.Kind() == "iq" && el.Child(nsBind, "bind") != nil && c.user != "":
+			return c.bind(ctx, el)
+		case el.Kind() != "":
+			if c.user == "" {
+				return false, xmlstream.Errorf("not-authorized", "authenticate before sending stanzas")
+			}
+			if el.Kind() == "iq" && (el.Type() == "set" || el.Type() == "get") {
+				c.Send(stanza.ErrorReply(el, stanza.ErrText("not-allowed", "bind a resource first")))
+				continue
+			}
+			return false, xmlstream.Errorf("not-authorized", "bind a resource before sending stanzas")
+		default:
+			return false, xmlstream.Errorf("unsupported-stanza-type", "unexpected <%s xmlns='%s'/> during negotiation", el.Local, el.Space)
+		}
+	}
+}
+
+func (c *conn) features() string {
+	var b strings.Builder
+	b.WriteString("<stream:features>")
+	switch {
+	case !c.tls:
+		b.WriteString("<starttls xmlns='" + nsTLS + "'><required/></starttls>")
+	case c.user == "":
+		b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
+		for _, m := range sasl.Mechanisms(c.channelBindings(), c.tls) {
+			b.WriteString("<mechanism>" + m + "</mechanism>")
+		}
+		b.WriteString("</mechanisms>")
+		if cb := c.channelBindings(); len(cb) > 0 {
+			b.WriteString("<sasl-channel-binding xmlns='" + nsSASLCB + "'>")
+			for _, t := range []string{"tls-exporter", "tls-server-end-point"} {
+				if _, ok := cb[t]; ok {
+					b.WriteString("<channel-binding type='" + t + "'/>")
+				}
+			}
+			b.WriteString("</sasl-channel-binding>")
+		}
+	default:
+		b.WriteString("<bind xmlns='" + nsBind + "'/>")
+		b.WriteString("<session xmlns='" + nsSession + "'><optional/></session>")
+		b.WriteString("<ver xmlns='" + nsRosterV + "'/>")
+	}
+	b.WriteString("</stream:features>")
+	return b.String()
+}
+
+func (c *conn) channelBindings() map[string][]byte {
+	if !c.tls {
+		return nil
+	}
+	var leaf = c.srv.leaf()
+	return sasl.ChannelBindings(&c.tlsState, leaf)
+}
+
+// authenticate runs one SASL exchange. It reports true when the client
+// authenticated and the stream must restart.
+func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, error) {
+	failure := func(cond, text string) {
+		var b strings.Builder
+		b.WriteString("<failure xmlns='" + nsSASL + "'><" + cond + "/>")
+		if text != "" {
+			b.WriteString("<text>")
+			b.WriteString(escapeText(text))
+			b.WriteString("</text>")
+		}
+		b.WriteString("</failure>")
+		c.w.SendRaw(b.String())
+	}
+	if !c.tls {
+		failure("encryption-required", "STARTTLS is required before authentication")
+		return false, nil
+	}
+	mech := auth.Attr("mechanism")
+	ex, err := sasl.NewExchange(mech, c.domain, c.srv.opts.Credentials, c.channelBindings())
+	if err != nil {
+		var f *sasl.Failure
+		if errors.As(err, &f) {
+			failure(f.Condition, f.Text)
+		} else {
+			failure("temporary-auth-failure", "")
+		}
+		return false, nil
+	}
+	in, ok := decodeSASL(auth.Text())
+	if !ok {
+		failure("incorrect-encoding", "")
+		return false, nil
+	}
+	for {
+		out, done, err := ex.Step(ctx, in)
+		if err != nil {
+			var f *sasl.Failure
+			cond := "not-authorized"
+			if errors.As(err, &f) {
+				cond = f.Condition
+			}
+			if cond == "not-authorized" {
+				if d := c.srv.opts.Throttle.Delay(c.addr); d > 0 {
+					time.Sleep(d)
+				}
+				c.srv.opts.Throttle.Failed(c.addr)
+			}
+			c.log.Info().Str("mechanism", mech).Str("condition", cond).Msg("authentication failed")
+			failure(cond, "")
+			c.authFailures++
+			if c.authFailures >= c.srv.opts.MaxAuthTries {
+				return false, xmlstream.Errorf("policy-violation", "too many failed authentication attempts")
+			}
+			return false, nil
+		}
+		if done {
+			c.srv.opts.Throttle.Succeeded(c.addr)
+			c.user = ex.User()
+			s := "<success xmlns='" + nsSASL + "'"
+			if len(out) > 0 {
+				s += ">" + base64.StdEncoding.EncodeToString(out) + "</success>"
+			} else {
+				s += "/>"
+			}
+			c.w.SendRaw(s)
+			c.log.Info().Str("user", c.user).Str("mechanism", mech).Msg("authenticated")
+			return true, nil
+		}
+		c.w.SendRaw("<challenge xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(out) + "</challenge>")
+		resp, err := c.rd.Next()
+		if err != nil {
+			return false, err
+		}
+		if resp.Space == nsSASL && resp.Local == "abort" {
+			failure("aborted", "")
+			return false, nil
+		}
+		if resp.Space != nsSASL || resp.Local != "response" {
+			return false, xmlstream.Errorf("not-authorized", "expected a SASL response")
+		}
+		if in, ok = decodeSASL(resp.Text()); !ok {
+			failure("incorrect-encoding", "")
+			return false, nil
+		}
+	}
+}
+
+func decodeSASL(s string) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "=" {
+		return nil, true
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+func escapeText(s string) string {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	return r.Replace(s)
+}
+
+func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
+	if iq.Type() != "set" {
+		c.Send(stanza.ErrorReply(iq, stanza.ErrText("bad-request", "bind must be an iq set")))
+		return false, nil
+	}
+	resource := strings.TrimSpace(iq.Child(nsBind, "bind").ChildText(nsBind, "resource"))
+	if resource == "" {
+		resource = "parley-" + newStreamID()[:8]
+	}
+	user, err := jid.Parse(c.user)
+	if err != nil {
+		return false, fmt.Errorf("authenticated user %q: %w", c.user, err)
+	}
+	full, err := user.WithResource(resource)
+	if err != nil {
+		c.Send(stanza.ErrorReply(iq, stanza.ErrText("bad-request", "invalid resource")))
+		return false, nil
+	}
+	c.full = full.String()
+	c.res = c.srv.opts.Router.Bind(ctx, full, c)
+	reply := stanza.New("", "iq", "type", "result", "id", iq.ID())
+	reply.Append(stanza.New(nsBind, "bind").Append(stanza.New(nsBind, "jid").AppendText(c.full)))
+	c.Send(reply)
+	return true, nil
+}
+
+// handleStanza validates a stanza from the bound client, stamps its from
+// address and hands it to the router.
+func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
+	kind := el.Kind()
+	if kind == "" {
+		return xmlstream.Errorf("unsupported-stanza-type", "<%s xmlns='%s'/> is not a stanza", el.Local, el.Space)
+	}
+	if from := el.From(); from != "" && from != c.full {
+		f, err := jid.Parse(from)
+		if err != nil || !(f.Equal(c.res.JID) || f.Equal(c.res.JID.Bare())) {
+			return xmlstream.Errorf("invalid-from", "from %q does not match the session %s", from, c.full)
+		}
+	}
+	el.SetAttr("from", c.full)
+	if kind == "iq" {
+		t := el.Type()
+		if el.ID() == "" || (t != "get" && t != "set" && t != "result" && t != "error") {
+			if t != "error" && t != "result" {
+				c.Send(stanza.ErrorReply(el, stanza.ErrText("bad-request", "iq needs an id and a type")))
+			}
+			return nil
+		}
+	}
+	c.srv.opts.Router.Route(ctx, c.res, el)
+	return nil
+}

@@ -1,0 +1,151 @@
+// Package c2s serves client-to-server streams (RFC 6120): STARTTLS (required
+// before authentication) or direct TLS (XEP-0368), SASL, resource binding,
+// then stanzas handed to the router with their from address stamped.
+package c2s
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"parley/router"
+	"parley/sasl"
+	"parley/stanza"
+	"parley/xmlstream"
+)
+
+// Namespaces of stream features.
+const (
+	nsTLS     = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
+	nsSASLCB  = "urn:xmpp:sasl-cb:0"
+	nsRosterV = "urn:xmpp:features:rosterver"
+)
+
+// Options configure the client listener.
+type Options struct {
+	Router        *router.Router
+	TLS           *tls.Config // must hold the server certificate
+	Credentials   sasl.CredentialSource
+	Throttle      *sasl.Throttle
+	MaxStanzaSize int           // bytes; default 262144
+	AuthTimeout   time.Duration // unauthenticated streams are closed after it; default 30s
+	MaxAuthTries  int           // failed SASL attempts before the stream is closed; default 5
+	Log           zerolog.Logger
+}
+
+// Server accepts client connections.
+type Server struct {
+	opts  Options
+	pool  *sync.Pool
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	done  bool
+}
+
+func (s *Server) leaf() *x509.Certificate {
+	if len(s.opts.TLS.Certificates) == 0 {
+		return nil
+	}
+	return s.opts.TLS.Certificates[0].Leaf
+}
+
+// New returns a client server. It registers the legacy session IQ
+// (RFC 3921 §3) with the router.
+func New(o Options) *Server {
+	if o.MaxStanzaSize == 0 {
+		o.MaxStanzaSize = 256 << 10
+	}
+	if o.AuthTimeout == 0 {
+		o.AuthTimeout = 30 * time.Second
+	}
+	if o.MaxAuthTries == 0 {
+		o.MaxAuthTries = 5
+	}
+	s := &Server{opts: o, pool: xmlstream.NewBufferPool(4096), conns: make(map[*conn]struct{})}
+	o.Router.HandleIQ(router.TargetAccount, nsSession, func(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
+		return nil, nil
+	})
+	return s
+}
+
+// Serve accepts connections on ln until it is closed. With directTLS the
+// TLS handshake comes first (XEP-0368); otherwise STARTTLS is offered and
+// required.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) error {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		c := s.newConn(nc, directTLS)
+		s.mu.Lock()
+		if s.done {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve(ctx)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Shutdown closes every stream with a system-shutdown error and the
+// closing stream tag, and waits for their goroutines to end (or ctx).
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.done = true
+	all := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Close("system-shutdown", "the server is shutting down")
+		}()
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func newStreamID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,167 @@
+// Package testutil holds the helpers parley's end-to-end tests share: a
+// real server on loopback ports with SQLite in a temporary directory, and
+// a minimal raw-XML client speaking STARTTLS, SCRAM and resource binding.
+package testutil
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"parley/config"
+	"parley/sasl"
+	"parley/server"
+)
+
+// Domain is the domain test servers serve by default.
+const Domain = "parley.test"
+
+// Server is a running test server.
+type Server struct {
+	*server.Server
+	T      testing.TB
+	Dir    string
+	Domain string
+	Config *config.Config
+	// Addr and DirectAddr are the STARTTLS and direct TLS client listeners.
+	Addr, DirectAddr string
+	cancel           context.CancelFunc
+	stopped          bool
+}
+
+// StartServer starts a server on loopback with a fresh data directory.
+// extraTOML is appended to the generated config.toml; it may override
+// sections other than [server], [storage] and [c2s] listen keys.
+func StartServer(t testing.TB, extraTOML string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	return StartServerIn(t, dir, extraTOML)
+}
+
+// StartServerIn starts a server whose config and data live in dir, so a
+// test can stop it and start it again on the same data.
+func StartServerIn(t testing.TB, dir, extraTOML string) *Server {
+	t.Helper()
+	toml := fmt.Sprintf(`[server]
+domains = [%q]
+
+[storage]
+sqlite = "data/parley.db"
+
+[c2s]
+listen = "127.0.0.1:0"
+direct_tls_listen = "127.0.0.1:0"
+login_failure_delay = "10ms"
+login_failure_max_delay = "50ms"
+%s
+
+[log]
+level = %q
+`, Domain, c2sExtra(extraTOML), logLevel())
+	toml += stripC2S(extraTOML)
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("load test config: %v", err)
+	}
+	log := zerolog.New(zerolog.NewTestWriter(t)).With().Timestamp().Logger().Level(level(cfg.Log.Level))
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := srv.Start(ctx); err != nil {
+		cancel()
+		t.Fatalf("start server: %v", err)
+	}
+	s := &Server{Server: srv, T: t, Dir: dir, Domain: Domain, Config: cfg, Addr: srv.Addr("c2s"), DirectAddr: srv.Addr("c2s_direct_tls"), cancel: cancel}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// c2sExtra returns the lines of extra that belong in [c2s] (given in
+// extra under a "[c2s]" header) so they merge with the generated section.
+func c2sExtra(extra string) string {
+	_, c2s := splitC2S(extra)
+	return c2s
+}
+
+func stripC2S(extra string) string {
+	rest, _ := splitC2S(extra)
+	return rest
+}
+
+func splitC2S(extra string) (rest, c2s string) {
+	var r, c strings.Builder
+	in := false
+	for _, line := range strings.Split(extra, "\n") {
+		trim := strings.TrimSpace(line)
+		if strings.HasPrefix(trim, "[") {
+			in = trim == "[c2s]"
+			if in {
+				continue
+			}
+		}
+		if in {
+			c.WriteString(line + "\n")
+		} else {
+			r.WriteString(line + "\n")
+		}
+	}
+	return r.String(), c.String()
+}
+
+func logLevel() string {
+	if l := os.Getenv("PARLEY_TEST_LOG"); l != "" {
+		return l
+	}
+	return "warn"
+}
+
+func level(s string) zerolog.Level {
+	l, err := zerolog.ParseLevel(s)
+	if err != nil {
+		return zerolog.InfoLevel
+	}
+	return l
+}
+
+// Stop shuts the server down cleanly (idempotent).
+func (s *Server) Stop() {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		s.T.Errorf("shutdown: %v", err)
+	}
+	s.cancel()
+}
+
+// AddUser creates an account; local may be a localpart or a bare JID.
+func (s *Server) AddUser(local, password string) string {
+	s.T.Helper()
+	bare := local
+	if !strings.Contains(local, "@") {
+		bare = local + "@" + s.Domain
+	}
+	creds, err := sasl.NewCredentials(password, sasl.DefaultIterations)
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	if err := s.Store().CreateAccount(context.Background(), bare, creds); err != nil {
+		s.T.Fatalf("create %s: %v", bare, err)
+	}
+	return bare
+}

@@ -1,0 +1,601 @@
+// Package router is parley's single place of delivery: client sessions
+// register their resources with it, every stanza passes through Route, and
+// it decides between local delivery, a feature handler, offline storage, a
+// component (group chat) or a remote server. Features register IQ handlers,
+// disco features and hooks; none are special-cased here.
+package router
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"mellium.im/xmpp/jid"
+
+	"parley/stanza"
+)
+
+// Target says which kind of address an IQ handler serves.
+type Target int
+
+// IQ targets.
+const (
+	// TargetServer is the server itself: iq to a served domain.
+	TargetServer Target = iota
+	// TargetAccount is a local account: iq to a user's bare JID (or with
+	// no to, from the account's own client), answered by the server on the
+	// user's behalf.
+	TargetAccount
+)
+
+// IQ is an iq get or set given to a handler.
+type IQ struct {
+	Stanza  *stanza.Element // the full request, from stamped
+	Payload *stanza.Element // its single child element
+	From    jid.JID         // sender
+	To      jid.JID         // server domain or account bare JID
+	// Resource is the sending local resource, or nil if the request came
+	// from elsewhere (another local user is still local: see From).
+	Resource *Resource
+}
+
+// Own reports whether the request comes from the addressed account itself.
+func (iq *IQ) Own() bool { return iq.From.Bare().Equal(iq.To) }
+
+// Set reports whether the request is of type set.
+func (iq *IQ) Set() bool { return iq.Stanza.Type() == "set" }
+
+// IQHandler answers an IQ. It returns the payload of the result (nil for an
+// empty result) or an error; a stanza.Error is sent as is, other errors as
+// internal-server-error.
+type IQHandler func(ctx context.Context, iq *IQ) (*stanza.Element, error)
+
+// PresenceHandler implements presence semantics (RFC 6121 §3-4).
+type PresenceHandler interface {
+	// OutboundPresence handles presence sent by a local client (from
+	// stamped): broadcasts, directed presence and subscription requests.
+	OutboundPresence(ctx context.Context, from *Resource, p *stanza.Element)
+	// InboundPresence handles presence addressed to an existing local
+	// account (to is the bare or full JID).
+	InboundPresence(ctx context.Context, to jid.JID, p *stanza.Element)
+}
+
+// OfflineHandler stores a message for a user with no available resource;
+// it reports whether the message was stored.
+type OfflineHandler func(ctx context.Context, user jid.JID, msg *stanza.Element) bool
+
+// AccountChecker tells whether a local account exists.
+type AccountChecker interface {
+	AccountExists(ctx context.Context, user string) (bool, error)
+}
+
+// Handler receives stanzas for a domain the router does not serve itself
+// (a component such as group chat, or the federation layer).
+type Handler func(ctx context.Context, el *stanza.Element)
+
+// Router routes stanzas. Handlers, features and hooks are registered
+// before the first stream is served.
+type Router struct {
+	log      zerolog.Logger
+	accounts AccountChecker
+	domains  map[string]struct{}
+
+	iq         map[iqKey]IQHandler
+	features   map[Target][]string
+	presence   PresenceHandler
+	offline    OfflineHandler
+	available  []func(context.Context, *Resource)
+	unbound    []func(context.Context, *Resource)
+	components map[string]Handler
+	remote     Handler
+
+	mu    sync.RWMutex
+	users map[string][]*Resource // bare JID -> bound resources
+}
+
+type iqKey struct {
+	target Target
+	ns     string
+}
+
+// New returns a router for the served domains.
+func New(domains []string, accounts AccountChecker, log zerolog.Logger) *Router {
+	r := &Router{
+		log:        log,
+		accounts:   accounts,
+		domains:    make(map[string]struct{}),
+		iq:         make(map[iqKey]IQHandler),
+		features:   make(map[Target][]string),
+		components: make(map[string]Handler),
+		users:      make(map[string][]*Resource),
+	}
+	for _, d := range domains {
+		r.domains[d] = struct{}{}
+	}
+	return r
+}
+
+// Serves reports whether domain is one of the server's own domains.
+func (r *Router) Serves(domain string) bool {
+	_, ok := r.domains[domain]
+	return ok
+}
+
+// Domains returns the served domains, sorted.
+func (r *Router) Domains() []string {
+	out := make([]string, 0, len(r.domains))
+	for d := range r.domains {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// HandleIQ registers the handler for iq get/set with a payload in
+// namespace ns sent to target.
+func (r *Router) HandleIQ(target Target, ns string, h IQHandler) {
+	r.iq[iqKey{target, ns}] = h
+}
+
+// AddFeature adds a service discovery feature advertised for target.
+func (r *Router) AddFeature(target Target, feature string) {
+	r.features[target] = append(r.features[target], feature)
+}
+
+// Features returns the disco features advertised for target, sorted.
+func (r *Router) Features(target Target) []string {
+	out := append([]string(nil), r.features[target]...)
+	sort.Strings(out)
+	return out
+}
+
+// SetPresenceHandler installs the presence implementation.
+func (r *Router) SetPresenceHandler(h PresenceHandler) { r.presence = h }
+
+// SetOfflineHandler installs offline message storage.
+func (r *Router) SetOfflineHandler(h OfflineHandler) { r.offline = h }
+
+// OnAvailable registers a hook run after a resource's initial available
+// presence has been broadcast.
+func (r *Router) OnAvailable(f func(context.Context, *Resource)) {
+	r.available = append(r.available, f)
+}
+
+// OnUnbind registers a hook run after a resource is removed (its stream
+// ended or was replaced).
+func (r *Router) OnUnbind(f func(context.Context, *Resource)) {
+	r.unbound = append(r.unbound, f)
+}
+
+// RegisterComponent routes every stanza addressed to domain (or any JID
+// at it) to h.
+func (r *Router) RegisterComponent(domain string, h Handler) { r.components[domain] = h }
+
+// SetRemote installs the handler for stanzas to domains that are neither
+// served nor components (federation). Without one such stanzas bounce with
+// remote-server-not-found.
+func (r *Router) SetRemote(h Handler) { r.remote = h }
+
+// Bind registers a resource. A resource already bound under the same full
+// JID is unbound and its stream closed with a conflict error.
+func (r *Router) Bind(ctx context.Context, full jid.JID, s Session) *Resource {
+	res := &Resource{JID: full, Session: s, bound: true}
+	bare := full.Bare().String()
+	r.mu.Lock()
+	var old *Resource
+	list := r.users[bare]
+	for i, o := range list {
+		if o.JID.Resourcepart() == full.Resourcepart() {
+			old = o
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	r.users[bare] = append(list, res)
+	r.mu.Unlock()
+	if old != nil {
+		old.Session.Close("conflict", "replaced by a new connection for the same resource")
+		r.afterUnbind(ctx, old)
+	}
+	return res
+}
+
+// Unbind removes a resource whose stream ended. It is a no-op if the
+// resource was already replaced.
+func (r *Router) Unbind(ctx context.Context, res *Resource) {
+	bare := res.JID.Bare().String()
+	r.mu.Lock()
+	list := r.users[bare]
+	found := false
+	for i, o := range list {
+		if o == res {
+			found = true
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.users, bare)
+	} else {
+		r.users[bare] = list
+	}
+	r.mu.Unlock()
+	if found {
+		r.afterUnbind(ctx, res)
+	}
+}
+
+func (r *Router) afterUnbind(ctx context.Context, res *Resource) {
+	res.mu.Lock()
+	res.bound = false
+	res.mu.Unlock()
+	for _, f := range r.unbound {
+		f(ctx, res)
+	}
+}
+
+// ResourceAvailable runs the available hooks for res; the presence module
+// calls it after broadcasting a resource's initial presence.
+func (r *Router) ResourceAvailable(ctx context.Context, res *Resource) {
+	for _, f := range r.available {
+		f(ctx, res)
+	}
+}
+
+// Resources returns the bound resources of a bare JID.
+func (r *Router) Resources(bare string) []*Resource {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return append([]*Resource(nil), r.users[bare]...)
+}
+
+// Lookup returns the resource bound to a full JID, or nil.
+func (r *Router) Lookup(full jid.JID) *Resource {
+	bare := full.Bare().String()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, res := range r.users[bare] {
+		if res.JID.Resourcepart() == full.Resourcepart() {
+			return res
+		}
+	}
+	return nil
+}
+
+// Online returns how many resources are bound.
+func (r *Router) Online() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, l := range r.users {
+		n += len(l)
+	}
+	return n
+}
+
+// CloseAll closes every bound stream, for shutdown.
+func (r *Router) CloseAll(condition, text string) {
+	r.mu.RLock()
+	var all []*Resource
+	for _, l := range r.users {
+		all = append(all, l...)
+	}
+	r.mu.RUnlock()
+	for _, res := range all {
+		res.Session.Close(condition, text)
+	}
+}
+
+// AccountExists reports whether a local account exists; a bound resource
+// proves it without asking storage.
+func (r *Router) AccountExists(ctx context.Context, bare jid.JID) bool {
+	if len(r.Resources(bare.String())) > 0 {
+		return true
+	}
+	ok, err := r.accounts.AccountExists(ctx, bare.String())
+	if err != nil {
+		r.log.Error().Err(err).Str("user", bare.String()).Msg("account lookup failed")
+		return false
+	}
+	return ok
+}
+
+// Route delivers a stanza sent by a local client resource. Its from
+// attribute must already be stamped with the resource's full JID.
+func (r *Router) Route(ctx context.Context, from *Resource, el *stanza.Element) {
+	r.route(ctx, from, el)
+}
+
+// Deliver routes a stanza generated by the server or arriving from a
+// component or a federated server; from must be set.
+func (r *Router) Deliver(ctx context.Context, el *stanza.Element) {
+	r.route(ctx, nil, el)
+}
+
+// Send delivers el to one resource.
+func (r *Router) Send(res *Resource, el *stanza.Element) {
+	res.Session.Send(el)
+}
+
+// bounce answers el with an error, unless el is itself an error.
+func (r *Router) bounce(ctx context.Context, el *stanza.Element, e stanza.Error) {
+	if reply := stanza.ErrorReply(el, e); reply != nil && reply.To() != "" {
+		r.route(ctx, nil, reply)
+	}
+}
+
+// Bounce answers el with the stanza error e (never answering an error).
+func (r *Router) Bounce(ctx context.Context, el *stanza.Element, e stanza.Error) {
+	r.bounce(ctx, el, e)
+}
+
+func (r *Router) route(ctx context.Context, from *Resource, el *stanza.Element) {
+	kind := el.Kind()
+	toAttr := el.To()
+	if toAttr == "" {
+		if from == nil {
+			r.log.Debug().Str("stanza", kind).Msg("dropping server stanza without to")
+			return
+		}
+		switch kind {
+		case "message":
+			r.routeLocalUser(ctx, from, from.JID.Bare(), el)
+		case "presence":
+			if r.presence != nil {
+				r.presence.OutboundPresence(ctx, from, el)
+			}
+		case "iq":
+			r.handleIQ(ctx, from, TargetAccount, from.JID.Bare(), el)
+		}
+		return
+	}
+	to, err := jid.Parse(toAttr)
+	if err != nil {
+		r.bounce(ctx, el, stanza.ErrText("jid-malformed", "invalid to address"))
+		return
+	}
+	domain := to.Domainpart()
+	if r.Serves(domain) {
+		if to.Localpart() == "" {
+			r.routeServer(ctx, from, to, el)
+			return
+		}
+		if kind == "presence" && from != nil && r.presence != nil {
+			r.presence.OutboundPresence(ctx, from, el)
+			return
+		}
+		r.routeLocalUser(ctx, from, to, el)
+		return
+	}
+	if kind == "presence" && from != nil && r.presence != nil {
+		// Directed and subscription presence to remote entities passes
+		// through the presence module, which calls DeliverRemote.
+		r.presence.OutboundPresence(ctx, from, el)
+		return
+	}
+	r.DeliverRemote(ctx, domain, el)
+}
+
+// DeliverRemote hands a stanza to the component or federation handler
+// for domain, bouncing it if there is none.
+func (r *Router) DeliverRemote(ctx context.Context, domain string, el *stanza.Element) {
+	if h, ok := r.components[domain]; ok {
+		h(ctx, el)
+		return
+	}
+	if r.remote != nil {
+		r.remote(ctx, el)
+		return
+	}
+	r.bounce(ctx, el, stanza.ErrText("remote-server-not-found", "federation is not enabled on this server"))
+}
+
+// DeliverPresence hands presence that the presence module has processed
+// to its destination: local delivery to an account, or a remote domain.
+func (r *Router) DeliverPresence(ctx context.Context, to jid.JID, el *stanza.Element) {
+	if !r.Serves(to.Domainpart()) {
+		r.DeliverRemote(ctx, to.Domainpart(), el)
+		return
+	}
+	if to.Localpart() == "" {
+		return
+	}
+	if !r.AccountExists(ctx, to.Bare()) {
+		return // RFC 6121 §8.5.1: presence to no such user is ignored
+	}
+	if r.presence != nil {
+		r.presence.InboundPresence(ctx, to, el)
+		return
+	}
+	r.DeliverToResources(to, el)
+}
+
+// DeliverToResources delivers presence to a full JID's resource, or to
+// every available resource of a bare JID.
+func (r *Router) DeliverToResources(to jid.JID, el *stanza.Element) {
+	if to.Resourcepart() != "" {
+		if res := r.Lookup(to); res != nil {
+			res.Session.Send(el)
+		}
+		return
+	}
+	for _, res := range r.Resources(to.String()) {
+		if res.Available() {
+			res.Session.Send(el)
+		}
+	}
+}
+
+func (r *Router) routeServer(ctx context.Context, from *Resource, to jid.JID, el *stanza.Element) {
+	switch el.Kind() {
+	case "iq":
+		r.handleIQ(ctx, from, TargetServer, to.Domain(), el)
+	case "message":
+		r.bounce(ctx, el, stanza.ErrText("service-unavailable", "the server does not accept messages"))
+	case "presence":
+		// Presence to the server itself carries no meaning; ignore it.
+	}
+}
+
+func (r *Router) routeLocalUser(ctx context.Context, from *Resource, to jid.JID, el *stanza.Element) {
+	switch el.Kind() {
+	case "presence":
+		r.DeliverPresence(ctx, to, el)
+	case "iq":
+		if !r.AccountExists(ctx, to.Bare()) {
+			r.bounceIQ(ctx, el, stanza.Err("service-unavailable"))
+			return
+		}
+		if to.Resourcepart() == "" {
+			r.handleIQ(ctx, from, TargetAccount, to, el)
+			return
+		}
+		if res := r.Lookup(to); res != nil {
+			res.Session.Send(el)
+			return
+		}
+		r.bounceIQ(ctx, el, stanza.Err("service-unavailable"))
+	case "message":
+		r.routeMessage(ctx, to, el)
+	}
+}
+
+func (r *Router) bounceIQ(ctx context.Context, el *stanza.Element, e stanza.Error) {
+	if t := el.Type(); t == "get" || t == "set" {
+		r.bounce(ctx, el, e)
+	}
+}
+
+// routeMessage applies RFC 6121 §8.5.2-8.5.3 for a message to a local
+// account.
+func (r *Router) routeMessage(ctx context.Context, to jid.JID, el *stanza.Element) {
+	typ := el.Type()
+	if typ == "" {
+		typ = "normal"
+	}
+	if to.Resourcepart() != "" {
+		if res := r.Lookup(to); res != nil {
+			res.Session.Send(el)
+			return
+		}
+		if typ == "groupchat" {
+			r.bounce(ctx, el, stanza.Err("service-unavailable"))
+			return
+		}
+		if typ == "error" {
+			return
+		}
+	}
+	bare := to.Bare()
+	targets := r.messageTargets(bare.String(), typ)
+	if len(targets) > 0 {
+		for _, res := range targets {
+			res.Session.Send(el)
+		}
+		return
+	}
+	switch typ {
+	case "error", "headline":
+		return
+	case "groupchat":
+		r.bounce(ctx, el, stanza.Err("service-unavailable"))
+		return
+	}
+	if !r.AccountExists(ctx, bare) {
+		r.bounce(ctx, el, stanza.Err("service-unavailable"))
+		return
+	}
+	if r.offline != nil && r.offline(ctx, bare, el) {
+		return
+	}
+	r.bounce(ctx, el, stanza.Err("service-unavailable"))
+}
+
+// messageTargets picks the resources a message to a bare JID goes to:
+// headline to every available resource with non-negative priority; chat
+// and normal to those sharing the highest non-negative priority.
+func (r *Router) messageTargets(bare, typ string) []*Resource {
+	var out []*Resource
+	best := -1
+	for _, res := range r.Resources(bare) {
+		if !res.Available() {
+			continue
+		}
+		p := res.Priority()
+		if p < 0 {
+			continue
+		}
+		if typ == "headline" {
+			out = append(out, res)
+			continue
+		}
+		switch {
+		case p > best:
+			best = p
+			out = append(out[:0], res)
+		case p == best:
+			out = append(out, res)
+		}
+	}
+	if typ == "error" {
+		return out[:min(len(out), 1)]
+	}
+	return out
+}
+
+func (r *Router) handleIQ(ctx context.Context, from *Resource, target Target, to jid.JID, el *stanza.Element) {
+	typ := el.Type()
+	if typ == "result" || typ == "error" {
+		return // responses to the server or an account are consumed here
+	}
+	reply := func(payload *stanza.Element, err error) {
+		if err != nil {
+			var se stanza.Error
+			if !errors.As(err, &se) {
+				r.log.Error().Err(err).Str("ns", firstNS(el)).Msg("iq handler failed")
+				se = stanza.Err("internal-server-error")
+			}
+			r.bounce(ctx, el, se)
+			return
+		}
+		res := stanza.Result(el)
+		if el.To() == "" && target == TargetAccount {
+			res.SetAttr("from", "")
+		}
+		if payload != nil {
+			res.Append(payload)
+		}
+		if res.To() == "" {
+			return
+		}
+		r.route(ctx, nil, res)
+	}
+	if typ != "get" && typ != "set" {
+		reply(nil, stanza.ErrText("bad-request", "iq type must be get, set, result or error"))
+		return
+	}
+	payloads := el.Elements()
+	if len(payloads) != 1 {
+		reply(nil, stanza.ErrText("bad-request", "iq get and set must carry exactly one child element"))
+		return
+	}
+	h, ok := r.iq[iqKey{target, payloads[0].Space}]
+	if !ok {
+		reply(nil, stanza.Err("service-unavailable"))
+		return
+	}
+	fromJID, err := jid.Parse(el.From())
+	if err != nil {
+		return
+	}
+	reply(h(ctx, &IQ{Stanza: el, Payload: payloads[0], From: fromJID, To: to, Resource: from}))
+}
+
+func firstNS(el *stanza.Element) string {
+	if p := el.FirstElement(); p != nil {
+		return p.Space
+	}
+	return ""
+}

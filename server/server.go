@@ -1,0 +1,154 @@
+// Package server wires parley together: configuration, storage, the router,
+// feature modules and listeners.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"parley/c2s"
+	"parley/certs"
+	"parley/config"
+	"parley/router"
+	"parley/sasl"
+	"parley/storage"
+	"parley/storage/sqlite"
+)
+
+// Server is one parley instance.
+type Server struct {
+	cfg    *config.Config
+	log    zerolog.Logger
+	store  storage.Store
+	router *router.Router
+	c2s    *c2s.Server
+	cert   tls.Certificate
+
+	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls"
+	wg        sync.WaitGroup
+	cancel    context.CancelFunc
+}
+
+// New prepares a server from a loaded configuration: it loads or generates
+// the certificate and opens storage, but listens on nothing yet.
+func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
+	names := append([]string(nil), cfg.Server.Domains...)
+	if cfg.MUC.Domain != "" {
+		names = append(names, cfg.MUC.Domain)
+	}
+	cert, err := certs.LoadOrGenerate(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir(), names, log)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	store, err := sqlite.Open(context.Background(), cfg.Storage.SQLite)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, store: store, cert: cert, listeners: make(map[string]net.Listener)}
+	s.router = router.New(cfg.Server.Domains, store, log.With().Str("component", "router").Logger())
+	registerModules(s.router, store, log)
+	s.c2s = c2s.New(c2s.Options{
+		Router:        s.router,
+		TLS:           s.tlsConfig(),
+		Credentials:   store,
+		Throttle:      sasl.NewThrottle(cfg.C2S.LoginFailureDelay.Duration, cfg.C2S.LoginFailureMaxDelay.Duration),
+		MaxStanzaSize: cfg.C2S.MaxStanzaSize,
+		AuthTimeout:   cfg.C2S.AuthTimeout.Duration,
+		Log:           log.With().Str("component", "c2s").Logger(),
+	})
+	return s, nil
+}
+
+func (s *Server) tlsConfig() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{s.cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"xmpp-client"},
+	}
+}
+
+// Router returns the server's router.
+func (s *Server) Router() *router.Router { return s.router }
+
+// Store returns the server's storage.
+func (s *Server) Store() storage.Store { return s.store }
+
+// Start opens the listeners and begins serving in the background.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	type spec struct {
+		role, addr string
+		direct     bool
+	}
+	specs := []spec{{"c2s", s.cfg.C2S.Listen, false}, {"c2s_direct_tls", s.cfg.C2S.DirectTLSListen, true}}
+	for _, sp := range specs {
+		if sp.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", sp.addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listen %s on %s: %w", sp.role, sp.addr, err)
+		}
+		s.listeners[sp.role] = ln
+		s.log.Info().Str("role", sp.role).Str("addr", ln.Addr().String()).Strs("domains", s.cfg.Server.Domains).Msg("listening")
+		s.wg.Add(1)
+		go func(ln net.Listener, direct bool) {
+			defer s.wg.Done()
+			if err := s.c2s.Serve(ctx, ln, direct); err != nil {
+				s.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("accept failed")
+			}
+		}(ln, sp.direct)
+	}
+	return nil
+}
+
+// Addr returns the bound address of a listener role ("c2s",
+// "c2s_direct_tls"), or "" if it is not listening.
+func (s *Server) Addr(role string) string {
+	if ln, ok := s.listeners[role]; ok {
+		return ln.Addr().String()
+	}
+	return ""
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+// Shutdown stops accepting, closes every stream with </stream:stream>
+// and closes storage.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeListeners()
+	s.c2s.Shutdown(ctx)
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	return s.store.Close()
+}
+
+// Run serves until ctx is cancelled, then shuts down.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		s.store.Close()
+		return err
+	}
+	<-ctx.Done()
+	s.log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
