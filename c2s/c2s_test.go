@@ -2,6 +2,7 @@ package c2s_test
 
 import (
 	"strings"
+	"time"
 	"testing"
 
 	msasl "mellium.im/sasl"
@@ -107,4 +108,143 @@ func TestSpoofedFrom(t *testing.T) {
 		t.Fatalf("stream error %s, want invalid-from", el)
 	}
 	a.WaitClosed()
+}
+
+func isStreamError(el *stanza.Element) bool {
+	return el.Space == stanza.NSStream && el.Local == "error"
+}
+
+func TestResourceConflictReplacesOldSession(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	srv.AddUser("bob", "pw")
+	old := testutil.Login(t, srv.Addr, "alice", "pw", "desk")
+	fresh := testutil.Login(t, srv.Addr, "alice", "pw", "desk")
+	el := old.Expect(isStreamError)
+	if c := el.FirstElement(); c == nil || c.Local != "conflict" {
+		t.Fatalf("old session got %s, want conflict", el)
+	}
+	if err := old.WaitClosed(); err == nil {
+		t.Fatal("old stream still open")
+	}
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "x")
+	b.Sendf("<message to='%s' type='chat'><body>to the new one</body></message>", fresh.JID)
+	if got := fresh.Expect(testutil.IsKind("message")); got.ChildText("", "body") != "to the new one" {
+		t.Fatalf("new session got %s", got)
+	}
+}
+
+func TestServerGeneratedResource(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	c := testutil.Login(t, srv.Addr, "alice", "pw", "")
+	if !strings.HasPrefix(c.JID, "alice@"+srv.Domain+"/") || len(c.JID) <= len("alice@"+srv.Domain+"/") {
+		t.Fatalf("bound JID %q", c.JID)
+	}
+}
+
+func TestDirectTLSAndChannelBinding(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	s := testutil.DialTLS(t, srv.DirectAddr, testutil.Domain)
+	mechs := s.Features.Child("urn:ietf:params:xml:ns:xmpp-sasl", "mechanisms")
+	if mechs == nil {
+		t.Fatalf("direct TLS features without mechanisms: %s", s.Features)
+	}
+	var names []string
+	for _, m := range mechs.ChildrenNamed("", "mechanism") {
+		names = append(names, m.Text())
+	}
+	got := strings.Join(names, " ")
+	for _, want := range []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("mechanism %s not offered: %s", want, got)
+		}
+	}
+	if el := s.Authenticate(msasl.ScramSha256Plus, "alice", "pw"); el.Local != "success" {
+		t.Fatalf("SCRAM-SHA-256-PLUS over TLS 1.3: %s", el)
+	}
+	s.Open(testutil.Domain)
+	if j := s.Bind("cb"); j != "alice@"+srv.Domain+"/cb" {
+		t.Fatalf("bound %q", j)
+	}
+}
+
+func TestStartTLSFeatureRequired(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	s := testutil.DialRaw(t, srv.Addr)
+	features := s.OpenFeatures(testutil.Domain)
+	st := features.Child("urn:ietf:params:xml:ns:xmpp-tls", "starttls")
+	if st == nil || st.Child("", "required") == nil {
+		t.Fatalf("features %s: want required starttls", features)
+	}
+	if features.Child("urn:ietf:params:xml:ns:xmpp-sasl", "mechanisms") != nil {
+		t.Fatalf("SASL offered before TLS: %s", features)
+	}
+}
+
+func TestUnauthenticatedTimeout(t *testing.T) {
+	srv := testutil.StartServer(t, "[c2s]\nauth_timeout = \"300ms\"\n")
+	s := testutil.DialStream(t, srv.Addr, testutil.Domain)
+	if got := s.ExpectStreamError(); got != "connection-timeout" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestWhitespaceKeepalive(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "r")
+	a.Send("\n \n\t ")
+	if r := a.IQ("<iq type='get' to='" + srv.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>"); r.Type() == "" {
+		t.Fatalf("no answer after keepalive: %s", r)
+	}
+}
+
+func TestShutdownClosesStreams(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "r")
+	srv.Stop()
+	el := a.Expect(isStreamError)
+	if c := el.FirstElement(); c == nil || c.Local != "system-shutdown" {
+		t.Fatalf("got %s", el)
+	}
+	if err := a.WaitClosed(); err == nil || !strings.Contains(err.Error(), "closed by peer") {
+		t.Fatalf("stream end: %v, want a clean </stream:stream>", err)
+	}
+}
+
+func TestStanzaErrors(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "r")
+	d := srv.Domain
+	cases := []struct {
+		name, iq, want string
+	}{
+		{"unknown namespace to server", "<iq type='get' to='" + d + "'><query xmlns='urn:example:nothing'/></iq>", "service-unavailable"},
+		{"unknown namespace to own account", "<iq type='get'><query xmlns='urn:example:nothing'/></iq>", "service-unavailable"},
+		{"iq to nonexistent user", "<iq type='get' to='nobody@" + d + "'><query xmlns='jabber:iq:version'/></iq>", "service-unavailable"},
+		{"iq to unbound full JID", "<iq type='get' to='alice@" + d + "/gone'><query xmlns='jabber:iq:version'/></iq>", "service-unavailable"},
+		{"malformed to", "<iq type='get' to='a@b@c'><query xmlns='jabber:iq:version'/></iq>", "jid-malformed"},
+		{"two payloads", "<iq type='get' to='" + d + "'><a xmlns='urn:x'/><b xmlns='urn:x'/></iq>", "bad-request"},
+		{"remote domain without federation", "<iq type='get' to='elsewhere.example'><ping xmlns='urn:xmpp:ping'/></iq>", "remote-server-not-found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.IQ(c.iq)
+			e := r.Child("", "error")
+			if r.Type() != "error" || e == nil || e.Child(stanza.NSStanzas, c.want) == nil {
+				t.Fatalf("got %s, want %s", r, c.want)
+			}
+		})
+	}
+	a.Sendf("<message to='nobody@%s' id='m1' type='chat'><body>x</body></message>", d)
+	r := a.Expect(func(el *stanza.Element) bool { return el.Local == "message" && el.ID() == "m1" })
+	if r.Type() != "error" || r.Child("", "error").Child(stanza.NSStanzas, "service-unavailable") == nil {
+		t.Fatalf("message to nonexistent user: %s", r)
+	}
+	a.Sendf("<message to='nobody@%s' id='m2' type='error'><error type='cancel'><gone xmlns='%s'/></error></message>", d, stanza.NSStanzas)
+	a.ExpectNone(func(el *stanza.Element) bool { return el.ID() == "m2" }, 300*time.Millisecond)
 }

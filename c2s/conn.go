@@ -273,6 +273,7 @@ func (c *conn) features() string {
 		b.WriteString("<bind xmlns='" + nsBind + "'/>")
 		b.WriteString("<session xmlns='" + nsSession + "'><optional/></session>")
 		b.WriteString("<ver xmlns='" + nsRosterV + "'/>")
+		b.WriteString("<sub xmlns='" + nsPreApproval + "'/>")
 	}
 	b.WriteString("</stream:features>")
 	return b.String()
@@ -305,7 +306,7 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 		return false, nil
 	}
 	mech := auth.Attr("mechanism")
-	ex, err := sasl.NewExchange(mech, c.domain, c.srv.opts.Credentials, c.channelBindings())
+	ex, err := c.srv.auth.NewExchange(mech, c.domain, c.srv.opts.Credentials, c.channelBindings())
 	if err != nil {
 		var f *sasl.Failure
 		if errors.As(err, &f) {

@@ -30,6 +30,8 @@ const (
 	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
 	nsSASLCB  = "urn:xmpp:sasl-cb:0"
 	nsRosterV = "urn:xmpp:features:rosterver"
+	// nsPreApproval advertises subscription pre-approval (RFC 6121 §3.4).
+	nsPreApproval = "urn:xmpp:features:pre-approval"
 )
 
 // Options configure the client listener.
@@ -47,6 +49,7 @@ type Options struct {
 // Server accepts client connections.
 type Server struct {
 	opts  Options
+	auth  *sasl.Authenticator
 	pool  *sync.Pool
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -73,7 +76,7 @@ func New(o Options) *Server {
 	if o.MaxAuthTries == 0 {
 		o.MaxAuthTries = 5
 	}
-	s := &Server{opts: o, pool: xmlstream.NewBufferPool(4096), conns: make(map[*conn]struct{})}
+	s := &Server{opts: o, auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), conns: make(map[*conn]struct{})}
 	o.Router.HandleIQ(router.TargetAccount, nsSession, func(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 		return nil, nil
 	})

@@ -42,10 +42,11 @@ type Client struct {
 
 // Stream is an unauthenticated raw stream for protocol-level tests.
 type Stream struct {
-	T    testing.TB
-	Conn net.Conn
-	BR   *bufio.Reader
-	RD   *xmlstream.Reader
+	T        testing.TB
+	Conn     net.Conn
+	BR       *bufio.Reader
+	RD       *xmlstream.Reader
+	Features *stanza.Element // from the last Open
 }
 
 // DialStream opens a TCP connection and sends a stream header for domain.
@@ -70,7 +71,8 @@ func (s *Stream) Open(domain string) *stanza.Element {
 	if _, err := s.RD.ReadHeader(); err != nil {
 		s.T.Fatalf("read stream header: %v", err)
 	}
-	return s.Next()
+	s.Features = s.Next()
+	return s.Features
 }
 
 // Write sends raw text.
@@ -140,6 +142,15 @@ func (s *Stream) Authenticate(mech msasl.Mechanism, user, password string) *stan
 	opts = append(opts, msasl.Credentials(func() ([]byte, []byte, []byte) { return []byte(user), []byte(password), nil }))
 	if tc, ok := s.Conn.(*tls.Conn); ok {
 		opts = append(opts, msasl.TLSState(tc.ConnectionState()))
+	}
+	if s.Features != nil {
+		if m := s.Features.Child("urn:ietf:params:xml:ns:xmpp-sasl", "mechanisms"); m != nil {
+			var names []string
+			for _, n := range m.ChildrenNamed("", "mechanism") {
+				names = append(names, n.Text())
+			}
+			opts = append(opts, msasl.RemoteMechanisms(names...))
+		}
 	}
 	neg := msasl.NewClient(mech, opts...)
 	_, resp, err := neg.Step(nil)
@@ -390,4 +401,24 @@ func (s *Stream) ExpectHeaderThenError() string {
 		s.T.Fatalf("read stream header: %v", err)
 	}
 	return s.ExpectStreamError()
+}
+
+// DialTLS connects to a direct TLS (XEP-0368) port and opens a stream;
+// Features holds the stream features.
+func DialTLS(t testing.TB, addr, domain string) *Stream {
+	t.Helper()
+	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: Timeout}, "tcp", addr, &tls.Config{ServerName: domain, InsecureSkipVerify: true, NextProtos: []string{"xmpp-client"}})
+	if err != nil {
+		t.Fatalf("dial TLS %s: %v", addr, err)
+	}
+	t.Cleanup(func() { tc.Close() })
+	s := &Stream{T: t, Conn: tc, BR: bufio.NewReader(tc)}
+	s.Open(domain)
+	return s
+}
+
+// OpenFeatures opens a stream on a raw connection and returns the features.
+func (s *Stream) OpenFeatures(domain string) *stanza.Element {
+	s.T.Helper()
+	return s.Open(domain)
 }

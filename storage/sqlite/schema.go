@@ -1,0 +1,125 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations returns the schema migrations in order; migration i brings
+// the schema from version i to version i+1 (PRAGMA user_version). Append
+// new migrations at the end; never edit one that has shipped.
+func migrations() []string {
+	return []string{
+		// 1: initial schema.
+		`
+CREATE TABLE accounts (
+	user    TEXT NOT NULL PRIMARY KEY,
+	domain  TEXT NOT NULL,
+	created TEXT NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts (domain, user);
+
+CREATE TABLE credentials (
+	user       TEXT    NOT NULL REFERENCES accounts (user) ON DELETE CASCADE,
+	hash       TEXT    NOT NULL,
+	salt       BLOB    NOT NULL,
+	iterations INTEGER NOT NULL,
+	stored_key BLOB    NOT NULL,
+	server_key BLOB    NOT NULL,
+	PRIMARY KEY (user, hash)
+);
+
+CREATE TABLE roster_items (
+	user         TEXT    NOT NULL,
+	contact      TEXT    NOT NULL,
+	name         TEXT    NOT NULL,
+	subscription TEXT    NOT NULL CHECK (subscription IN ('none', 'to', 'from', 'both')),
+	ask          INTEGER NOT NULL,
+	pending_in   INTEGER NOT NULL,
+	pre_approved INTEGER NOT NULL,
+	PRIMARY KEY (user, contact)
+);
+
+CREATE TABLE roster_groups (
+	user    TEXT NOT NULL,
+	contact TEXT NOT NULL,
+	name    TEXT NOT NULL,
+	PRIMARY KEY (user, contact, name),
+	FOREIGN KEY (user, contact) REFERENCES roster_items (user, contact) ON DELETE CASCADE
+);
+
+CREATE TABLE roster_versions (
+	user    TEXT    NOT NULL PRIMARY KEY,
+	version INTEGER NOT NULL
+);
+
+CREATE TABLE pending_subscriptions (
+	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+	user     TEXT NOT NULL,
+	from_jid TEXT NOT NULL,
+	stanza   BLOB NOT NULL,
+	UNIQUE (user, from_jid)
+);
+
+CREATE TABLE offline_messages (
+	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	user   TEXT NOT NULL,
+	stanza BLOB NOT NULL,
+	stamp  TEXT NOT NULL
+);
+CREATE INDEX offline_messages_user ON offline_messages (user, id);
+
+CREATE TABLE documents (
+	user  TEXT NOT NULL,
+	kind  TEXT NOT NULL,
+	"key" TEXT NOT NULL,
+	data  BLOB NOT NULL,
+	PRIMARY KEY (user, kind, "key")
+);
+
+CREATE TABLE last_activity (
+	user   TEXT NOT NULL PRIMARY KEY,
+	at     TEXT NOT NULL,
+	status TEXT NOT NULL
+);
+`,
+	}
+}
+
+// migrate applies every pending migration, each in its own write
+// transaction that re-reads the version, so concurrent openers are safe.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms := migrations()
+	latest := len(ms)
+	for {
+		done := false
+		err := inTx(ctx, db, func(tx *sql.Tx) error {
+			var v int
+			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+				return fmt.Errorf("read schema version: %w", err)
+			}
+			switch {
+			case v > latest:
+				return fmt.Errorf("database schema version %d is newer than version %d supported by this build", v, latest)
+			case v == latest:
+				done = true
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, ms[v]); err != nil {
+				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+			}
+			// PRAGMA takes no bound parameters; v+1 is an int we control.
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+				return fmt.Errorf("set schema version %d: %w", v+1, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
