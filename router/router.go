@@ -489,6 +489,14 @@ func (r *Router) routeMessage(ctx context.Context, to jid.JID, el *stanza.Elemen
 		}
 	}
 	bare := to.Bare()
+	if typ == "error" {
+		return // RFC 6121 §8.5.2.1.1: errors to a bare JID are ignored
+	}
+	if typ == "groupchat" {
+		// RFC 6121 §8.5.2.1.1: groupchat to a bare JID is never delivered.
+		r.bounce(ctx, el, stanza.Err("service-unavailable"))
+		return
+	}
 	targets := r.messageTargets(bare.String(), typ)
 	if len(targets) > 0 {
 		for _, res := range targets {
@@ -496,11 +504,7 @@ func (r *Router) routeMessage(ctx context.Context, to jid.JID, el *stanza.Elemen
 		}
 		return
 	}
-	switch typ {
-	case "error", "headline":
-		return
-	case "groupchat":
-		r.bounce(ctx, el, stanza.Err("service-unavailable"))
+	if typ == "headline" {
 		return
 	}
 	if !r.AccountExists(ctx, bare) {
@@ -538,9 +542,6 @@ func (r *Router) messageTargets(bare, typ string) []*Resource {
 		case p == best:
 			out = append(out, res)
 		}
-	}
-	if typ == "error" {
-		return out[:min(len(out), 1)]
 	}
 	return out
 }

@@ -1,0 +1,200 @@
+package router
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"mellium.im/xmpp/jid"
+
+	"parley/stanza"
+)
+
+type fakeSession struct {
+	mu     sync.Mutex
+	got    []*stanza.Element
+	closed string
+}
+
+func (f *fakeSession) Send(el *stanza.Element) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, el)
+	return true
+}
+
+func (f *fakeSession) Close(cond, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = cond
+}
+
+func (f *fakeSession) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.got)
+}
+
+type accounts map[string]bool
+
+func (a accounts) AccountExists(_ context.Context, user string) (bool, error) { return a[user], nil }
+
+func newTestRouter() *Router {
+	return New([]string{"example.test"}, accounts{"alice@example.test": true, "bob@example.test": true}, zerolog.Nop())
+}
+
+func bind(t *testing.T, r *Router, full string, presence string) (*Resource, *fakeSession) {
+	t.Helper()
+	s := &fakeSession{}
+	res := r.Bind(context.Background(), jid.MustParse(full), s)
+	if presence != "" {
+		p, err := stanza.Parse(presence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.SetPresence(p)
+	}
+	return res, s
+}
+
+func msg(t *testing.T, s string) *stanza.Element {
+	t.Helper()
+	el, err := stanza.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return el
+}
+
+func TestMessageDeliveryRules(t *testing.T) {
+	cases := []struct {
+		name      string
+		to, typ   string
+		wantA     int // to alice/a (priority 5)
+		wantB     int // to alice/b (priority 5)
+		wantC     int // to alice/c (priority 1)
+		wantN     int // to alice/n (priority -1)
+		wantError bool
+	}{
+		{"chat to bare: highest priority resources", "alice@example.test", "chat", 1, 1, 0, 0, false},
+		{"normal to bare", "alice@example.test", "", 1, 1, 0, 0, false},
+		{"headline to bare: all non-negative", "alice@example.test", "headline", 1, 1, 1, 0, false},
+		{"chat to full", "alice@example.test/c", "chat", 0, 0, 1, 0, false},
+		{"chat to negative-priority full JID still delivered", "alice@example.test/n", "chat", 0, 0, 0, 1, false},
+		{"chat to unknown full falls back to bare", "alice@example.test/gone", "chat", 1, 1, 0, 0, false},
+		{"groupchat to unknown full bounces", "alice@example.test/gone", "groupchat", 0, 0, 0, 0, true},
+		{"groupchat to bare bounces", "alice@example.test", "groupchat", 0, 0, 0, 0, true},
+		{"error to unknown full is dropped", "alice@example.test/gone", "error", 0, 0, 0, 0, false},
+		{"error to bare is dropped", "alice@example.test", "error", 0, 0, 0, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newTestRouter()
+			_, a := bind(t, r, "alice@example.test/a", "<presence><priority>5</priority></presence>")
+			_, b := bind(t, r, "alice@example.test/b", "<presence><priority>5</priority></presence>")
+			_, cc := bind(t, r, "alice@example.test/c", "<presence><priority>1</priority></presence>")
+			_, n := bind(t, r, "alice@example.test/n", "<presence><priority>-1</priority></presence>")
+			bobRes, bob := bind(t, r, "bob@example.test/x", "<presence/>")
+			m := msg(t, "<message from='bob@example.test/x' to='"+c.to+"' id='1'><body>hi</body></message>")
+			if c.typ != "" {
+				m.SetAttr("type", c.typ)
+			}
+			r.Route(context.Background(), bobRes, m)
+			for _, chk := range []struct {
+				name string
+				s    *fakeSession
+				want int
+			}{{"a", a, c.wantA}, {"b", b, c.wantB}, {"c", cc, c.wantC}, {"n", n, c.wantN}} {
+				if got := chk.s.count(); got != chk.want {
+					t.Errorf("resource %s got %d messages, want %d", chk.name, got, chk.want)
+				}
+			}
+			gotErr := bob.count() == 1 && bob.got[0].Type() == "error"
+			if gotErr != c.wantError {
+				t.Errorf("sender error = %v, want %v (%d stanzas)", gotErr, c.wantError, bob.count())
+			}
+		})
+	}
+}
+
+func TestOfflineHandlerForUnavailableUser(t *testing.T) {
+	r := newTestRouter()
+	var stored []string
+	r.SetOfflineHandler(func(_ context.Context, user jid.JID, m *stanza.Element) bool {
+		stored = append(stored, user.String()+":"+m.Type())
+		return true
+	})
+	bobRes, bob := bind(t, r, "bob@example.test/x", "<presence/>")
+	_, connected := bind(t, r, "alice@example.test/idle", "") // bound, never available
+	for _, typ := range []string{"chat", "normal", "headline", "error"} {
+		r.Route(context.Background(), bobRes, msg(t, "<message from='bob@example.test/x' to='alice@example.test' type='"+typ+"'><body>x</body></message>"))
+	}
+	if len(stored) != 2 || stored[0] != "alice@example.test:chat" || stored[1] != "alice@example.test:normal" {
+		t.Fatalf("stored %v, want chat and normal only", stored)
+	}
+	if connected.count() != 0 || bob.count() != 0 {
+		t.Fatalf("unexpected deliveries: resource %d, sender %d", connected.count(), bob.count())
+	}
+}
+
+func TestBindConflictUnbindsOld(t *testing.T) {
+	r := newTestRouter()
+	var unbound []*Resource
+	r.OnUnbind(func(_ context.Context, res *Resource) { unbound = append(unbound, res) })
+	old, oldS := bind(t, r, "alice@example.test/r", "<presence/>")
+	fresh, _ := bind(t, r, "alice@example.test/r", "")
+	if oldS.closed != "conflict" {
+		t.Fatalf("old session closed with %q", oldS.closed)
+	}
+	if len(unbound) != 1 || unbound[0] != old {
+		t.Fatalf("unbind hooks ran for %v", unbound)
+	}
+	r.Unbind(context.Background(), old) // the old stream ends later: no effect
+	if len(unbound) != 1 || r.Lookup(fresh.JID) != fresh {
+		t.Fatal("late unbind of the replaced resource removed the new one")
+	}
+	r.Unbind(context.Background(), fresh)
+	if r.Online() != 0 || len(unbound) != 2 {
+		t.Fatalf("online %d, unbound %d", r.Online(), len(unbound))
+	}
+}
+
+func TestIQDispatch(t *testing.T) {
+	r := newTestRouter()
+	var seen *IQ
+	r.HandleIQ(TargetServer, "urn:test", func(_ context.Context, iq *IQ) (*stanza.Element, error) {
+		seen = iq
+		return stanza.New("urn:test", "answer"), nil
+	})
+	r.HandleIQ(TargetAccount, "urn:test", func(_ context.Context, iq *IQ) (*stanza.Element, error) {
+		seen = iq
+		return nil, stanza.Err("forbidden")
+	})
+	res, s := bind(t, r, "alice@example.test/r", "")
+	r.Route(context.Background(), res, msg(t, "<iq from='alice@example.test/r' to='example.test' type='get' id='1'><q xmlns='urn:test'/></iq>"))
+	if seen == nil || seen.To.String() != "example.test" || s.count() != 1 || s.got[0].Type() != "result" || s.got[0].Child("urn:test", "answer") == nil {
+		t.Fatalf("server iq: %+v, replies %v", seen, s.got)
+	}
+	seen = nil
+	r.Route(context.Background(), res, msg(t, "<iq from='alice@example.test/r' type='set' id='2'><q xmlns='urn:test'/></iq>"))
+	if seen == nil || !seen.Own() || s.count() != 2 || s.got[1].Type() != "error" || s.got[1].From() != "" {
+		t.Fatalf("account iq without to: %+v, replies %v", seen, s.got)
+	}
+	r.Route(context.Background(), res, msg(t, "<iq from='alice@example.test/r' to='example.test' type='result' id='3'/>"))
+	if s.count() != 2 {
+		t.Fatalf("an iq result to the server was answered: %v", s.got[2])
+	}
+}
+
+func TestParsePriority(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "5": 5, "-1": -1, "+3": 3, "200": 127, "-500": -128, "x": 0, "-": 0} {
+		p := stanza.New("", "presence")
+		if in != "" {
+			p.Append(stanza.New("", "priority").AppendText(in))
+		}
+		if got := ParsePriority(p); got != want {
+			t.Errorf("priority %q = %d, want %d", in, got, want)
+		}
+	}
+}
