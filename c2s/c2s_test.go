@@ -248,3 +248,39 @@ func TestStanzaErrors(t *testing.T) {
 	a.Sendf("<message to='nobody@%s' id='m2' type='error'><error type='cancel'><gone xmlns='%s'/></error></message>", d, stanza.NSStanzas)
 	a.ExpectNone(func(el *stanza.Element) bool { return el.ID() == "m2" }, 300*time.Millisecond)
 }
+
+// TestRepeatedFailuresAreSlowed checks that failed logins from one address
+// are answered ever later: the third failure waits at least the doubled
+// base delay. Only a lower bound is checked, which a slow machine cannot
+// break.
+func TestRepeatedFailuresAreSlowed(t *testing.T) {
+	srv := testutil.StartServer(t, "[c2s]\nlogin_failure_delay = \"200ms\"\nlogin_failure_max_delay = \"1s\"\n")
+	srv.AddUser("alice", "pw")
+	s := testutil.DialStream(t, srv.Addr, testutil.Domain)
+	s.StartTLS(testutil.Domain)
+	var last time.Duration
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		if el := s.Authenticate(msasl.Plain, "alice", "wrong"); el.Local != "failure" {
+			t.Fatalf("attempt %d: %s", i, el)
+		}
+		last = time.Since(start)
+	}
+	if last < 400*time.Millisecond {
+		t.Fatalf("third failure answered after %v, want at least 400ms", last)
+	}
+}
+
+func TestTooManyFailuresCloseStream(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	s := testutil.DialStream(t, srv.Addr, testutil.Domain)
+	s.StartTLS(testutil.Domain)
+	for i := 0; i < 4; i++ {
+		s.Authenticate(msasl.Plain, "alice", "wrong")
+	}
+	s.Write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHdyb25n</auth>")
+	if got := s.ExpectStreamError(); got != "policy-violation" {
+		t.Fatalf("got %q", got)
+	}
+}

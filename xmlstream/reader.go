@@ -165,6 +165,8 @@ func (r *Reader) classify(err error) error {
 		return &Error{Condition: "policy-violation", Text: fmt.Sprintf("stanza larger than %d bytes", r.src.limit)}
 	case errors.Is(err, stanza.ErrRestricted):
 		return &Error{Condition: "restricted-xml", Text: err.Error()}
+	case errors.As(err, &se) && se.Msg == "unexpected EOF":
+		return io.EOF
 	case errors.As(err, &se):
 		if strings.Contains(se.Msg, "entity") {
 			return &Error{Condition: "restricted-xml", Text: "entity references other than the predefined ones are not allowed"}

@@ -57,13 +57,11 @@ sqlite = "data/parley.db"
 [c2s]
 listen = "127.0.0.1:0"
 direct_tls_listen = "127.0.0.1:0"
-login_failure_delay = "10ms"
-login_failure_max_delay = "50ms"
 %s
 
 [log]
 level = %q
-`, Domain, c2sExtra(extraTOML), logLevel())
+`, Domain, c2sSection(extraTOML), logLevel())
 	toml += stripC2S(extraTOML)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
@@ -88,10 +86,17 @@ level = %q
 	return s
 }
 
-// c2sExtra returns the lines of extra that belong in [c2s] (given in
-// extra under a "[c2s]" header) so they merge with the generated section.
-func c2sExtra(extra string) string {
+// c2sSection returns the [c2s] lines of extra (given there under a
+// "[c2s]" header) merged with test defaults that keep login throttling
+// short, so they form one section.
+func c2sSection(extra string) string {
 	_, c2s := splitC2S(extra)
+	for _, def := range []string{`login_failure_delay = "10ms"`, `login_failure_max_delay = "50ms"`} {
+		key := strings.Fields(def)[0]
+		if !strings.Contains(c2s, key+" ") && !strings.Contains(c2s, key+"=") {
+			c2s += def + "\n"
+		}
+	}
 	return c2s
 }
 
