@@ -2,8 +2,8 @@ package c2s_test
 
 import (
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	msasl "mellium.im/sasl"
 

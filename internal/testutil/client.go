@@ -258,7 +258,10 @@ func (c *Client) Send(raw string) {
 }
 
 // Sendf formats and writes raw XML.
-func (c *Client) Sendf(format string, args ...any) { c.T.Helper(); c.Send(fmt.Sprintf(format, args...)) }
+func (c *Client) Sendf(format string, args ...any) {
+	c.T.Helper()
+	c.Send(fmt.Sprintf(format, args...))
+}
 
 // NewID returns a fresh stanza id.
 func (c *Client) NewID() string { return "t" + strconv.FormatInt(c.ids.Add(1), 10) }
