@@ -284,3 +284,27 @@ func TestTooManyFailuresCloseStream(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestUnknownTopLevelElementAfterBind(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "r")
+	a.Send("<enable xmlns='urn:xmpp:sm:3'/>")
+	el := a.Expect(isStreamError)
+	if c := el.FirstElement(); c == nil || c.Local != "unsupported-stanza-type" {
+		t.Fatalf("got %s", el)
+	}
+}
+
+func TestStreamLanguageStamped(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	srv.AddUser("bob", "pw")
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "r")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "r")
+	a.Sendf("<message to='%s' type='chat'><body>hallo</body></message>", b.JID)
+	got := b.Expect(testutil.IsKind("message"))
+	if got.Lang() != "en" {
+		t.Fatalf("message %s has no stream language", got)
+	}
+}

@@ -38,6 +38,7 @@ type conn struct {
 	directTLS  bool
 	domain     string
 	lang       string
+	hmu        sync.Mutex // guards headerSent and domain against Close from other goroutines
 	headerSent bool
 	user       string // authenticated bare JID
 	res        *router.Resource
@@ -70,9 +71,11 @@ func (c *conn) Send(el *stanza.Element) bool { return c.w.Send(el) }
 func (c *conn) Close(condition, text string) {
 	c.closeOnce.Do(func() {
 		var b strings.Builder
+		c.hmu.Lock()
 		if !c.headerSent {
 			b.WriteString(c.header())
 		}
+		c.hmu.Unlock()
 		if condition != "" {
 			b.WriteString((&xmlstream.Error{Condition: condition, Text: text}).Element())
 		}
@@ -174,11 +177,17 @@ func (c *conn) header() string {
 		newStreamID() + "' from='" + from + "' version='1.0' xml:lang='en'>"
 }
 
+func (c *conn) setHeaderSent(v bool) {
+	c.hmu.Lock()
+	c.headerSent = v
+	c.hmu.Unlock()
+}
+
 // negotiate runs one stream (up to a restart). It reports done once a
 // resource is bound.
 func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 	c.rd = xmlstream.NewReader(c.br, c.srv.opts.MaxStanzaSize)
-	c.headerSent = false
+	c.setHeaderSent(false)
 	h, err := c.rd.ReadHeader()
 	if err != nil {
 		return false, err
@@ -189,15 +198,19 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 			if c.domain != "" && c.domain != to.Domainpart() {
 				return false, xmlstream.Errorf("host-unknown", "the stream restarted for a different domain")
 			}
+			c.hmu.Lock()
 			c.domain = to.Domainpart()
+			c.hmu.Unlock()
 		} else {
 			return false, xmlstream.Errorf("host-unknown", "%s is not served here", h.To)
 		}
 	} else {
 		return false, xmlstream.Errorf("host-unknown", "the stream header has no 'to' address")
 	}
+	c.hmu.Lock()
 	c.w.SendRaw(c.header())
 	c.headerSent = true
+	c.hmu.Unlock()
 	if h.Namespace != stanza.NSClient {
 		return false, xmlstream.Errorf("invalid-namespace", "the default namespace must be jabber:client")
 	}
@@ -429,6 +442,10 @@ func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 		}
 	}
 	el.SetAttr("from", c.full)
+	if c.lang != "" && el.Lang() == "" {
+		// RFC 6120 §4.7.4: a routed stanza carries the stream's language.
+		el.Attrs = append(el.Attrs, stanza.Attr{Space: stanza.NSXML, Local: "lang", Value: c.lang})
+	}
 	if kind == "iq" {
 		t := el.Type()
 		if el.ID() == "" || (t != "get" && t != "set" && t != "result" && t != "error") {

@@ -65,7 +65,7 @@ func DialStream(t testing.TB, addr, domain string) *Stream {
 // Open sends a stream header and reads the server's header and features.
 func (s *Stream) Open(domain string) *stanza.Element {
 	s.T.Helper()
-	s.Write(fmt.Sprintf("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>", domain))
+	s.Write(fmt.Sprintf("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0' xml:lang='en'>", domain))
 	s.RD = xmlstream.NewReader(s.BR, 1<<20)
 	s.Conn.SetReadDeadline(time.Now().Add(Timeout))
 	if _, err := s.RD.ReadHeader(); err != nil {
