@@ -114,7 +114,7 @@ func (r *Reader) ReadHeader() (Header, error) {
 					h.ID = a.Value
 				case a.Name.Space == "" && a.Name.Local == "version":
 					h.Version = a.Value
-				case a.Name.Space == "xml" && a.Name.Local == "lang":
+				case (a.Name.Space == "xml" || a.Name.Space == stanza.NSXML) && a.Name.Local == "lang":
 					h.Lang = a.Value
 				case a.Name.Space == "" && a.Name.Local == "xmlns":
 					h.Namespace = a.Value
