@@ -1,0 +1,227 @@
+package roster
+
+import (
+	"context"
+	"errors"
+
+	"mellium.im/xmpp/jid"
+
+	"parley/router"
+	"parley/stanza"
+	"parley/storage"
+)
+
+// proberKey carries, through the synchronous delivery of a local presence
+// probe, the full JID of the resource whose initial presence caused it, so
+// the answers go to that resource only (RFC 6121 §4.3.2).
+type proberKey struct{}
+
+// OutboundPresence implements router.PresenceHandler: p comes from res,
+// with from stamped.
+func (m *Module) OutboundPresence(ctx context.Context, res *router.Resource, p *stanza.Element) {
+	typ := p.Type()
+	switch typ {
+	case "", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error":
+	default:
+		m.r.Bounce(ctx, p, stanza.ErrText("bad-request", "unknown presence type"))
+		return
+	}
+	if p.To() == "" {
+		switch typ {
+		case "":
+			m.available(ctx, res, p)
+		case "unavailable":
+			m.unavailable(ctx, res, p)
+		}
+		// Other types need an addressee and are ignored without one.
+		return
+	}
+	to, err := jid.Parse(p.To())
+	if err != nil {
+		m.r.Bounce(ctx, p, stanza.ErrText("jid-malformed", "invalid to address"))
+		return
+	}
+	switch typ {
+	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		m.outboundSubscription(ctx, res, to.Bare(), p)
+	case "probe", "error":
+		m.r.DeliverPresence(ctx, to, p)
+	default:
+		m.directed(ctx, res, to, p)
+	}
+}
+
+// InboundPresence implements router.PresenceHandler: p is addressed to
+// the existing local account to (bare or full JID), from anywhere.
+func (m *Module) InboundPresence(ctx context.Context, to jid.JID, p *stanza.Element) {
+	from, err := jid.Parse(p.From())
+	if err != nil || p.From() == "" {
+		return
+	}
+	switch typ := p.Type(); typ {
+	case "", "unavailable", "error":
+		m.r.DeliverToResources(to, p)
+	case "probe":
+		m.probe(ctx, to.Bare(), from)
+	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		m.inboundSubscription(ctx, to.Bare(), from.Bare(), p)
+	}
+}
+
+// available handles broadcast available presence (RFC 6121 §4.2.2,
+// §4.4.2). Initial presence also probes the contacts the user is
+// subscribed to, shows the new resource the user's other resources,
+// re-delivers pending subscription requests and runs the router's
+// available hooks.
+func (m *Module) available(ctx context.Context, res *router.Resource, p *stanza.Element) {
+	user := res.JID.Bare()
+	initial := res.SetPresence(p)
+	items := m.roster(ctx, user.String())
+	if initial {
+		pctx := context.WithValue(ctx, proberKey{}, res.JID)
+		for _, it := range items {
+			if s := stateOf(it); s.To {
+				if contact, err := jid.Parse(it.JID); err == nil {
+					probe := stanza.New("", "presence", "type", "probe", "from", user.String(), "to", it.JID)
+					m.r.DeliverPresence(pctx, contact, probe)
+				}
+			}
+		}
+	}
+	m.broadcast(ctx, res, p, items)
+	for _, o := range m.r.Resources(user.String()) {
+		if !o.Available() {
+			continue
+		}
+		out := p.ShallowCopy()
+		out.SetAttr("to", o.JID.String())
+		m.r.Send(o, out)
+	}
+	if !initial {
+		return
+	}
+	for _, o := range m.r.Resources(user.String()) {
+		if o == res {
+			continue
+		}
+		if op := o.Presence(); op != nil {
+			out := op.ShallowCopy()
+			out.SetAttr("to", res.JID.String())
+			m.r.Send(res, out)
+		}
+	}
+	m.redeliverPending(ctx, res)
+	m.r.ResourceAvailable(ctx, res)
+}
+
+// unavailable handles broadcast unavailable presence, explicit or for a
+// vanished resource (RFC 6121 §4.5.2): subscribers and the user's other
+// resources learn it if the resource was available, and so does every
+// entity it sent directed presence to.
+func (m *Module) unavailable(ctx context.Context, res *router.Resource, p *stanza.Element) {
+	user := res.JID.Bare()
+	was := res.Available()
+	res.SetPresence(p)
+	directed := res.TakeDirected()
+	if was {
+		m.broadcast(ctx, res, p, m.roster(ctx, user.String()))
+		for _, o := range m.r.Resources(user.String()) {
+			if o == res || !o.Available() {
+				continue
+			}
+			out := p.ShallowCopy()
+			out.SetAttr("to", o.JID.String())
+			m.r.Send(o, out)
+		}
+	}
+	for _, d := range directed {
+		to, err := jid.Parse(d)
+		if err != nil {
+			continue
+		}
+		out := p.ShallowCopy()
+		out.SetAttr("to", d)
+		m.r.DeliverPresence(ctx, to, out)
+	}
+}
+
+// broadcast sends p to every contact subscribed to the user's presence.
+func (m *Module) broadcast(ctx context.Context, res *router.Resource, p *stanza.Element, items []storage.RosterItem) {
+	for _, it := range items {
+		if !stateOf(it).From {
+			continue
+		}
+		contact, err := jid.Parse(it.JID)
+		if err != nil {
+			continue
+		}
+		out := p.ShallowCopy()
+		out.SetAttr("to", it.JID)
+		m.r.DeliverPresence(ctx, contact, out)
+	}
+}
+
+// roster loads the user's roster for a broadcast; on failure it logs and
+// returns none, so presence still reaches the user's own resources.
+func (m *Module) roster(ctx context.Context, user string) []storage.RosterItem {
+	items, _, err := m.store.Roster(ctx, user)
+	if err != nil {
+		m.log.Error().Err(err).Str("user", user).Msg("loading roster for presence failed")
+	}
+	return items
+}
+
+// directed delivers presence the user addressed to one entity and tracks
+// available directed presence, so the entity learns when the resource
+// goes away (RFC 6121 §4.6). Presence to a subscribed contact of an
+// available resource needs no tracking: the broadcast reaches it.
+func (m *Module) directed(ctx context.Context, res *router.Resource, to jid.JID, p *stanza.Element) {
+	m.r.DeliverPresence(ctx, to, p)
+	user := res.JID.Bare()
+	if to.Bare().Equal(user) {
+		return // the user's own resources see the broadcast anyway
+	}
+	if p.Type() == "unavailable" {
+		res.RemoveDirected(to.String())
+		return
+	}
+	if res.Available() {
+		it, err := m.store.RosterItem(ctx, user.String(), to.Bare().String())
+		if err == nil && stateOf(it).From {
+			return
+		}
+	}
+	res.AddDirected(to.String())
+}
+
+// probe answers a presence probe from "from" to the user (RFC 6121
+// §4.3.2): entities not subscribed to the user's presence get
+// unsubscribed; subscribers get the last presence of every available
+// resource, addressed to the probing resource when it is known.
+func (m *Module) probe(ctx context.Context, user, from jid.JID) {
+	if !from.Bare().Equal(user) {
+		it, err := m.store.RosterItem(ctx, user.String(), from.Bare().String())
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			m.log.Error().Err(err).Str("user", user.String()).Msg("answering presence probe failed")
+			return
+		}
+		if err != nil || !stateOf(it).From {
+			reply := stanza.New("", "presence", "type", "unsubscribed", "from", user.String(), "to", from.Bare().String())
+			m.r.DeliverPresence(ctx, from.Bare(), reply)
+			return
+		}
+	}
+	to := from
+	if prober, ok := ctx.Value(proberKey{}).(jid.JID); ok && prober.Bare().Equal(from.Bare()) {
+		to = prober
+	}
+	for _, res := range m.r.Resources(user.String()) {
+		p := res.Presence()
+		if p == nil {
+			continue
+		}
+		out := p.ShallowCopy()
+		out.SetAttr("to", to.String())
+		m.r.DeliverPresence(ctx, to, out)
+	}
+}
