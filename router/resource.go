@@ -33,6 +33,7 @@ type Resource struct {
 	directed   map[string]struct{}
 	interested bool
 	bound      bool
+	lastStatus string
 }
 
 // Available reports whether the resource has sent available presence.
@@ -63,6 +64,9 @@ func (r *Resource) SetPresence(p *stanza.Element) (initial bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p == nil || p.Type() == "unavailable" {
+		if p != nil && r.available {
+			r.lastStatus = p.ChildText("", "status")
+		}
 		r.available, r.presence, r.priority = false, nil, 0
 		return false
 	}
@@ -71,6 +75,14 @@ func (r *Resource) SetPresence(p *stanza.Element) (initial bool) {
 	r.presence = p
 	r.priority = ParsePriority(p)
 	return initial
+}
+
+// LastStatus returns the status text of the resource's last unavailable
+// presence (XEP-0012 reports it as the user's last status).
+func (r *Resource) LastStatus() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastStatus
 }
 
 // AddDirected records that directed available presence was sent to j.

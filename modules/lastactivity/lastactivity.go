@@ -92,7 +92,7 @@ func (m *module) unbound(ctx context.Context, res *router.Resource) {
 	if len(m.r.Resources(bare)) > 0 {
 		return
 	}
-	if err := m.store.SetLastActivity(ctx, bare, time.Now().UTC(), ""); err != nil {
+	if err := m.store.SetLastActivity(ctx, bare, time.Now().UTC(), res.LastStatus()); err != nil {
 		m.log.Error().Err(err).Str("user", bare).Msg("record last activity failed")
 	}
 }

@@ -196,3 +196,29 @@ func TestAvailableIsZeroE2E(t *testing.T) {
 		t.Fatalf("got %s, want seconds 0 while bob is available", got)
 	}
 }
+
+func TestLogoutStatusRecorded(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	alice := srv.AddUser("alice", "pw")
+	bob := srv.AddUser("bob", "pw")
+	srv.SetSubscription(bob, alice, "from")
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "phone")
+	b.Send("<presence/>")
+	b.Expect(testutil.IsFrom("presence", b.JID))
+	b.Send("<presence type='unavailable'><status>Gone fishing</status></presence>")
+	b.Close()
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "desk")
+	for i := 0; ; i++ {
+		got := a.IQ("<iq type='get' to='" + bob + "'><query xmlns='" + ns + "'/></iq>")
+		if got.Type() == "result" {
+			if s := got.Child(ns, "query").Text(); s != "Gone fishing" {
+				t.Fatalf("status %q, want the unavailable presence's status", s)
+			}
+			return
+		}
+		if i > 50 {
+			t.Fatalf("no last activity recorded: %s", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
