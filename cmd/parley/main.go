@@ -1,0 +1,149 @@
+// Command parley is an XMPP server.
+//
+// Usage:
+//
+//	parley serve   [-config FILE]          run the server in the foreground
+//	parley adduser [-config FILE] JID      create an account (password: first line of stdin)
+//	parley adduser [-config FILE] -batch   create accounts from stdin lines "JID PASSWORD"
+//	parley passwd  [-config FILE] JID      change a password (new password: first line of stdin)
+//	parley deluser [-config FILE] JID      delete an account and all its data
+//	parley users   [-config FILE] DOMAIN   list the accounts of a served domain
+//
+// FILE defaults to ./config.toml. On failure parley prints one line on
+// standard error and exits with a non-zero status.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `parley is an XMPP server.
+
+Usage:
+  parley serve   [-config FILE]          run the server in the foreground
+  parley adduser [-config FILE] JID      create an account; the password is the first line of stdin
+  parley adduser [-config FILE] -batch   create accounts from stdin lines "JID PASSWORD"
+  parley passwd  [-config FILE] JID      change a password; the new one is the first line of stdin
+  parley deluser [-config FILE] JID      delete an account and all its data
+  parley users   [-config FILE] DOMAIN   list the accounts of a served domain, one per line
+  parley help                            show this help
+
+FILE defaults to ./config.toml.
+`
+
+// defaultConfig is the -config default.
+const defaultConfig = "config.toml"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one kills the process.
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args (without the program name) and returns
+// the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, stdout, stderr)
+	case "adduser":
+		return runAddUser(ctx, args, stdin, stdout, stderr)
+	case "passwd":
+		return runPasswd(ctx, args, stdin, stdout, stderr)
+	case "deluser":
+		return runDelUser(ctx, args, stdout, stderr)
+	case "users":
+		return runUsers(ctx, args, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "parley: unknown command %q; run \"parley help\" for usage\n", cmd)
+	return 2
+}
+
+// command holds one subcommand's flags and output streams.
+type command struct {
+	name     string // subcommand name, for messages
+	synopsis string // arguments after the name, for usage messages
+	flags    *flag.FlagSet
+	config   *string // -config
+	stdout   io.Writer
+	stderr   io.Writer
+}
+
+// newCommand prepares a subcommand with the -config flag; add more flags
+// to c.flags before calling c.parse.
+func newCommand(name, synopsis string, stdout, stderr io.Writer) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c := &command{name: name, synopsis: synopsis, flags: fs, stdout: stdout, stderr: stderr}
+	c.config = fs.String("config", defaultConfig, "configuration `FILE`")
+	return c
+}
+
+// parse parses args, flags and positional arguments in any order, and
+// checks that there are nargs positional arguments (any number if nargs is
+// negative). If it returns ok false, the command should exit with status
+// code.
+func (c *command) parse(args []string, nargs int) (pos []string, code int, ok bool) {
+	for {
+		if err := c.flags.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(c.stdout, "usage: parley %s %s\n", c.name, c.synopsis)
+				return nil, 0, false
+			}
+			return nil, c.usageError(err.Error()), false
+		}
+		rest := c.flags.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if nargs >= 0 && len(pos) != nargs {
+		return nil, c.usageError(fmt.Sprintf("expected %d argument(s), got %d", nargs, len(pos))), false
+	}
+	return pos, 0, true
+}
+
+// usageError reports a command-line mistake and returns exit status 2.
+func (c *command) usageError(msg string) int {
+	fmt.Fprintf(c.stderr, "parley: %s: %s; usage: parley %s %s\n", c.name, msg, c.name, c.synopsis)
+	return 2
+}
+
+// fail reports err on one line and returns exit status 1.
+func (c *command) fail(err error) int {
+	fmt.Fprintf(c.stderr, "parley: %s: %s\n", c.name, oneLine(err.Error()))
+	return 1
+}
+
+// oneLine joins the lines of a multi-line message.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
+}

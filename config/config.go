@@ -1,0 +1,216 @@
+// Package config loads and validates parley's TOML configuration file.
+//
+// The keys are a public contract (see CONTRACT.md): unknown keys, values of
+// the wrong type and unreadable files are errors, each reported on one line
+// naming the file, the key and the problem.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a loaded, validated configuration. Paths in it are absolute.
+type Config struct {
+	// Path is the absolute path of the file the configuration was loaded
+	// from; empty for a configuration built in code.
+	Path string `toml:"-"`
+
+	Server  Server  `toml:"server"`
+	Storage Storage `toml:"storage"`
+	TLS     TLS     `toml:"tls"`
+	C2S     C2S     `toml:"c2s"`
+	S2S     S2S     `toml:"s2s"`
+	MUC     MUC     `toml:"muc"`
+	Log     Log     `toml:"log"`
+}
+
+// Server is the [server] section.
+type Server struct {
+	// Domains are the served domains (virtual hosts), normalized and
+	// without duplicates; at least one.
+	Domains []string `toml:"domains"`
+}
+
+// Storage is the [storage] section.
+type Storage struct {
+	// SQLite is the absolute path of the SQLite database file.
+	SQLite string `toml:"sqlite"`
+}
+
+// TLS is the [tls] section. Cert and Key are both set or both empty; when
+// empty a self-signed certificate is generated and kept in the data
+// directory.
+type TLS struct {
+	Cert string `toml:"cert"` // PEM certificate chain file, absolute
+	Key  string `toml:"key"`  // PEM private key file, absolute
+	CA   string `toml:"ca"`   // extra trusted roots (PEM), absolute; may be empty
+}
+
+// C2S is the [c2s] section: client-to-server streams.
+type C2S struct {
+	// Listen is the STARTTLS listener address (host:port).
+	Listen string `toml:"listen"`
+	// DirectTLSListen is the XEP-0368 direct TLS listener address; empty
+	// disables it.
+	DirectTLSListen string `toml:"direct_tls_listen"`
+	// MaxStanzaSize is the largest stanza accepted, in bytes.
+	MaxStanzaSize int `toml:"max_stanza_size"`
+	// AuthTimeout is how long a stream may stay unauthenticated before it
+	// is closed.
+	AuthTimeout Duration `toml:"auth_timeout"`
+	// LoginFailureDelay is the base delay imposed after a failed login;
+	// it grows with repeated failures up to LoginFailureMaxDelay.
+	LoginFailureDelay Duration `toml:"login_failure_delay"`
+	// LoginFailureMaxDelay caps the delay after repeated failed logins.
+	LoginFailureMaxDelay Duration `toml:"login_failure_max_delay"`
+}
+
+// S2S is the [s2s] section: server-to-server streams (federation).
+type S2S struct {
+	// Listen is the listener address; empty disables federation.
+	Listen string `toml:"listen"`
+	// SecureAuth requires peers to present a valid certificate (no
+	// dialback fallback).
+	SecureAuth bool `toml:"secure_auth"`
+	// Allow lists the only partner domains allowed to federate; empty
+	// means open federation.
+	Allow []string `toml:"allow"`
+	// Deny lists partner domains refused federation.
+	Deny []string `toml:"deny"`
+}
+
+// MUC is the [muc] section: the multi-user chat service.
+type MUC struct {
+	// Domain is the service's domain; empty disables the service.
+	Domain string `toml:"domain"`
+}
+
+// Log is the [log] section.
+type Log struct {
+	// Level is one of "debug", "info", "warn" or "error".
+	Level string `toml:"level"`
+}
+
+// Duration is a time.Duration written in TOML as a string such as "30s"
+// or "1m30s".
+type Duration struct {
+	time.Duration
+}
+
+// UnmarshalText parses a duration string such as "30s".
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use a form such as \"30s\" or \"1m\")", text)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText formats the duration as a string such as "30s".
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.String()), nil
+}
+
+// Default returns a configuration holding every default value. It serves no
+// domain, so it does not validate until Server.Domains is set; relative
+// paths in it are not resolved.
+func Default() *Config {
+	return &Config{
+		Storage: Storage{SQLite: "data/parley.db"},
+		C2S: C2S{
+			Listen:               "127.0.0.1:5222",
+			MaxStanzaSize:        262144,
+			AuthTimeout:          Duration{30 * time.Second},
+			LoginFailureDelay:    Duration{time.Second},
+			LoginFailureMaxDelay: Duration{30 * time.Second},
+		},
+		Log: Log{Level: "info"},
+	}
+}
+
+// DataDir returns the directory holding the SQLite database, where other
+// generated state such as a self-signed certificate is kept too.
+func (c *Config) DataDir() string {
+	return filepath.Dir(c.Storage.SQLite)
+}
+
+// Load reads, decodes and validates the configuration file at path.
+// Relative paths in the file are resolved against the file's directory.
+// Every error is one line starting with path.
+func Load(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			// The path is the file name already; don't repeat it.
+			return nil, fmt.Errorf("%s: cannot read configuration: %w", path, pe.Err)
+		}
+		return nil, fmt.Errorf("%s: cannot read configuration: %w", path, err)
+	}
+
+	cfg := Default()
+	if err := decode(string(data), cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg.Path = abs
+	cfg.resolvePaths(filepath.Dir(abs))
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// decode parses data into cfg, reporting syntax errors, unknown keys and
+// type mismatches as one-line errors naming the key.
+func decode(data string, cfg *Config) error {
+	var raw map[string]any
+	md, err := toml.Decode(data, &raw)
+	if err != nil {
+		return syntaxError(err)
+	}
+	if err := checkKeys(md, raw, cfg); err != nil {
+		return err
+	}
+	md, err = toml.Decode(data, cfg)
+	if err != nil {
+		// checkKeys has validated every key and type, so this is not
+		// expected; still report it on one line.
+		return syntaxError(err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return fmt.Errorf("unknown key %q", undecoded[0].String())
+	}
+	return nil
+}
+
+// syntaxError turns a TOML parse error into one line.
+func syntaxError(err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		if pe.LastKey != "" {
+			return fmt.Errorf("line %d (after key %q): %s", pe.Position.Line, pe.LastKey, pe.Message)
+		}
+		return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+	}
+	return err
+}
+
+// resolvePaths makes the file paths in c absolute, relative to dir.
+func (c *Config) resolvePaths(dir string) {
+	for _, p := range []*string{&c.Storage.SQLite, &c.TLS.Cert, &c.TLS.Key, &c.TLS.CA} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}

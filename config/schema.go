@@ -1,0 +1,139 @@
+package config
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// checkKeys checks every key of the parsed document, in file order, against
+// the fields of cfg (the schema is the struct's toml tags), and reports the
+// first unknown key or type mismatch.
+func checkKeys(md toml.MetaData, raw map[string]any, cfg *Config) error {
+	root := reflect.TypeOf(cfg).Elem()
+	for _, key := range md.Keys() {
+		t := root
+		var v any = raw
+		for i, part := range key {
+			name := toml.Key(key[:i+1]).String()
+			if t.Kind() != reflect.Struct {
+				// The parent's type was checked already; a value
+				// cannot have sub-keys.
+				return fmt.Errorf("unknown key %q", name)
+			}
+			f, ok := fieldByTag(t, part)
+			if !ok {
+				return fmt.Errorf("unknown key %q", name)
+			}
+			m, ok := v.(map[string]any)
+			if !ok {
+				return fmt.Errorf("unknown key %q", name)
+			}
+			v = m[part]
+			t = f.Type
+			if err := checkType(t, v); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// fieldByTag returns the field of struct type t whose toml tag is name.
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if tag != "" && tag != "-" && tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// checkType reports whether TOML value v can be decoded into type t.
+func checkType(t reflect.Type, v any) error {
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("expected a string, got %s", typeName(v))
+		}
+		return reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s))
+	}
+	var ok bool
+	switch t.Kind() {
+	case reflect.Struct:
+		_, ok = v.(map[string]any)
+	case reflect.String:
+		_, ok = v.(string)
+	case reflect.Int, reflect.Int64:
+		_, ok = v.(int64)
+	case reflect.Bool:
+		_, ok = v.(bool)
+	case reflect.Slice:
+		a, isArray := v.([]any)
+		if !isArray {
+			break
+		}
+		for _, e := range a {
+			if err := checkType(t.Elem(), e); err != nil {
+				return fmt.Errorf("expected %s, got array containing %s", describe(t), typeName(e))
+			}
+		}
+		ok = true
+	default:
+		return fmt.Errorf("unsupported configuration field type %s", t)
+	}
+	if !ok {
+		return fmt.Errorf("expected %s, got %s", describe(t), typeName(v))
+	}
+	return nil
+}
+
+// describe names the TOML type expected for Go type t, with an article.
+func describe(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct:
+		return "a table"
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(describe(t.Elem()), "a "), "an ") + "s"
+	}
+	return t.String()
+}
+
+// typeName names the TOML type of a decoded value.
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case bool:
+		return "boolean"
+	case time.Time:
+		return "datetime"
+	case []map[string]any:
+		return "array of tables"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "table"
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,197 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"mellium.im/xmpp/jid"
+)
+
+// MinStanzaSize is the smallest accepted c2s.max_stanza_size: RFC 6120
+// §13.12 requires servers to accept stanzas of at least 10000 bytes.
+const MinStanzaSize = 10000
+
+// validate checks the decoded, path-resolved configuration. Errors start
+// with the offending key.
+func (c *Config) validate() error {
+	if err := c.validateDomains(); err != nil {
+		return err
+	}
+	if c.Storage.SQLite == "" {
+		return errors.New("storage.sqlite: must not be empty")
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
+	if err := c.validateC2S(); err != nil {
+		return err
+	}
+	if err := c.validateS2S(); err != nil {
+		return err
+	}
+	if c.MUC.Domain != "" {
+		if err := checkDomain(c.MUC.Domain); err != nil {
+			return fmt.Errorf("muc.domain: %w", err)
+		}
+		if slices.Contains(c.Server.Domains, c.MUC.Domain) {
+			return fmt.Errorf("muc.domain: %q is also in server.domains; the group-chat service needs a domain of its own", c.MUC.Domain)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	return nil
+}
+
+func (c *Config) validateDomains() error {
+	if len(c.Server.Domains) == 0 {
+		return errors.New("server.domains: at least one domain is required")
+	}
+	seen := make(map[string]bool, len(c.Server.Domains))
+	for _, d := range c.Server.Domains {
+		if err := checkDomain(d); err != nil {
+			return fmt.Errorf("server.domains: %w", err)
+		}
+		if seen[d] {
+			return fmt.Errorf("server.domains: %q is listed twice", d)
+		}
+		seen[d] = true
+	}
+	return nil
+}
+
+func (c *Config) validateTLS() error {
+	switch {
+	case c.TLS.Cert != "" && c.TLS.Key == "":
+		return errors.New("tls.key: must be set when tls.cert is set")
+	case c.TLS.Cert == "" && c.TLS.Key != "":
+		return errors.New("tls.cert: must be set when tls.key is set")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"tls.cert", c.TLS.Cert},
+		{"tls.key", c.TLS.Key},
+		{"tls.ca", c.TLS.CA},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.ReadFile(f.path); err != nil {
+			return fmt.Errorf("%s: %w", f.key, err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateC2S() error {
+	if c.C2S.Listen == "" {
+		return errors.New("c2s.listen: must not be empty")
+	}
+	if err := checkListen(c.C2S.Listen); err != nil {
+		return fmt.Errorf("c2s.listen: %w", err)
+	}
+	if c.C2S.DirectTLSListen != "" {
+		if err := checkListen(c.C2S.DirectTLSListen); err != nil {
+			return fmt.Errorf("c2s.direct_tls_listen: %w", err)
+		}
+		if sameAddress(c.C2S.DirectTLSListen, c.C2S.Listen) {
+			return fmt.Errorf("c2s.direct_tls_listen: %q is also c2s.listen", c.C2S.DirectTLSListen)
+		}
+	}
+	if c.C2S.MaxStanzaSize < MinStanzaSize {
+		return fmt.Errorf("c2s.max_stanza_size: %d is less than the minimum of %d bytes", c.C2S.MaxStanzaSize, MinStanzaSize)
+	}
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"c2s.auth_timeout", c.C2S.AuthTimeout.Duration},
+		{"c2s.login_failure_delay", c.C2S.LoginFailureDelay.Duration},
+		{"c2s.login_failure_max_delay", c.C2S.LoginFailureMaxDelay.Duration},
+	} {
+		if d.d <= 0 {
+			return fmt.Errorf("%s: must be positive, got %s", d.key, d.d)
+		}
+	}
+	if c.C2S.LoginFailureMaxDelay.Duration < c.C2S.LoginFailureDelay.Duration {
+		return fmt.Errorf("c2s.login_failure_max_delay: %s is less than c2s.login_failure_delay (%s)",
+			c.C2S.LoginFailureMaxDelay, c.C2S.LoginFailureDelay)
+	}
+	return nil
+}
+
+func (c *Config) validateS2S() error {
+	if c.S2S.Listen != "" {
+		if err := checkListen(c.S2S.Listen); err != nil {
+			return fmt.Errorf("s2s.listen: %w", err)
+		}
+		for _, other := range []struct{ key, addr string }{
+			{"c2s.listen", c.C2S.Listen},
+			{"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
+		} {
+			if sameAddress(c.S2S.Listen, other.addr) {
+				return fmt.Errorf("s2s.listen: %q is also %s", c.S2S.Listen, other.key)
+			}
+		}
+	}
+	for _, list := range []struct {
+		key     string
+		domains []string
+	}{
+		{"s2s.allow", c.S2S.Allow},
+		{"s2s.deny", c.S2S.Deny},
+	} {
+		for _, d := range list.domains {
+			if err := checkDomain(d); err != nil {
+				return fmt.Errorf("%s: %w", list.key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkDomain reports whether d is a valid domainpart written in its
+// normalized form.
+func checkDomain(d string) error {
+	j, err := jid.New("", d, "")
+	if err != nil {
+		return fmt.Errorf("%q is not a valid domain: %w", d, err)
+	}
+	if n := j.Domainpart(); n != d {
+		return fmt.Errorf("%q is not in normalized form; write %q", d, n)
+	}
+	return nil
+}
+
+// checkListen reports whether addr is a host:port listen address with a
+// numeric port.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return fmt.Errorf("%q is not a host:port address: %s", addr, ae.Err)
+		}
+		return fmt.Errorf("%q is not a host:port address: %w", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
+
+// sameAddress reports whether a and b name the same fixed listen address.
+// Port 0 (any free port) never clashes.
+func sameAddress(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	_, port, err := net.SplitHostPort(a)
+	return err == nil && port != "0" && a == b
+}
