@@ -9,7 +9,6 @@ import (
 	"parley/internal/testutil"
 	"parley/roster"
 	"parley/stanza"
-	"parley/storage"
 )
 
 // quiet is how long tests wait to be sure something does not arrive.
@@ -68,7 +67,7 @@ func rosterGet(t *testing.T, c *testutil.Client, query string) *stanza.Element {
 }
 
 // rosterItems returns the items of a roster result by JID.
-func rosterItems(t *testing.T, res *stanza.Element) map[string]*stanza.Element {
+func rosterItems(t testing.TB, res *stanza.Element) map[string]*stanza.Element {
 	t.Helper()
 	q := res.Child(roster.NS, "query")
 	if q == nil {
@@ -110,7 +109,7 @@ func pushItem(el *stanza.Element) *stanza.Element {
 }
 
 // pushVer returns the roster version of a push or result.
-func pushVer(t *testing.T, el *stanza.Element) int64 {
+func pushVer(t testing.TB, el *stanza.Element) int64 {
 	t.Helper()
 	v, err := strconv.ParseInt(el.Child(roster.NS, "query").Attr("ver"), 10, 64)
 	if err != nil {
@@ -128,30 +127,10 @@ func groups(it *stanza.Element) []string {
 	return out
 }
 
-// errorCondition returns the defined condition of an error stanza.
-func errorCondition(el *stanza.Element) string {
-	if el.Type() != "error" {
-		return ""
-	}
-	e := el.Child("", "error")
-	if e == nil {
-		return ""
-	}
-	for _, c := range e.Elements() {
-		if c.Space == stanza.NSStanzas && c.Local != "text" {
-			return c.Local
-		}
-	}
-	return ""
-}
-
 // putItem writes a roster item directly, to set up subscription states.
 func putItem(t *testing.T, srv *testutil.Server, user, contact, subscription string) {
 	t.Helper()
-	it := storage.RosterItem{JID: bareOf(contact), Subscription: subscription}
-	if _, err := srv.Store().PutRosterItem(context.Background(), bareOf(user), it); err != nil {
-		t.Fatal(err)
-	}
+	srv.SetSubscription(bareOf(user), bareOf(contact), subscription)
 }
 
 // mutual makes a and b subscribed to each other's presence.

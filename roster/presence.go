@@ -23,7 +23,7 @@ func (m *Module) OutboundPresence(ctx context.Context, res *router.Resource, p *
 	switch typ {
 	case "", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error":
 	default:
-		m.r.Bounce(ctx, p, stanza.ErrText("bad-request", "unknown presence type"))
+		m.refuse(ctx, res, p, stanza.ErrText("bad-request", "unknown presence type"))
 		return
 	}
 	if p.To() == "" {
@@ -38,7 +38,7 @@ func (m *Module) OutboundPresence(ctx context.Context, res *router.Resource, p *
 	}
 	to, err := jid.Parse(p.To())
 	if err != nil {
-		m.r.Bounce(ctx, p, stanza.ErrText("jid-malformed", "invalid to address"))
+		m.refuse(ctx, res, p, stanza.ErrText("jid-malformed", "invalid to address"))
 		return
 	}
 	switch typ {
@@ -51,6 +51,18 @@ func (m *Module) OutboundPresence(ctx context.Context, res *router.Resource, p *
 	}
 }
 
+// refuse answers presence from res with an error. The reply goes to res
+// directly: without a 'to', the error has no sender to route it from.
+func (m *Module) refuse(ctx context.Context, res *router.Resource, p *stanza.Element, e stanza.Error) {
+	if p.To() != "" {
+		m.r.Bounce(ctx, p, e)
+		return
+	}
+	if reply := stanza.ErrorReply(p, e); reply != nil {
+		m.r.Send(res, reply)
+	}
+}
+
 // InboundPresence implements router.PresenceHandler: p is addressed to
 // the existing local account to (bare or full JID), from anywhere.
 func (m *Module) InboundPresence(ctx context.Context, to jid.JID, p *stanza.Element) {
@@ -58,7 +70,7 @@ func (m *Module) InboundPresence(ctx context.Context, to jid.JID, p *stanza.Elem
 	if err != nil || p.From() == "" {
 		return
 	}
-	switch typ := p.Type(); typ {
+	switch p.Type() {
 	case "", "unavailable", "error":
 		m.r.DeliverToResources(to, p)
 	case "probe":

@@ -206,7 +206,7 @@ func (m *Module) outboundSubscription(ctx context.Context, res *router.Resource,
 	c, err := m.transition(ctx, user.String(), contact.String(), func(s state) (state, effect) { return outbound(typ, s) }, nil)
 	if err != nil {
 		m.log.Error().Err(err).Str("user", user.String()).Str("contact", contact.String()).Str("type", typ).Msg("outbound subscription failed")
-		m.r.Bounce(ctx, p, stanza.Err("internal-server-error"))
+		m.refuse(ctx, res, p, stanza.Err("internal-server-error"))
 		return
 	}
 	m.log.Debug().Str("user", user.String()).Str("contact", contact.String()).Str("type", typ).Bool("routed", c.forward).Msg("outbound subscription")
