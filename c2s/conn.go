@@ -338,11 +338,11 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 		out, done, err := ex.Step(ctx, in)
 		if err != nil {
 			var f *sasl.Failure
-			cond := "not-authorized"
+			cond, guess := "not-authorized", true
 			if errors.As(err, &f) {
-				cond = f.Condition
+				cond, guess = f.Condition, f.CredentialsRejected()
 			}
-			if cond == "not-authorized" {
+			if guess {
 				if d := c.srv.opts.Throttle.Delay(c.addr); d > 0 {
 					time.Sleep(d)
 				}

@@ -98,7 +98,7 @@ func (p *plainExchange) verify(ctx context.Context, in []byte) (string, *Failure
 	clear(salted)
 	clear(clientKey)
 	if !match || unknown {
-		return "", fail(condNotAuthorized, "")
+		return "", rejected()
 	}
 	if authzid != "" {
 		if f := checkAuthzid(authzid, user); f != nil {

@@ -71,6 +71,19 @@ type Failure struct {
 	Condition, Text string
 
 	err error // internal cause (e.g. a storage error), for logs only
+	// badCredentials marks a failure of the password or proof check
+	// itself, as opposed to a protocol or channel-binding mismatch.
+	badCredentials bool
+}
+
+// CredentialsRejected reports whether the failure is a wrong password (or
+// unknown user) rather than a protocol mismatch. Only such failures count
+// towards slowing down repeated login attempts: a client falling back from
+// one mechanism to the next is not guessing passwords.
+func (f *Failure) CredentialsRejected() bool { return f.badCredentials }
+
+func rejected() *Failure {
+	return &Failure{Condition: condNotAuthorized, badCredentials: true}
 }
 
 // Error implements error. It includes the internal cause, if any, which is

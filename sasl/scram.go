@@ -301,7 +301,7 @@ func (s *scramExchange) clientFinal(in []byte) ([]byte, *Failure) {
 	ok = subtle.ConstantTimeCompare(hashSum(s.h, clientKey), s.cred.StoredKey) == 1
 	clear(clientKey)
 	if !ok || s.unknown {
-		return nil, fail(condNotAuthorized, "")
+		return nil, rejected()
 	}
 	if f := checkAuthzid(s.authzid, s.user); f != nil {
 		return nil, f
