@@ -121,7 +121,7 @@ func FuzzReader(f *testing.F) {
 			if err != nil {
 				return
 			}
-			el.String()
+			_ = el.String()
 		}
 	})
 }

@@ -50,6 +50,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: create directory: %w", path, err)
 	}
+	// Create the file owner-only before SQLite does; its -wal and -shm
+	// files inherit these permissions.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	f.Close()
 	base := "file:" + escapePath(abs) + "?_busy_timeout=5000&_foreign_keys=on"
 
 	w, err := sql.Open("sqlite3", base+"&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")

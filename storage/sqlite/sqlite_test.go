@@ -722,3 +722,24 @@ func BenchmarkPutRosterItem(b *testing.B) {
 		i++
 	}
 }
+
+func TestDatabaseFileIsOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "parley.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateAccount(context.Background(), "a@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %o, want no group/other access", filepath.Base(p), perm)
+		}
+	}
+}
