@@ -28,6 +28,7 @@ type Config struct {
 	S2S     S2S     `toml:"s2s"`
 	MUC     MUC     `toml:"muc"`
 	Log     Log     `toml:"log"`
+	Debug   Debug   `toml:"debug"`
 }
 
 // Server is the [server] section.
@@ -95,6 +96,13 @@ type MUC struct {
 type Log struct {
 	// Level is one of "debug", "info", "warn" or "error".
 	Level string `toml:"level"`
+}
+
+// Debug is the [debug] section: diagnostics for operators.
+type Debug struct {
+	// PprofListen is a loopback host:port serving Go's net/http/pprof
+	// profiles (CPU, heap, goroutines); empty disables it.
+	PprofListen string `toml:"pprof_listen"`
 }
 
 // Duration is a time.Duration written in TOML as a string such as "30s"

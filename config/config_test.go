@@ -233,6 +233,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad deny", base + "[s2s]\ndeny = [\"x@y\"]\n", []string{`s2s.deny: "x@y" is not a valid domain`}},
 		{"bad log level", base + "[log]\nlevel = \"verbose\"\n", []string{`log.level: "verbose" is not one of debug, info, warn, error`}},
 		{"log level type", base + "[log]\nlevel = 1\n", []string{"log.level: expected a string, got integer"}},
+		{"public pprof", base + "[debug]\npprof_listen = \"0.0.0.0:6060\"\n", []string{`debug.pprof_listen: "0.0.0.0:6060" is not a loopback address`}},
+		{"bad pprof", base + "[debug]\npprof_listen = \"6060\"\n", []string{`debug.pprof_listen: "6060" is not a host:port address`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,6 +42,15 @@ func (c *Config) validate() error {
 			return fmt.Errorf("muc.domain: %q is also in server.domains; the group-chat service needs a domain of its own", c.MUC.Domain)
 		}
 	}
+	if c.Debug.PprofListen != "" {
+		if err := checkListen(c.Debug.PprofListen); err != nil {
+			return fmt.Errorf("debug.pprof_listen: %w", err)
+		}
+		host, _, _ := net.SplitHostPort(c.Debug.PprofListen)
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("debug.pprof_listen: %q is not a loopback address; profiles must not be exposed", c.Debug.PprofListen)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

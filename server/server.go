@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -31,7 +33,7 @@ type Server struct {
 	c2s    *c2s.Server
 	cert   tls.Certificate
 
-	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls"
+	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls", "pprof"
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
 }
@@ -106,6 +108,26 @@ func (s *Server) Start(ctx context.Context) error {
 				s.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("accept failed")
 			}
 		}(ln, sp.direct)
+	}
+	if addr := s.cfg.Debug.PprofListen; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listen pprof on %s: %w", addr, err)
+		}
+		s.listeners["pprof"] = ln
+		s.log.Info().Str("addr", ln.Addr().String()).Msg("serving profiles at /debug/pprof/")
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			hs.Serve(ln)
+		}()
 	}
 	return nil
 }
