@@ -1,7 +1,6 @@
 package c2s
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -28,7 +27,7 @@ type conn struct {
 	log  zerolog.Logger
 	raw  net.Conn // TCP connection
 	nc   net.Conn // current transport (raw, or TLS over it)
-	br   *bufio.Reader
+	src  *xmlstream.Source
 	rd   *xmlstream.Reader
 	w    *xmlstream.Writer
 	addr string // remote IP, for throttling
@@ -52,6 +51,7 @@ type conn struct {
 func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	c := &conn{srv: s, raw: nc, nc: nc, addr: host, directTLS: directTLS}
+	c.src = xmlstream.NewSource(nc, s.readPool)
 	c.log = s.opts.Log.With().Str("remote", nc.RemoteAddr().String()).Logger()
 	c.w = xmlstream.NewWriter(nc, xmlstream.WriterOptions{
 		Pool: s.pool,
@@ -122,8 +122,6 @@ func (c *conn) serve(ctx context.Context) {
 			c.log.Debug().Err(err).Msg("TLS handshake failed")
 			return
 		}
-	} else {
-		c.br = bufio.NewReaderSize(c.raw, 4096)
 	}
 	for {
 		done, err := c.negotiate(ctx)
@@ -138,7 +136,12 @@ func (c *conn) serve(ctx context.Context) {
 	c.raw.SetReadDeadline(time.Time{})
 	c.log.Info().Str("jid", c.full).Bool("tls", c.tls).Msg("client session started")
 	for {
-		el, err := c.rd.Next()
+		// Between stanzas, wait without holding a read buffer.
+		err := c.src.Wait()
+		var el *stanza.Element
+		if err == nil {
+			el, err = c.rd.Next()
+		}
 		if err != nil {
 			c.fail(err)
 			if c.res != nil {
@@ -155,7 +158,7 @@ func (c *conn) serve(ctx context.Context) {
 
 func (c *conn) startTLS() error {
 	c.raw.SetDeadline(time.Now().Add(c.srv.opts.AuthTimeout))
-	tc := tls.Server(c.raw, c.srv.opts.TLS)
+	tc := tls.Server(c.src.Conn(), c.srv.opts.TLS)
 	if err := tc.Handshake(); err != nil {
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
@@ -163,7 +166,7 @@ func (c *conn) startTLS() error {
 	c.nc = tc
 	c.tls = true
 	c.tlsState = tc.ConnectionState()
-	c.br = bufio.NewReaderSize(tc, 4096)
+	c.src.SetConn(tc)
 	c.w.SetConn(tc)
 	return nil
 }
@@ -186,7 +189,7 @@ func (c *conn) setHeaderSent(v bool) {
 // negotiate runs one stream (up to a restart). It reports done once a
 // resource is bound.
 func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
-	c.rd = xmlstream.NewReader(c.br, c.srv.opts.MaxStanzaSize)
+	c.rd = xmlstream.NewReader(c.src, c.srv.opts.MaxStanzaSize)
 	c.setHeaderSent(false)
 	h, err := c.rd.ReadHeader()
 	if err != nil {
@@ -421,6 +424,7 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 		return false, nil
 	}
 	c.full = full.String()
+	c.tlsState = tls.ConnectionState{} // only authentication needed it
 	c.res = c.srv.opts.Router.Bind(ctx, full, c)
 	reply := stanza.New("", "iq", "type", "result", "id", iq.ID())
 	reply.Append(stanza.New(nsBind, "bind").Append(stanza.New(nsBind, "jid").AppendText(c.full)))

@@ -48,13 +48,14 @@ type Options struct {
 
 // Server accepts client connections.
 type Server struct {
-	opts  Options
-	auth  *sasl.Authenticator
-	pool  *sync.Pool
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-	done  bool
+	opts     Options
+	auth     *sasl.Authenticator
+	pool     *sync.Pool // write buffers
+	readPool *sync.Pool // read buffers
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	done     bool
 }
 
 func (s *Server) leaf() *x509.Certificate {
@@ -76,7 +77,7 @@ func New(o Options) *Server {
 	if o.MaxAuthTries == 0 {
 		o.MaxAuthTries = 5
 	}
-	s := &Server{opts: o, auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), conns: make(map[*conn]struct{})}
+	s := &Server{opts: o, auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool(), conns: make(map[*conn]struct{})}
 	o.Router.HandleIQ(router.TargetAccount, nsSession, func(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 		return nil, nil
 	})

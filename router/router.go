@@ -10,6 +10,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"mellium.im/xmpp/jid"
@@ -93,6 +94,8 @@ type Router struct {
 
 	mu    sync.RWMutex
 	users map[string][]*Resource // bare JID -> bound resources
+
+	routed atomic.Uint64 // stanzas routed, a measure of activity
 }
 
 type iqKey struct {
@@ -331,7 +334,11 @@ func (r *Router) Bounce(ctx context.Context, el *stanza.Element, e stanza.Error)
 	r.bounce(ctx, el, e)
 }
 
+// Routed returns how many stanzas the router has handled.
+func (r *Router) Routed() uint64 { return r.routed.Load() }
+
 func (r *Router) route(ctx context.Context, from *Resource, el *stanza.Element) {
+	r.routed.Add(1)
 	kind := el.Kind()
 	toAttr := el.To()
 	if toAttr == "" {

@@ -18,6 +18,7 @@ import (
 	"parley/c2s"
 	"parley/certs"
 	"parley/config"
+	"parley/memtrim"
 	"parley/router"
 	"parley/sasl"
 	"parley/storage"
@@ -109,6 +110,11 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}(ln, sp.direct)
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		memtrim.New(memtrim.Options{Activity: s.router.Routed}).Run(ctx)
+	}()
 	if addr := s.cfg.Debug.PprofListen; addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {

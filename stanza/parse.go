@@ -42,6 +42,9 @@ func ReadElement(d TokenReader, start xml.StartElement) (*Element, error) {
 				return root, nil
 			}
 		case xml.CharData:
+			if len(t) == 0 {
+				continue
+			}
 			if n := len(top.Children); n > 0 {
 				if prev, ok := top.Children[n-1].(Text); ok {
 					top.Children[n-1] = prev + Text(t)

@@ -5,7 +5,6 @@
 package xmlstream
 
 import (
-	"bufio"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -68,63 +67,35 @@ type Header struct {
 // Reader reads one XMPP stream from a byte source.
 type Reader struct {
 	src *limitedReader
-	dec *xml.Decoder
+	p   *parser
+}
+
+// ByteSource is what a Reader reads from: a *Source or a *bufio.Reader.
+type ByteSource interface {
+	io.Reader
+	io.ByteReader
 }
 
 // NewReader returns a reader over br that refuses top-level elements larger
 // than maxElement bytes.
-func NewReader(br *bufio.Reader, maxElement int) *Reader {
+func NewReader(br ByteSource, maxElement int) *Reader {
 	src := &limitedReader{br: br, limit: int64(maxElement)}
-	dec := xml.NewDecoder(src)
-	dec.Strict = true
-	return &Reader{src: src, dec: dec}
+	return &Reader{src: src, p: newParser(src)}
 }
 
 // ReadHeader reads an optional XML declaration and the opening stream tag.
 func (r *Reader) ReadHeader() (Header, error) {
 	r.src.n = 0
-	for {
-		tok, err := r.dec.Token()
-		if err != nil {
-			return Header{}, r.classify(err)
-		}
-		switch t := tok.(type) {
-		case xml.ProcInst:
-			if t.Target != "xml" {
-				return Header{}, &Error{Condition: "restricted-xml", Text: "processing instructions are not allowed"}
-			}
-		case xml.CharData:
-			if len(strings.TrimSpace(string(t))) != 0 {
-				return Header{}, &Error{Condition: "not-well-formed", Text: "text before stream header"}
-			}
-		case xml.Comment, xml.Directive:
-			return Header{}, &Error{Condition: "restricted-xml", Text: "comments and DTDs are not allowed"}
-		case xml.StartElement:
-			if t.Name.Space != stanza.NSStream || t.Name.Local != "stream" {
-				return Header{}, &Error{Condition: "invalid-namespace", Text: "expected stream:stream in " + stanza.NSStream}
-			}
-			h := Header{}
-			for _, a := range t.Attr {
-				switch {
-				case a.Name.Space == "" && a.Name.Local == "to":
-					h.To = a.Value
-				case a.Name.Space == "" && a.Name.Local == "from":
-					h.From = a.Value
-				case a.Name.Space == "" && a.Name.Local == "id":
-					h.ID = a.Value
-				case a.Name.Space == "" && a.Name.Local == "version":
-					h.Version = a.Value
-				case (a.Name.Space == "xml" || a.Name.Space == stanza.NSXML) && a.Name.Local == "lang":
-					h.Lang = a.Value
-				case a.Name.Space == "" && a.Name.Local == "xmlns":
-					h.Namespace = a.Value
-				}
-			}
-			return h, nil
-		default:
-			return Header{}, &Error{Condition: "not-well-formed", Text: "unexpected content before stream header"}
-		}
+	el, err := r.p.readHeader()
+	if err != nil {
+		return Header{}, r.classify(err)
 	}
+	if el.Space != stanza.NSStream || el.Local != "stream" {
+		return Header{}, &Error{Condition: "invalid-namespace", Text: "expected stream:stream in " + stanza.NSStream}
+	}
+	h := Header{To: el.Attr("to"), From: el.Attr("from"), ID: el.Attr("id"), Version: el.Attr("version"), Lang: el.Lang()}
+	h.Namespace, _ = r.p.lookup("")
+	return h, nil
 }
 
 // Next returns the next top-level element. Whitespace between elements
@@ -132,55 +103,24 @@ func (r *Reader) ReadHeader() (Header, error) {
 // a *Error for protocol violations, and other errors for transport failure.
 func (r *Reader) Next() (*stanza.Element, error) {
 	r.src.n = 0
-	for {
-		tok, err := r.dec.Token()
-		if err != nil {
-			return nil, r.classify(err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			el, err := stanza.ReadElement(r.dec, t)
-			if err != nil {
-				return nil, r.classify(err)
-			}
-			r.src.n = 0
-			return el, nil
-		case xml.EndElement:
-			return nil, ErrStreamClosed
-		case xml.CharData:
-			if len(strings.TrimSpace(string(t))) != 0 {
-				return nil, &Error{Condition: "bad-format", Text: "text between stanzas"}
-			}
-			r.src.n = 0
-		case xml.Comment, xml.ProcInst, xml.Directive:
-			return nil, &Error{Condition: "restricted-xml", Text: "comments, processing instructions and DTDs are not allowed"}
-		}
+	el, err := r.p.nextElement(func() { r.src.n = 0 })
+	if err != nil {
+		return nil, r.classify(err)
 	}
+	return el, nil
 }
 
 func (r *Reader) classify(err error) error {
-	var se *xml.SyntaxError
+	var se *Error
 	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.Is(err, ErrStreamClosed):
+		return err
 	case errors.Is(err, errTooLarge):
 		return &Error{Condition: "policy-violation", Text: fmt.Sprintf("stanza larger than %d bytes", r.src.limit)}
-	case errors.Is(err, stanza.ErrRestricted):
-		return &Error{Condition: "restricted-xml", Text: err.Error()}
-	case errors.As(err, &se) && se.Msg == "unexpected EOF":
-		return io.EOF
-	case errors.As(err, &se):
-		if strings.Contains(se.Msg, "entity") {
-			return &Error{Condition: "restricted-xml", Text: "entity references other than the predefined ones are not allowed"}
-		}
-		return &Error{Condition: "not-well-formed", Text: se.Msg}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return io.EOF
-	}
-	var te interface{ Timeout() bool }
-	if errors.As(err, &te) && te.Timeout() {
-		return err
-	}
-	if strings.Contains(err.Error(), "xml:") {
-		return &Error{Condition: "not-well-formed", Text: err.Error()}
 	}
 	return err
 }
@@ -191,7 +131,7 @@ var errTooLarge = errors.New("element too large")
 // exceeds the limit, so an oversized stanza is refused before it is
 // buffered whole.
 type limitedReader struct {
-	br    *bufio.Reader
+	br    ByteSource
 	n     int64
 	limit int64
 }

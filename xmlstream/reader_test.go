@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"parley/stanza"
 )
 
 const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.test' version='1.0'>"
@@ -42,7 +44,19 @@ func TestReaderConditions(t *testing.T) {
 		{"text between stanzas", "hello<presence/>", 1000, "bad-format"},
 		{"oversized stanza", "<message><body>" + strings.Repeat("x", 2000) + "</body></message>", 1000, "policy-violation"},
 		{"oversized attribute", "<message id='" + strings.Repeat("x", 2000) + "'/>", 1000, "policy-violation"},
-		{"unbound prefix is fine as a name", "<message><x:y/></message>", 1000, ""},
+		{"unbound prefix", "<message><x:y/></message>", 1000, "not-well-formed"},
+		{"prefixed payload", "<message><x:y xmlns:x='urn:x'/></message>", 1000, ""},
+		{"CDATA", "<message><body><![CDATA[a < b]]></body></message>", 1000, ""},
+		{"numeric references", "<message><body>&#x41;&#66;</body></message>", 1000, ""},
+		{"bad numeric reference", "<message><body>&#0;</body></message>", 1000, "not-well-formed"},
+		{"control character", "<message><body>\x01</body></message>", 1000, "not-well-formed"},
+		{"invalid UTF-8", "<message><body>\xff</body></message>", 1000, "not-well-formed"},
+		{"duplicate attribute", "<message id='a' id='b'/>", 1000, "not-well-formed"},
+		{"attribute without space", "<message id='a'to='b'/>", 1000, "not-well-formed"},
+		{"unquoted attribute", "<message id=a/>", 1000, "not-well-formed"},
+		{"less-than in attribute", "<message id='a<b'/>", 1000, "not-well-formed"},
+		{"stray end tag", "</message>", 1000, "not-well-formed"},
+		{"deep nesting", strings.Repeat("<a>", 300) + strings.Repeat("</a>", 300), 100000, "policy-violation"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,4 +152,41 @@ func BenchmarkReadMessage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzAgainstEncodingXML compares the parser with the standard library's
+// decoder (through stanza.Parse): where both accept a stanza they must
+// build the same tree.
+func FuzzAgainstEncodingXML(f *testing.F) {
+	for _, s := range []string{
+		"<message to='a@b' type='chat'><body>hi &amp; &lt;x&gt; &#x263A;</body></message>",
+		"<iq type='get' id='1'><query xmlns='jabber:iq:roster'><item jid='x@y' name='X'><group>G</group></item></query></iq>",
+		"<message><p:x xmlns:p='urn:p' p:a='1' b='2'><p:y/></p:x></message>",
+		"<presence xml:lang='de'><status>Weg</status></presence>",
+		"<message><body><![CDATA[a < b]]></body></message>",
+		"<message><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client'><body>x</body></message></forwarded></message>",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		r := reader(header+in, 1<<16)
+		if _, err := r.ReadHeader(); err != nil {
+			t.Fatal(err)
+		}
+		ours, err := r.Next()
+		if err != nil {
+			return
+		}
+		std, err := stanza.Parse("<wrap xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" + in + "</wrap>")
+		if err != nil {
+			return
+		}
+		first := std.FirstElement()
+		if first == nil {
+			return
+		}
+		if got, want := ours.String(), first.String(); got != want {
+			t.Fatalf("parser disagrees with encoding/xml\ninput %q\nours  %s\nstd   %s", in, got, want)
+		}
+	})
 }

@@ -1,0 +1,204 @@
+package xmlstream
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+)
+
+// BufferSize is the size of the read buffers a Source borrows.
+const BufferSize = 4096
+
+// Source is the byte source under a stream Reader for one connection. It
+// holds a read buffer only while it has unread bytes, borrowing it from a
+// pool shared by every stream, and Wait blocks for more input holding no
+// buffer, in a shallow call so the goroutine's stack can shrink: an idle
+// stream costs little more than its TLS state.
+type Source struct {
+	conn  net.Conn // current transport: the TCP connection, or TLS over it
+	probe *probeConn
+	pool  *sync.Pool
+	buf   *[]byte
+	r, w  int
+}
+
+// NewReadPool returns a pool of read buffers for Sources.
+func NewReadPool() *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, BufferSize); return &b }}
+}
+
+// NewSource returns a source reading from tcp. If the stream later
+// switches to TLS, wrap the connection returned by Conn (not tcp itself)
+// and pass the TLS connection to SetConn.
+func NewSource(tcp net.Conn, pool *sync.Pool) *Source {
+	s := &Source{pool: pool}
+	s.probe = newProbeConn(tcp)
+	s.conn = s.probe
+	return s
+}
+
+// Conn returns the connection to layer TLS on: the TCP connection, wrapped
+// so that Wait can look for input without blocking.
+func (s *Source) Conn() net.Conn { return s.probe }
+
+// SetConn switches reading to c (a TLS connection over Conn()). Nothing
+// may be buffered.
+func (s *Source) SetConn(c net.Conn) {
+	s.release()
+	s.r, s.w = 0, 0
+	s.conn = c
+}
+
+// Buffered returns how many unread bytes are held.
+func (s *Source) Buffered() int { return s.w - s.r }
+
+func (s *Source) acquire() {
+	if s.buf == nil {
+		s.buf = s.pool.Get().(*[]byte)
+	}
+}
+
+func (s *Source) release() {
+	if s.buf != nil {
+		s.pool.Put(s.buf)
+		s.buf = nil
+	}
+}
+
+func (s *Source) fill() error {
+	s.acquire()
+	n, err := s.conn.Read(*s.buf)
+	if n > 0 {
+		s.r, s.w = 0, n
+		return nil
+	}
+	s.release()
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// ReadByte implements io.ByteReader.
+func (s *Source) ReadByte() (byte, error) {
+	if s.r == s.w {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := (*s.buf)[s.r]
+	s.r++
+	if s.r == s.w {
+		s.r, s.w = 0, 0
+		s.release()
+	}
+	return c, nil
+}
+
+// Read implements io.Reader.
+func (s *Source) Read(p []byte) (int, error) {
+	if s.r == s.w {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, (*s.buf)[s.r:s.w])
+	s.r += n
+	if s.r == s.w {
+		s.r, s.w = 0, 0
+		s.release()
+	}
+	return n, nil
+}
+
+// Wait returns once input is available: at once if bytes are buffered or
+// the transport (TLS) has already decrypted some; otherwise it releases the
+// buffer and waits for the socket to become readable. It honours the
+// connection's read deadline. Where readiness cannot be observed it
+// returns at once and the next read blocks as usual.
+func (s *Source) Wait() error {
+	if s.r < s.w {
+		return nil
+	}
+	if !s.probe.canProbe() {
+		return nil
+	}
+	s.acquire()
+	s.probe.setProbing(true)
+	n, err := s.conn.Read(*s.buf)
+	s.probe.setProbing(false)
+	if n > 0 {
+		s.r, s.w = 0, n
+		return nil
+	}
+	s.release()
+	if err != nil && !errors.Is(err, errWouldBlock) {
+		return err
+	}
+	return s.probe.waitReadable()
+}
+
+// errWouldBlock is returned by a probing read that found no input. It is
+// a temporary net.Error, which crypto/tls does not treat as fatal.
+var errWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "no input available" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+var _ net.Error = wouldBlock{}
+
+// probeConn is the TCP connection under the stream. While probing, Read
+// makes one non-blocking attempt instead of waiting.
+type probeConn struct {
+	net.Conn
+	raw syscall.RawConn // nil when the connection does not expose one
+
+	mu      sync.Mutex
+	probing bool
+}
+
+func newProbeConn(c net.Conn) *probeConn {
+	p := &probeConn{Conn: c}
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			p.raw = raw
+		}
+	}
+	return p
+}
+
+func (p *probeConn) canProbe() bool { return p.raw != nil && rawReadSupported }
+
+func (p *probeConn) setProbing(v bool) {
+	p.mu.Lock()
+	p.probing = v
+	p.mu.Unlock()
+}
+
+func (p *probeConn) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	probing := p.probing
+	p.mu.Unlock()
+	if !probing {
+		return p.Conn.Read(b)
+	}
+	return rawReadOnce(p.raw, b)
+}
+
+// waitReadable blocks until the socket may have input (spurious wakeups
+// are possible and harmless) or the read deadline passes.
+func (p *probeConn) waitReadable() error {
+	waited := false
+	return p.raw.Read(func(uintptr) bool {
+		if waited {
+			return true
+		}
+		waited = true
+		return false
+	})
+}
