@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -306,5 +307,43 @@ func TestStreamLanguageStamped(t *testing.T) {
 	got := b.Expect(testutil.IsKind("message"))
 	if got.Lang() != "en" {
 		t.Fatalf("message %s has no stream language", got)
+	}
+}
+
+// TestIdleSessionsPark checks that idle sessions give up their goroutine
+// and still work: they receive, send, and are cleaned up when the client
+// disappears.
+func TestIdleSessionsPark(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	const n = 20
+	var clients []*testutil.Client
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("user%d", i)
+		srv.AddUser(name, "pw")
+		clients = append(clients, testutil.Login(t, srv.Addr, name, "pw", "r"))
+	}
+	waitFor(t, "every idle session parked", func() bool { return srv.ParkedStreams() == n })
+	clients[0].Sendf("<message to='%s' type='chat'><body>wake up</body></message>", clients[1].JID)
+	if got := clients[1].Expect(testutil.IsKind("message")); got.ChildText("", "body") != "wake up" {
+		t.Fatalf("got %s", got)
+	}
+	waitFor(t, "sessions parked again", func() bool { return srv.ParkedStreams() == n })
+	for _, c := range clients[:n/2] {
+		c.Conn.Close() // vanish without closing the stream
+	}
+	waitFor(t, "vanished sessions unbound", func() bool { return srv.Router().Online() == n/2 })
+	if p := srv.ParkedStreams(); p != n/2 {
+		t.Fatalf("%d streams parked, want %d", p, n/2)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testutil.Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
 	"mellium.im/xmpp/jid"
 
 	"parley/router"
@@ -23,14 +22,14 @@ import (
 
 // conn is the whole state of one client stream.
 type conn struct {
-	srv  *Server
-	log  zerolog.Logger
-	raw  net.Conn // TCP connection
-	nc   net.Conn // current transport (raw, or TLS over it)
-	src  *xmlstream.Source
-	rd   *xmlstream.Reader
-	w    *xmlstream.Writer
-	addr string // remote IP, for throttling
+	srv    *Server
+	remote string   // peer address, for logs
+	raw    net.Conn // TCP connection
+	nc     net.Conn // current transport (raw, or TLS over it)
+	src    *xmlstream.Source
+	rd     *xmlstream.Reader
+	w      *xmlstream.Writer
+	addr   string // remote IP, for throttling
 
 	tls        bool
 	tlsState   tls.ConnectionState
@@ -46,18 +45,24 @@ type conn struct {
 	authFailures int
 
 	closeOnce sync.Once
+
+	ctx     context.Context
+	fd      int        // socket, for parking; -1 if unknown
+	pmu     sync.Mutex // orders parking against closing
+	closing bool       // the transport is being closed: never park again
 }
 
 func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	c := &conn{srv: s, raw: nc, nc: nc, addr: host, directTLS: directTLS}
 	c.src = xmlstream.NewSource(nc, s.readPool)
-	c.log = s.opts.Log.With().Str("remote", nc.RemoteAddr().String()).Logger()
+	c.fd = c.src.FD()
+	c.remote = nc.RemoteAddr().String()
 	c.w = xmlstream.NewWriter(nc, xmlstream.WriterOptions{
 		Pool: s.pool,
 		OnError: func(err error) {
-			c.log.Debug().Err(err).Msg("write failed")
-			c.raw.Close()
+			c.srv.opts.Log.Debug().Str("remote", c.remote).Err(err).Msg("write failed")
+			c.closeTransport()
 		},
 	})
 	return c
@@ -81,45 +86,72 @@ func (c *conn) Close(condition, text string) {
 		}
 		b.WriteString("</stream:stream>")
 		c.w.Close(b.String(), 2*time.Second)
-		c.raw.Close()
+		c.closeTransport()
 	})
+}
+
+// closeTransport closes the connection. A stream parked without a
+// goroutine is resumed, so that its reader sees the close and cleans up.
+func (c *conn) closeTransport() {
+	c.pmu.Lock()
+	c.closing = true
+	parked := c.srv.opts.Poller != nil && c.srv.opts.Poller.Cancel(c.fd)
+	c.pmu.Unlock()
+	c.raw.Close()
+	if parked {
+		go c.loop()
+	}
+}
+
+// park hands the idle stream to the poller, which resumes c.loop in a new
+// goroutine when input arrives. It reports false if the stream must keep
+// its goroutine.
+func (c *conn) park() bool {
+	p := c.srv.opts.Poller
+	if p == nil || c.fd < 0 {
+		return false
+	}
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.rd.Idle()
+	return p.Park(c.fd, c.loop) == nil
 }
 
 func (c *conn) fail(err error) {
 	var se *xmlstream.Error
 	if errors.As(err, &se) {
-		c.log.Info().Str("condition", se.Condition).Str("text", se.Text).Msg("stream error")
+		c.srv.opts.Log.Info().Str("remote", c.remote).Str("condition", se.Condition).Str("text", se.Text).Msg("stream error")
 		c.Close(se.Condition, se.Text)
 		return
 	}
 	if errors.Is(err, xmlstream.ErrStreamClosed) {
-		c.log.Debug().Msg("client closed stream")
+		c.srv.opts.Log.Debug().Str("remote", c.remote).Msg("client closed stream")
 		c.Close("", "")
 		return
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() && c.res == nil {
-		c.log.Info().Msg("unauthenticated stream timed out")
+		c.srv.opts.Log.Info().Str("remote", c.remote).Msg("unauthenticated stream timed out")
 		c.Close("connection-timeout", "authentication took too long")
 		return
 	}
 	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-		c.log.Debug().Err(err).Msg("connection ended")
+		c.srv.opts.Log.Debug().Str("remote", c.remote).Err(err).Msg("connection ended")
 	}
-	c.raw.Close()
+	c.closeTransport()
 }
 
+// serve negotiates the stream, then runs the session loop.
 func (c *conn) serve(ctx context.Context) {
-	defer func() {
-		if c.res != nil {
-			c.srv.opts.Router.Unbind(context.WithoutCancel(ctx), c.res)
-		}
-		c.raw.Close()
-	}()
+	c.ctx = ctx
 	c.raw.SetReadDeadline(time.Now().Add(c.srv.opts.AuthTimeout))
 	if c.directTLS {
 		if err := c.startTLS(); err != nil {
-			c.log.Debug().Err(err).Msg("TLS handshake failed")
+			c.srv.opts.Log.Debug().Str("remote", c.remote).Err(err).Msg("TLS handshake failed")
+			c.end()
 			return
 		}
 	}
@@ -127,6 +159,7 @@ func (c *conn) serve(ctx context.Context) {
 		done, err := c.negotiate(ctx)
 		if err != nil {
 			c.fail(err)
+			c.end()
 			return
 		}
 		if done {
@@ -134,26 +167,59 @@ func (c *conn) serve(ctx context.Context) {
 		}
 	}
 	c.raw.SetReadDeadline(time.Time{})
-	c.log.Info().Str("jid", c.full).Bool("tls", c.tls).Msg("client session started")
+	c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Bool("tls", c.tls).Msg("client session started")
+	c.loop()
+}
+
+// loop reads and routes stanzas until the stream ends. When no input is
+// pending it parks the stream and returns; the poller calls loop again in
+// a new goroutine once input arrives, so an idle stream has no goroutine.
+func (c *conn) loop() {
 	for {
-		// Between stanzas, wait without holding a read buffer.
-		err := c.src.Wait()
-		var el *stanza.Element
-		if err == nil {
-			el, err = c.rd.Next()
-		}
-		if err != nil {
-			c.fail(err)
-			if c.res != nil {
-				c.log.Info().Str("jid", c.full).Msg("client session ended")
+		if c.src.Buffered() == 0 {
+			ready, err := c.src.Poll()
+			if err != nil {
+				c.stop(err)
+				return
 			}
+			if !ready {
+				if c.park() {
+					return
+				}
+				if err := c.src.WaitReadable(); err != nil {
+					c.stop(err)
+					return
+				}
+				continue
+			}
+		}
+		el, err := c.rd.Next()
+		if err != nil {
+			c.stop(err)
 			return
 		}
-		if err := c.handleStanza(ctx, el); err != nil {
-			c.fail(err)
+		if err := c.handleStanza(c.ctx, el); err != nil {
+			c.stop(err)
 			return
 		}
 	}
+}
+
+// stop ends a bound session after err.
+func (c *conn) stop(err error) {
+	c.fail(err)
+	c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Msg("client session ended")
+	c.end()
+}
+
+// end releases everything the stream held; it runs once, on the goroutine
+// that saw the stream end.
+func (c *conn) end() {
+	if c.res != nil {
+		c.srv.opts.Router.Unbind(context.WithoutCancel(c.ctx), c.res)
+	}
+	c.closeTransport()
+	c.srv.forget(c)
 }
 
 func (c *conn) startTLS() error {
@@ -235,7 +301,7 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 			c.w.SendRaw("<proceed xmlns='" + nsTLS + "'/>")
 			c.w.Drain(10 * time.Second)
 			if err := c.startTLS(); err != nil {
-				c.log.Debug().Err(err).Msg("STARTTLS handshake failed")
+				c.srv.opts.Log.Debug().Str("remote", c.remote).Err(err).Msg("STARTTLS handshake failed")
 				return false, io.EOF
 			}
 			return false, nil
@@ -351,7 +417,7 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 				}
 				c.srv.opts.Throttle.Failed(c.addr)
 			}
-			c.log.Info().Str("mechanism", mech).Str("condition", cond).Msg("authentication failed")
+			c.srv.opts.Log.Info().Str("remote", c.remote).Str("mechanism", mech).Str("condition", cond).Msg("authentication failed")
 			failure(cond, "")
 			c.authFailures++
 			if c.authFailures >= c.srv.opts.MaxAuthTries {
@@ -369,7 +435,7 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 				s += "/>"
 			}
 			c.w.SendRaw(s)
-			c.log.Info().Str("user", c.user).Str("mechanism", mech).Msg("authenticated")
+			c.srv.opts.Log.Info().Str("remote", c.remote).Str("user", c.user).Str("mechanism", mech).Msg("authenticated")
 			return true, nil
 		}
 		c.w.SendRaw("<challenge xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(out) + "</challenge>")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/idlepoll"
 	"parley/router"
 	"parley/sasl"
 	"parley/stanza"
@@ -43,7 +44,10 @@ type Options struct {
 	MaxStanzaSize int           // bytes; default 262144
 	AuthTimeout   time.Duration // unauthenticated streams are closed after it; default 30s
 	MaxAuthTries  int           // failed SASL attempts before the stream is closed; default 5
-	Log           zerolog.Logger
+	// Poller parks idle sessions without a goroutine; nil keeps one
+	// goroutine per stream.
+	Poller *idlepoll.Poller
+	Log    zerolog.Logger
 }
 
 // Server accepts client connections.
@@ -111,13 +115,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) err
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			c.serve(ctx)
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
+		go c.serve(ctx)
+	}
+}
+
+// forget drops an ended stream.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	_, ok := s.conns[c]
+	delete(s.conns, c)
+	s.mu.Unlock()
+	if ok {
+		s.wg.Done()
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"parley/c2s"
 	"parley/certs"
 	"parley/config"
+	"parley/idlepoll"
 	"parley/memtrim"
 	"parley/router"
 	"parley/sasl"
@@ -33,6 +34,7 @@ type Server struct {
 	router *router.Router
 	c2s    *c2s.Server
 	cert   tls.Certificate
+	poller *idlepoll.Poller // nil where unsupported
 
 	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls", "pprof"
 	wg        sync.WaitGroup
@@ -57,7 +59,13 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, store: store, cert: cert, listeners: make(map[string]net.Listener)}
 	s.router = router.New(cfg.Server.Domains, store, log.With().Str("component", "router").Logger())
 	registerModules(s.router, store, log)
+	if p, err := idlepoll.New(); err == nil {
+		s.poller = p
+	} else {
+		log.Debug().Err(err).Msg("idle streams keep a goroutine each")
+	}
 	s.c2s = c2s.New(c2s.Options{
+		Poller:        s.poller,
 		Router:        s.router,
 		TLS:           s.tlsConfig(),
 		Credentials:   store,
@@ -79,6 +87,15 @@ func (s *Server) tlsConfig() *tls.Config {
 
 // Router returns the server's router.
 func (s *Server) Router() *router.Router { return s.router }
+
+// ParkedStreams returns how many idle streams are parked without a
+// goroutine.
+func (s *Server) ParkedStreams() int {
+	if s.poller == nil {
+		return 0
+	}
+	return s.poller.Parked()
+}
 
 // Store returns the server's storage.
 func (s *Server) Store() storage.Store { return s.store }
@@ -109,6 +126,13 @@ func (s *Server) Start(ctx context.Context) error {
 				s.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("accept failed")
 			}
 		}(ln, sp.direct)
+	}
+	if s.poller != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.poller.Run(ctx)
+		}()
 	}
 	s.wg.Add(1)
 	go func() {

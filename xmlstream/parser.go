@@ -22,8 +22,7 @@ type parser struct {
 	stack  []open    // open elements while reading a stanza
 	text   []byte    // scratch for text and attribute values
 	nbuf   []byte    // scratch for names
-	names  map[string]string
-	header string // the stream header's qualified name, e.g. "stream:stream"
+	header string    // the stream header's qualified name, e.g. "stream:stream"
 }
 
 type binding struct {
@@ -37,7 +36,7 @@ type open struct {
 }
 
 func newParser(src ByteSource) *parser {
-	return &parser{src: src, peeked: -1, names: make(map[string]string)}
+	return &parser{src: src, peeked: -1}
 }
 
 func notWellFormed(text string) error { return &Error{Condition: "not-well-formed", Text: text} }
@@ -54,6 +53,15 @@ func (p *parser) next() (byte, error) {
 }
 
 func (p *parser) back(c byte) { p.peeked = int(c) }
+
+// idle drops scratch space between stanzas; it is cheap to grow again.
+func (p *parser) idle() {
+	if cap(p.text) > 256 {
+		p.text = nil
+	}
+	p.nbuf = nil
+	p.stack = nil
+}
 
 // eofAsUnexpected turns io.EOF inside a construct into ErrUnexpectedEOF.
 func eofAsUnexpected(err error) error {
@@ -73,17 +81,43 @@ func isNameChar(c byte) bool {
 	return isNameStart(c) || c >= '0' && c <= '9' || c == '-' || c == '.'
 }
 
-// intern returns a shared string for b; names and namespaces repeat.
+// intern returns a shared string for b when it is one of the names and
+// namespaces every stream repeats, and a new one otherwise.
 func (p *parser) intern(b []byte) string {
-	if s, ok := p.names[string(b)]; ok {
+	if s, ok := commonNames[string(b)]; ok {
 		return s
 	}
-	s := string(b)
-	if len(p.names) < 4096 {
-		p.names[s] = s
-	}
-	return s
+	return string(b)
 }
+
+// commonNames holds the names and namespaces XMPP traffic repeats, so
+// parsing them allocates nothing. It is never modified.
+var commonNames = func() map[string]string {
+	m := make(map[string]string)
+	for _, s := range []string{
+		"message", "presence", "iq", "body", "subject", "thread", "show", "status", "priority",
+		"error", "query", "item", "group", "x", "c", "delay", "active", "composing", "paused",
+		"inactive", "gone", "request", "received", "markable", "displayed", "stanza-id", "origin-id",
+		"to", "from", "id", "type", "xmlns", "xml:lang", "jid", "name", "subscription", "ask", "ver",
+		"node", "hash", "stamp", "by", "code", "role", "affiliation", "nick", "history", "password",
+		"bind", "resource", "session", "ping", "vCard", "time", "auth", "response", "abort",
+		"starttls", "stream:stream", "stream", "xmlns:stream",
+		"jabber:client", "jabber:server", "jabber:iq:roster", "jabber:iq:version", "jabber:iq:last",
+		"jabber:iq:private", "jabber:iq:register", "jabber:x:data", "vcard-temp",
+		"http://etherx.jabber.org/streams", "urn:ietf:params:xml:ns:xmpp-stanzas",
+		"urn:ietf:params:xml:ns:xmpp-streams", "urn:ietf:params:xml:ns:xmpp-tls",
+		"urn:ietf:params:xml:ns:xmpp-sasl", "urn:ietf:params:xml:ns:xmpp-bind",
+		"urn:ietf:params:xml:ns:xmpp-session", "urn:xmpp:ping", "urn:xmpp:time", "urn:xmpp:delay",
+		"urn:xmpp:receipts", "urn:xmpp:chat-markers:0", "urn:xmpp:sid:0", "urn:xmpp:hints",
+		"http://jabber.org/protocol/chatstates", "http://jabber.org/protocol/caps",
+		"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
+		"http://jabber.org/protocol/muc", "http://jabber.org/protocol/muc#user",
+		"http://jabber.org/protocol/muc#admin", "http://jabber.org/protocol/muc#owner",
+	} {
+		m[s] = s
+	}
+	return m
+}()
 
 // name reads an XML name starting with c.
 func (p *parser) name(c byte) (string, error) {

@@ -110,6 +110,9 @@ func (r *Reader) Next() (*stanza.Element, error) {
 	return el, nil
 }
 
+// Idle releases the parser's scratch buffers while the stream waits.
+func (r *Reader) Idle() { r.p.idle() }
+
 func (r *Reader) classify(err error) error {
 	var se *Error
 	switch {

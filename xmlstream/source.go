@@ -119,11 +119,25 @@ func (s *Source) Read(p []byte) (int, error) {
 // connection's read deadline. Where readiness cannot be observed it
 // returns at once and the next read blocks as usual.
 func (s *Source) Wait() error {
+	ready, err := s.Poll()
+	if err != nil || ready {
+		return err
+	}
+	return s.WaitReadable()
+}
+
+// Poll reports whether input is available without blocking: buffered
+// bytes, plaintext the TLS layer already decrypted, or bytes waiting in
+// the socket (which it then reads). When it reports false the source holds
+// no buffer and the socket had nothing to read. Where the socket cannot be
+// read without blocking it reports true, so that callers fall back to a
+// blocking read.
+func (s *Source) Poll() (bool, error) {
 	if s.r < s.w {
-		return nil
+		return true, nil
 	}
 	if !s.probe.canProbe() {
-		return nil
+		return true, nil
 	}
 	s.acquire()
 	s.probe.setProbing(true)
@@ -131,13 +145,32 @@ func (s *Source) Wait() error {
 	s.probe.setProbing(false)
 	if n > 0 {
 		s.r, s.w = 0, n
-		return nil
+		return true, nil
 	}
 	s.release()
 	if err != nil && !errors.Is(err, errWouldBlock) {
-		return err
+		return false, err
+	}
+	return false, nil
+}
+
+// WaitReadable blocks until the socket may have input (spurious wakeups
+// are possible) or the read deadline passes, holding no buffer.
+func (s *Source) WaitReadable() error {
+	if !s.probe.canProbe() {
+		return nil
 	}
 	return s.probe.waitReadable()
+}
+
+// FD returns the socket's file descriptor, or -1.
+func (s *Source) FD() int {
+	if s.probe.raw == nil {
+		return -1
+	}
+	fd := -1
+	s.probe.raw.Control(func(f uintptr) { fd = int(f) })
+	return fd
 }
 
 // errWouldBlock is returned by a probing read that found no input. It is
