@@ -506,7 +506,7 @@ func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 		return xmlstream.Errorf("unsupported-stanza-type", "<%s xmlns='%s'/> is not a stanza", el.Local, el.Space)
 	}
 	if from := el.From(); from != "" && from != c.full {
-		f, err := jid.Parse(from)
+		f, err := c.srv.opts.Router.ParseJID(from)
 		if err != nil || !(f.Equal(c.res.JID) || f.Equal(c.res.JID.Bare())) {
 			return xmlstream.Errorf("invalid-from", "from %q does not match the session %s", from, c.full)
 		}

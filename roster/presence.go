@@ -36,7 +36,7 @@ func (m *Module) OutboundPresence(ctx context.Context, res *router.Resource, p *
 		// Other types need an addressee and are ignored without one.
 		return
 	}
-	to, err := jid.Parse(p.To())
+	to, err := m.r.ParseJID(p.To())
 	if err != nil {
 		m.refuse(ctx, res, p, stanza.ErrText("jid-malformed", "invalid to address"))
 		return
@@ -66,7 +66,7 @@ func (m *Module) refuse(ctx context.Context, res *router.Resource, p *stanza.Ele
 // InboundPresence implements router.PresenceHandler: p is addressed to
 // the existing local account to (bare or full JID), from anywhere.
 func (m *Module) InboundPresence(ctx context.Context, to jid.JID, p *stanza.Element) {
-	from, err := jid.Parse(p.From())
+	from, err := m.r.ParseJID(p.From())
 	if err != nil || p.From() == "" {
 		return
 	}
@@ -93,7 +93,7 @@ func (m *Module) available(ctx context.Context, res *router.Resource, p *stanza.
 		pctx := context.WithValue(ctx, proberKey{}, res.JID)
 		for _, it := range items {
 			if s := stateOf(it); s.To {
-				if contact, err := jid.Parse(it.JID); err == nil {
+				if contact, err := m.r.ParseJID(it.JID); err == nil {
 					probe := stanza.New("", "presence", "type", "probe", "from", user.String(), "to", it.JID)
 					m.r.DeliverPresence(pctx, contact, probe)
 				}
@@ -147,7 +147,7 @@ func (m *Module) unavailable(ctx context.Context, res *router.Resource, p *stanz
 		}
 	}
 	for _, d := range directed {
-		to, err := jid.Parse(d)
+		to, err := m.r.ParseJID(d)
 		if err != nil {
 			continue
 		}
@@ -163,7 +163,7 @@ func (m *Module) broadcast(ctx context.Context, res *router.Resource, p *stanza.
 		if !stateOf(it).From {
 			continue
 		}
-		contact, err := jid.Parse(it.JID)
+		contact, err := m.r.ParseJID(it.JID)
 		if err != nil {
 			continue
 		}

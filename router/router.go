@@ -96,6 +96,7 @@ type Router struct {
 	users map[string][]*Resource // bare JID -> bound resources
 
 	routed atomic.Uint64 // stanzas routed, a measure of activity
+	jids   *jidCache
 }
 
 type iqKey struct {
@@ -113,6 +114,7 @@ func New(domains []string, accounts AccountChecker, log zerolog.Logger) *Router 
 		features:   make(map[Target][]string),
 		components: make(map[string]Handler),
 		users:      make(map[string][]*Resource),
+		jids:       newJIDCache(1 << 16),
 	}
 	for _, d := range domains {
 		r.domains[d] = struct{}{}
@@ -334,6 +336,9 @@ func (r *Router) Bounce(ctx context.Context, el *stanza.Element, e stanza.Error)
 	r.bounce(ctx, el, e)
 }
 
+// ParseJID parses and normalizes an address, remembering recent ones.
+func (r *Router) ParseJID(s string) (jid.JID, error) { return r.jids.parse(s) }
+
 // Routed returns how many stanzas the router has handled.
 func (r *Router) Routed() uint64 { return r.routed.Load() }
 
@@ -358,7 +363,7 @@ func (r *Router) route(ctx context.Context, from *Resource, el *stanza.Element) 
 		}
 		return
 	}
-	to, err := jid.Parse(toAttr)
+	to, err := r.jids.parse(toAttr)
 	if err != nil {
 		r.bounce(ctx, el, stanza.ErrText("jid-malformed", "invalid to address"))
 		return
@@ -594,7 +599,7 @@ func (r *Router) handleIQ(ctx context.Context, from *Resource, target Target, to
 		reply(nil, stanza.Err("service-unavailable"))
 		return
 	}
-	fromJID, err := jid.Parse(el.From())
+	fromJID, err := r.ParseJID(el.From())
 	if err != nil {
 		return
 	}

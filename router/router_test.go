@@ -198,3 +198,48 @@ func TestParsePriority(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRouteChat(b *testing.B) {
+	r := newTestRouter()
+	s := &fakeSession{}
+	alice := r.Bind(context.Background(), jid.MustParse("alice@example.test/a"), s)
+	p, _ := stanza.Parse("<presence/>")
+	alice.SetPresence(p)
+	bobS := &fakeSession{}
+	bob := r.Bind(context.Background(), jid.MustParse("bob@example.test/b"), bobS)
+	bob.SetPresence(p)
+	m, _ := stanza.Parse("<message from='alice@example.test/a' to='bob@example.test/b' type='chat'><body>hi</body></message>")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		r.Route(ctx, alice, m)
+		if i%1024 == 0 {
+			bobS.mu.Lock()
+			bobS.got = bobS.got[:0]
+			bobS.mu.Unlock()
+		}
+	}
+}
+
+func TestJIDCache(t *testing.T) {
+	c := newJIDCache(2)
+	for _, s := range []string{"Alice@Example.Test/r", "alice@example.test/r", "bob@example.test", "carol@example.test"} {
+		j, err := c.parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := jid.Parse(s)
+		if !j.Equal(want) || j.String() != want.String() {
+			t.Fatalf("%s: cached %s, want %s", s, j, want)
+		}
+	}
+	if len(c.m) > 2 {
+		t.Fatalf("cache grew to %d entries, limit 2", len(c.m))
+	}
+	if _, err := c.parse("a@b@c"); err == nil {
+		t.Fatal("invalid JID accepted")
+	}
+	if _, ok := c.m["a@b@c"]; ok {
+		t.Fatal("invalid JID cached")
+	}
+}
