@@ -1,6 +1,7 @@
 package stanza
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -75,4 +76,18 @@ func TestAccessors(t *testing.T) {
 	if e.HasAttr("id") {
 		t.Fatal("SetAttr with empty value did not remove")
 	}
+}
+
+func BenchmarkSerializeMessage(b *testing.B) {
+	m, err := Parse("<message from='alice@example.test/a' to='bob@example.test/b' type='chat' id='abc'><body>Hello there, how are you today? &amp; more</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf.Reset()
+		m.WriteTo(&buf)
+	}
+	b.SetBytes(int64(buf.Len()))
 }
