@@ -2,7 +2,9 @@ package c2s_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,4 +348,62 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestLoginChurn logs in and out many times concurrently, with sockets
+// closed abruptly so descriptor numbers are reused at once: every session
+// must answer its first request (a stream that ended must never disturb
+// the parked stream that inherited its descriptor number).
+func TestLoginChurn(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	const users, workers, rounds = 10, 8, 6
+	for i := 0; i < users; i++ {
+		srv.AddUser(fmt.Sprintf("u%d", i), "pw")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				done := make(chan struct{})
+				sub := &recorder{TB: t}
+				go func() {
+					defer close(done)
+					c := testutil.Login(sub, srv.Addr, fmt.Sprintf("u%d", (w+r)%users), "pw", fmt.Sprintf("w%dr%d", w, r))
+					if res := c.IQ("<iq type='get'><query xmlns='jabber:iq:roster'/></iq>"); res.Type() != "result" {
+						sub.Fatalf("roster get: %s", res)
+					}
+					c.Conn.Close()
+				}()
+				<-done
+				if sub.failed != "" {
+					errs <- fmt.Errorf("worker %d round %d: %s", w, r, sub.failed)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	waitFor(t, "every closed session cleaned up", func() bool { return srv.Router().Online() == 0 })
+}
+
+// recorder lets helpers that call Fatalf run on other goroutines: the
+// failure is recorded and the goroutine exits.
+type recorder struct {
+	testing.TB
+	mu     sync.Mutex
+	failed string
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.mu.Lock()
+	r.failed = fmt.Sprintf(format, args...)
+	r.mu.Unlock()
+	runtime.Goexit()
 }

@@ -92,8 +92,15 @@ func (c *conn) Close(condition, text string) {
 
 // closeTransport closes the connection. A stream parked without a
 // goroutine is resumed, so that its reader sees the close and cleans up.
+//
+// It acts once: after the socket is closed its descriptor number may
+// belong to another connection, which a second cancel would disturb.
 func (c *conn) closeTransport() {
 	c.pmu.Lock()
+	if c.closing {
+		c.pmu.Unlock()
+		return
+	}
 	c.closing = true
 	parked := c.srv.opts.Poller != nil && c.srv.opts.Poller.Cancel(c.fd)
 	c.pmu.Unlock()
