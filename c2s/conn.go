@@ -190,10 +190,20 @@ func (c *conn) loop() {
 				return
 			}
 			if !ready {
-				if c.park() {
-					return
+				// A busy stream keeps its goroutine: wake-ups through the
+				// runtime's poller cost less than parking. Only a stream
+				// quiet for ParkAfter is parked.
+				c.raw.SetReadDeadline(time.Now().Add(c.srv.opts.ParkAfter))
+				err := c.src.WaitReadable()
+				c.raw.SetReadDeadline(time.Time{})
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					if c.park() {
+						return
+					}
+					err = c.src.WaitReadable()
 				}
-				if err := c.src.WaitReadable(); err != nil {
+				if err != nil {
 					c.stop(err)
 					return
 				}

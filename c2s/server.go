@@ -47,6 +47,9 @@ type Options struct {
 	// Poller parks idle sessions without a goroutine; nil keeps one
 	// goroutine per stream.
 	Poller *idlepoll.Poller
+	// ParkAfter is how long a session must be quiet before it is parked;
+	// default 2s.
+	ParkAfter time.Duration
 	Log    zerolog.Logger
 }
 
@@ -77,6 +80,9 @@ func New(o Options) *Server {
 	}
 	if o.AuthTimeout == 0 {
 		o.AuthTimeout = 30 * time.Second
+	}
+	if o.ParkAfter == 0 {
+		o.ParkAfter = 2 * time.Second
 	}
 	if o.MaxAuthTries == 0 {
 		o.MaxAuthTries = 5
