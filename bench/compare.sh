@@ -1,0 +1,639 @@
+#!/usr/bin/env bash
+# bench/compare.sh: measure parley, Prosody and ejabberd side by side with
+# the project's load generator (cmd/parley-bench) and write a markdown
+# table to bench/results/DATE.md. See bench/README.md.
+#
+#   bash bench/compare.sh [-quick] [-cert rsa|ecdsa] [-profile] [-keep]
+#                         [-servers parley,prosody,ejabberd] [-only CASES]
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+usage: bash bench/compare.sh [options]
+
+  -quick             smaller parameters: the whole run takes a few minutes
+  -cert rsa|ecdsa    certificate key of all three servers: RSA-2048 (default)
+                     or ECDSA P-256
+  -servers LIST      comma-separated subset of parley,prosody,ejabberd
+  -only CASES        comma-separated subset of the cases: login-scram,
+                     login-plain, idle-1000, idle-10000, presence, muc-10,
+                     muc-100, muc-200 (-quick) or muc-500, chat-sat,
+                     chat-own, chat-rate (chat-own and chat-rate need
+                     chat-sat)
+  -profile           enable parley's pprof listener (127.0.0.1:16060) and
+                     save a CPU profile of parley during each chat run
+  -prosody-gc MODE   Prosody's Lua garbage collector: generational (default,
+                     about twice as fast as Prosody's own default here) or
+                     incremental (Prosody 0.12's default)
+  -ibr               create the Prosody and ejabberd accounts with in-band
+                     registration (XEP-0077, slow) instead of writing them
+                     into the servers' storage at start-up
+  -keep              keep the temporary work directory (configs, logs)
+  -out FILE          markdown output (default bench/results/DATE.md)
+  -h                 this help
+
+Needs root (or sudo) only to install the Debian packages prosody,
+ejabberd, lua-event, lua-unbound, jq and openssl when they are missing.
+EOF
+}
+
+QUICK=0
+IBR=0
+PROSODY_GC=generational
+CERT_TYPE=rsa
+PROFILE=0
+KEEP=0
+SERVERS="parley,prosody,ejabberd"
+ONLY=""
+OUT=""
+CMDLINE="bash bench/compare.sh${*:+ $*}"
+while [ $# -gt 0 ]; do
+	case $1 in
+	-quick | --quick) QUICK=1 ;;
+	-cert | --cert)
+		CERT_TYPE=${2:?-cert needs rsa or ecdsa}
+		shift
+		;;
+	-servers | --servers)
+		SERVERS=${2:?-servers needs a list}
+		shift
+		;;
+	-only | --only)
+		ONLY=${2:?-only needs a list}
+		shift
+		;;
+	-profile | --profile) PROFILE=1 ;;
+	-keep | --keep) KEEP=1 ;;
+	-ibr | --ibr) IBR=1 ;;
+	-prosody-gc | --prosody-gc)
+		PROSODY_GC=${2:?-prosody-gc needs generational or incremental}
+		shift
+		;;
+	-out | --out)
+		OUT=${2:?-out needs a file}
+		shift
+		;;
+	-h | -help | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "compare.sh: unknown option $1" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+case $PROSODY_GC in
+generational | incremental) ;;
+*)
+	echo "compare.sh: -prosody-gc must be generational or incremental" >&2
+	exit 2
+	;;
+esac
+case $CERT_TYPE in
+rsa | ecdsa) ;;
+*)
+	echo "compare.sh: -cert must be rsa or ecdsa" >&2
+	exit 2
+	;;
+esac
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+DOMAIN=bench.test
+MUC_DOMAIN=conference.bench.test
+PASSWORD=bench-pw
+declare -A ADDR=([parley]=127.0.0.11 [prosody]=127.0.0.12 [ejabberd]=127.0.0.13)
+# Client source addresses, one range per server, so that sockets left in
+# TIME_WAIT by one server's runs never get in the way of another's.
+declare -A SOURCES=([parley]=127.0.1.1-127.0.1.250 [prosody]=127.0.2.1-127.0.2.250 [ejabberd]=127.0.3.1-127.0.3.250)
+declare -A PID=()
+ALL_SERVERS=(parley prosody ejabberd)
+RUN_SERVERS=()
+for s in "${ALL_SERVERS[@]}"; do
+	case ",$SERVERS," in *",$s,"*) RUN_SERVERS+=("$s") ;; esac
+done
+if [ ${#RUN_SERVERS[@]} -eq 0 ]; then
+	echo "compare.sh: -servers names none of parley,prosody,ejabberd" >&2
+	exit 2
+fi
+
+log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+want() { [ -z "$ONLY" ] || case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac }
+running() { [[ " ${RUN_SERVERS[*]} " == *" $1 "* ]]; }
+
+# ---------------------------------------------------------------- cleanup
+
+WORK=""
+cleanup() {
+	local rc=$? s p i
+	trap - EXIT INT TERM
+	for s in "${!PID[@]}"; do
+		p=${PID[$s]}
+		kill -TERM "$p" 2>/dev/null || continue
+	done
+	for s in "${!PID[@]}"; do
+		p=${PID[$s]}
+		for i in $(seq 1 100); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$p" 2>/dev/null; then
+			log "$s (pid $p) did not stop in 10 s: killing it"
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+		wait "$p" 2>/dev/null || true
+	done
+	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+		if [ "$KEEP" = 1 ] || [ "$rc" != 0 ]; then
+			log "work directory kept: $WORK"
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- packages
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		die "need root to run: $*"
+	fi
+}
+
+install_packages() {
+	local need=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+	done
+	[ ${#need[@]} -eq 0 ] && return 0
+	log "installing Debian packages: ${need[*]}"
+	as_root apt-get update -qq
+	# policy-rc.d or not: the packaged services are never used here; each
+	# server is started below as our own process with its own config.
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+PKGS=(jq openssl curl)
+running prosody && PKGS+=(prosody lua-event lua-unbound)
+running ejabberd && PKGS+=(ejabberd)
+install_packages "${PKGS[@]}"
+command -v go >/dev/null || die "go not found (Go 1.26 is needed to build parley)"
+command -v python3 >/dev/null || die "python3 not found (renders the table)"
+
+# Every server and the generator may hold more than 10,000 sockets.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FD_LIMIT=$(ulimit -n)
+
+# ---------------------------------------------------------------- build
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-compare.XXXXXX")
+log "work directory $WORK"
+cd "$REPO"
+log "building parley and parley-bench"
+mkdir -p "$WORK/bin"
+go build -o "$WORK/bin/parley" ./cmd/parley
+go build -o "$WORK/bin/parley-bench" ./cmd/parley-bench
+BENCH=$WORK/bin/parley-bench
+
+# ---------------------------------------------------------------- certificate
+
+CERT=$WORK/cert.pem
+KEY=$WORK/key.pem
+if [ "$CERT_TYPE" = rsa ]; then
+	KEYARGS=(-newkey rsa:2048)
+	CERT_DESC="RSA-2048, self-signed"
+else
+	KEYARGS=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+	CERT_DESC="ECDSA P-256, self-signed"
+fi
+openssl req -x509 "${KEYARGS[@]}" -nodes -sha256 -days 30 \
+	-keyout "$KEY" -out "$CERT" -subj "/CN=$DOMAIN" \
+	-addext "subjectAltName=DNS:$DOMAIN,DNS:$MUC_DOMAIN" 2>/dev/null
+chmod 644 "$KEY" "$CERT"
+
+# ---------------------------------------------------------------- parameters
+
+# USERS accounts user1..userN (password bench-pw) exist on every server.
+# MUC_CASES: "OCCUPANTS ROOMS" per group-chat case.
+if [ "$QUICK" = 1 ]; then
+	MODE=quick
+	USERS=1000
+	LOGINS=500
+	IDLE_CASES=(1000)
+	CHAT_PAIRS=50 CHAT_DUR=4s CHAT_WARM=1s
+	MUC_DUR=4s MUC_WARM=1s
+	MUC_CASES=("10 5" "100 1" "200 1")
+	PRES_USERS=200 PRES_CONTACTS=10
+	RUN_TIMEOUT=3m
+else
+	MODE=full
+	USERS=10000
+	LOGINS=5000
+	IDLE_CASES=(1000 10000)
+	CHAT_PAIRS=100 CHAT_DUR=20s CHAT_WARM=3s
+	MUC_DUR=15s MUC_WARM=3s
+	MUC_CASES=("10 10" "100 2" "500 1")
+	PRES_USERS=1000 PRES_CONTACTS=20
+	RUN_TIMEOUT=10m
+fi
+CHAT_WINDOW=10
+MUC_SENDERS=2
+MUC_WINDOW=5
+
+# ---------------------------------------------------------------- configs
+
+fill() { # TEMPLATE SERVER OUT
+	sed -e "s|@DIR@|$WORK/$2|g" -e "s|@ADDR@|${ADDR[$2]}|g" \
+		-e "s|@CERT@|$CERT|g" -e "s|@KEY@|$KEY|g" \
+		-e "s|@DOMAIN@|$DOMAIN|g" -e "s|@MUC_DOMAIN@|$MUC_DOMAIN|g" \
+		-e "s|@PROSODY_GC@|$PROSODY_GC|g" "$1" >"$3"
+}
+
+mkdir -p "$WORK/parley" "$WORK/prosody/data" "$WORK/prosody/certs" \
+	"$WORK/ejabberd/spool" "$WORK/ejabberd/logs"
+
+cat >"$WORK/parley/config.toml" <<EOF
+[server]
+domains = ["$DOMAIN"]
+
+[storage]
+sqlite = "$WORK/parley/parley.db"
+
+[tls]
+cert = "$CERT"
+key = "$KEY"
+
+[c2s]
+listen = "${ADDR[parley]}:5222"
+direct_tls_listen = ""
+max_stanza_size = 1048576
+
+[log]
+level = "warn"
+EOF
+if [ "$PROFILE" = 1 ]; then
+	printf '\n[debug]\npprof_listen = "127.0.0.1:16060"\n' >>"$WORK/parley/config.toml"
+fi
+fill "$BENCH_DIR/prosody.cfg.lua.tmpl" prosody "$WORK/prosody/prosody.cfg.lua"
+fill "$BENCH_DIR/ejabberd.yml.tmpl" ejabberd "$WORK/ejabberd/ejabberd.yml"
+
+# ---------------------------------------------------------------- start
+
+port_open() { # ADDR PORT
+	timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+wait_listen() { # SERVER
+	local s=$1 i
+	for i in $(seq 1 120); do
+		if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+			log "$s exited; its output:"
+			tail -n 30 "$WORK/$s/stdout" >&2 || true
+			die "$s did not start"
+		fi
+		port_open "${ADDR[$s]}" 5222 && return 0
+		sleep 0.5
+	done
+	die "$s does not listen on ${ADDR[$s]}:5222 after 60 s"
+}
+
+for s in "${RUN_SERVERS[@]}"; do
+	port_open "${ADDR[$s]}" 5222 && die "${ADDR[$s]}:5222 is already in use"
+done
+
+# Accounts: user1..userN with password bench-pw, SCRAM-SHA-1 with 4096
+# iterations and a salt of its own each, as parley stores them: the
+# generator caches salted passwords per salt, so shared salts would make
+# logins to one server cheaper for the generator than to another. parley:
+# its own command. Prosody: its internal_hashed account files, written
+# before it starts. ejabberd: ejabberd_auth:try_register in the running VM
+# (see start_ejabberd). With -ibr the generator creates the peers' accounts
+# with in-band registration instead.
+
+start_parley() {
+	log "parley: creating $USERS accounts (parley adduser -batch)"
+	local i
+	for i in $(seq 1 "$USERS"); do
+		printf 'user%d@%s %s\n' "$i" "$DOMAIN" "$PASSWORD"
+	done | "$WORK/bin/parley" adduser -config "$WORK/parley/config.toml" -batch >/dev/null
+	"$WORK/bin/parley" serve -config "$WORK/parley/config.toml" >"$WORK/parley/stdout" 2>&1 &
+	PID[parley]=$!
+}
+
+prosody_accounts() { # DIR N
+	python3 - "$1" "$2" "$PASSWORD" <<'EOF'
+import hashlib, hmac, os, sys, uuid
+d, n, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+os.makedirs(d, exist_ok=True)
+for i in range(1, n + 1):
+    salt, it = str(uuid.uuid4()), 4096
+    sp = hashlib.pbkdf2_hmac("sha1", pw, salt.encode(), it)
+    stored = hashlib.sha1(hmac.new(sp, b"Client Key", "sha1").digest()).hexdigest()
+    server = hmac.new(sp, b"Server Key", "sha1").hexdigest()
+    with open(os.path.join(d, "user%d.dat" % i), "w") as f:
+        f.write('return {\n\t["iteration_count"] = %d;\n\t["stored_key"] = "%s";\n'
+                '\t["salt"] = "%s";\n\t["server_key"] = "%s";\n};\n' % (it, stored, salt, server))
+EOF
+}
+
+start_prosody() {
+	if [ "$IBR" = 0 ]; then
+		log "prosody: writing $USERS account files"
+		prosody_accounts "$WORK/prosody/data/${DOMAIN//./%2e}/accounts" "$USERS"
+	fi
+	# prosody is a Lua script: with -F it stays in the foreground, and the
+	# PID of the background job is the Lua interpreter itself.
+	prosody -F --config "$WORK/prosody/prosody.cfg.lua" >"$WORK/prosody/stdout" 2>&1 &
+	PID[prosody]=$!
+}
+
+start_ejabberd() {
+	# Runs in the VM once ejabberd is up: registers user1..userN with
+	# SCRAM records made here (ejabberd's own password hashing is plain
+	# Erlang, about 20 ms per account); writes the outcome to accounts.done.
+	local n=$USERS eval
+	[ "$IBR" = 1 ] && n=0
+	eval=$(
+		cat <<EOF
+spawn(fun() ->
+  H = <<"$DOMAIN">>, P = <<"$PASSWORD">>, N = $n,
+  Wait = fun W(0) -> timeout;
+             W(K) -> case catch ejabberd_router:is_my_host(H) of
+                       true -> ok;
+                       _ -> timer:sleep(200), W(K - 1)
+                     end
+         end,
+  Scram = fun() ->
+    Salt = crypto:strong_rand_bytes(16),
+    SP = crypto:pbkdf2_hmac(sha, P, Salt, 4096, 20),
+    CK = crypto:mac(hmac, sha, SP, <<"Client Key">>),
+    SK = crypto:mac(hmac, sha, SP, <<"Server Key">>),
+    {scram, base64:encode(crypto:hash(sha, CK)), base64:encode(SK), base64:encode(Salt), sha, 4096}
+  end,
+  R = (catch case N of
+    0 -> ok;
+    _ ->
+      ok = Wait(600),
+      lists:foreach(fun(I) ->
+          ok = ejabberd_auth:try_register(<<"user", (integer_to_binary(I))/binary>>, H, Scram())
+        end, lists:seq(1, N))
+  end),
+  file:write_file("$WORK/ejabberd/accounts.done", io_lib:format("~p~n", [R]))
+end).
+EOF
+	)
+	# ejabberd without ejabberdctl: erl execs beam.smp, so the PID of the
+	# background job is the Erlang VM. No distribution (no -sname, no
+	# epmd): nothing listens but the c2s port. Schedulers do not busy-wait
+	# (+sbwt none), so idle spinning is not counted as ejabberd's CPU time
+	# nor taken from the other processes on this shared machine.
+	(
+		cd "$WORK/ejabberd/spool"
+		export ERL_LIBS=/usr/lib/x86_64-linux-gnu
+		export EJABBERD_CONFIG_PATH=$WORK/ejabberd/ejabberd.yml
+		export EJABBERD_LOG_PATH=$WORK/ejabberd/logs/ejabberd.log
+		export ERL_MAX_PORTS=65536
+		export ERL_CRASH_DUMP=$WORK/ejabberd/logs/erl_crash.dump
+		export ERL_CRASH_DUMP_BYTES=0
+		exec erl -noinput +K true +P 1000000 +sbwt none +sbwtdcpu none +sbwtdio none \
+			-start_epmd false -mnesia dir "\"$WORK/ejabberd/spool\"" -s ejabberd -eval "$eval"
+	) >"$WORK/ejabberd/stdout" 2>&1 &
+	PID[ejabberd]=$!
+	if [ "$n" -gt 0 ]; then
+		log "ejabberd: registering $n accounts (ejabberd_auth:try_register)"
+	fi
+}
+
+wait_ejabberd_accounts() {
+	local i
+	for i in $(seq 1 600); do
+		if [ -s "$WORK/ejabberd/accounts.done" ]; then
+			grep -qx ok "$WORK/ejabberd/accounts.done" ||
+				die "ejabberd: creating accounts failed: $(head -c 300 "$WORK/ejabberd/accounts.done")"
+			return 0
+		fi
+		kill -0 "${PID[ejabberd]}" 2>/dev/null || die "ejabberd exited; see $WORK/ejabberd/stdout"
+		sleep 0.5
+	done
+	die "ejabberd: accounts not created after 300 s"
+}
+
+for s in "${RUN_SERVERS[@]}"; do
+	log "starting $s on ${ADDR[$s]}:5222"
+	"start_$s"
+	wait_listen "$s"
+	[ "$s" = ejabberd ] && wait_ejabberd_accounts
+	log "$s listening (pid ${PID[$s]}, $(cat "/proc/${PID[$s]}/comm"))"
+done
+
+# ---------------------------------------------------------------- versions
+
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
+PARLEY_VER=$(go version -m "$WORK/bin/parley" 2>/dev/null | awk '$2 == "vcs.revision" { r = substr($3, 1, 12) } $2 == "vcs.modified" && $3 == "true" { m = "+changes" } END { if (r != "") print "revision " r m; else print "working tree" }')
+GO_VER=$(go env GOVERSION)
+PROSODY_VER="$(pkgver prosody) (Debian), $(lua5.4 -v 2>&1 | awk '{ print $1, $2 }'), $PROSODY_GC GC"
+EJABBERD_VER="$(pkgver ejabberd) (Debian), Erlang/OTP $(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().' 2>/dev/null)"
+
+# ---------------------------------------------------------------- accounts
+
+RESULTS_DIR=$BENCH_DIR/results
+mkdir -p "$RESULTS_DIR"
+STAMP=$(date +%Y-%m-%d)
+[ -n "$OUT" ] || OUT=$RESULTS_DIR/$STAMP.md
+mkdir -p "$(dirname "$OUT")"
+JSONL=${OUT%.md}.jsonl
+: >"$JSONL"
+
+# common SERVER: the flags every run against SERVER shares
+common() {
+	local s=$1
+	printf '%s\n' -addr "${ADDR[$s]}:5222" -domain "$DOMAIN" -server "$s" \
+		-pid "${PID[$s]}" -user-format 'user%d' -password "$PASSWORD" \
+		-sources "${SOURCES[$s]}" -timeout "$RUN_TIMEOUT"
+}
+
+# With -ibr the generator creates the peers' accounts (a login run with
+# -register, then one login per account). Otherwise a short login run
+# checks that the accounts written at start-up work. Neither is reported.
+for s in "${RUN_SERVERS[@]}"; do
+	[ "$s" = parley ] && continue
+	mapfile -t args < <(common "$s")
+	if [ "$IBR" = 1 ]; then
+		log "$s: registering $USERS accounts (XEP-0077)"
+		args+=(-register -logins "$USERS")
+	else
+		log "$s: checking the accounts"
+		args+=(-logins 100)
+	fi
+	if ! "$BENCH" "${args[@]}" -clients 20 -users "$USERS" login \
+		>"$WORK/$s/accounts.json" 2>"$WORK/$s/accounts.err"; then
+		tail -n 20 "$WORK/$s/accounts.err" >&2
+		die "$s: the accounts do not work"
+	fi
+	if [ "$(jq -r '.errors // 0' "$WORK/$s/accounts.json" 2>/dev/null | tail -n 1)" != 0 ]; then
+		die "$s: logins failed: $(tail -n 1 "$WORK/$s/accounts.json")"
+	fi
+done
+
+# ---------------------------------------------------------------- runs
+
+FAILURES=0
+PROFILES=()
+
+# run CASE SERVER SCENARIO ARGS...: one generator run; its JSON line, with
+# "case" added, goes to $JSONL. A failed run is recorded as such.
+run() {
+	local case=$1 s=$2 scen=$3 out err rc=0 prof="" prof_pid="" why
+	shift 3
+	out=$WORK/$s/$case.json
+	err=$WORK/$s/$case.err
+	mapfile -t args < <(common "$s")
+	log "$case: $s"
+	if [ "$PROFILE" = 1 ] && [ "$s" = parley ] && [ "$scen" = chat ]; then
+		prof=${OUT%.md}-parley-$case.pprof
+		(
+			sleep "${CHAT_WARM%s}"
+			curl -fsS -o "$prof" "http://127.0.0.1:16060/debug/pprof/profile?seconds=${CHAT_DUR%s}" || true
+		) &
+		prof_pid=$!
+		PROFILES+=("$prof")
+	fi
+	"$BENCH" "${args[@]}" "$@" "$scen" >"$out" 2>"$err" || rc=$?
+	[ -n "$prof_pid" ] && wait "$prof_pid" 2>/dev/null
+	tail -n 1 "$out" >"$out.last" 2>/dev/null || true
+	if [ "$rc" = 0 ] && jq -e 'type == "object"' "$out.last" >/dev/null 2>&1; then
+		jq -c --arg case "$case" '{case: $case} + .' "$out.last" >>"$JSONL"
+		jq -r '"    " + ([to_entries[] | select(.value | type != "object") | "\(.key)=\(.value)"] | join(" "))' "$out.last" >&2
+	else
+		FAILURES=$((FAILURES + 1))
+		why=$(grep -v '^\s*$' "$err" 2>/dev/null | tail -n 1 | cut -c1-200)
+		log "$case: $s failed (exit $rc): $why"
+		jq -nc --arg case "$case" --arg server "$s" --arg scenario "$scen" \
+			--arg why "exit $rc: $why" '{case: $case, scenario: $scenario, server: $server, failed: $why}' >>"$JSONL"
+	fi
+}
+
+na() { # CASE SERVER SCENARIO WHY
+	jq -nc --arg case "$1" --arg server "$2" --arg scenario "$3" --arg why "$4" \
+		'{case: $case, scenario: $scenario, server: $server, na: $why}' >>"$JSONL"
+}
+
+each() { # CASE SCENARIO ARGS...: the case against every server in turn
+	local case=$1 scen=$2 s
+	shift 2
+	for s in "${RUN_SERVERS[@]}"; do
+		run "$case" "$s" "$scen" "$@"
+	done
+}
+
+# Order: chat runs last, since a server that cannot keep up with an
+# offered rate keeps undelivered messages as offline messages, which later
+# logins of the same accounts would receive.
+T0=$(date +%s)
+want login-scram && each login-scram login -mech SCRAM-SHA-1 -clients 20 -logins "$LOGINS" -users "$USERS"
+want login-plain && each login-plain login -mech PLAIN -clients 20 -logins "$LOGINS" -users "$USERS"
+for n in "${IDLE_CASES[@]}"; do
+	want "idle-$n" && each "idle-$n" idle -clients 20 -conns "$n" -users "$n"
+done
+want presence && each presence presence -users "$PRES_USERS" -contacts "$PRES_CONTACTS"
+
+for m in "${MUC_CASES[@]}"; do
+	read -r size rooms <<<"$m"
+	case=muc-$size
+	want "$case" || continue
+	for s in "${RUN_SERVERS[@]}"; do
+		if [ "$s" = parley ]; then
+			na "$case" parley muc "no group chat yet"
+			continue
+		fi
+		run "$case" "$s" muc -muc-domain "$MUC_DOMAIN" -room-size "$size" -rooms "$rooms" \
+			-senders "$MUC_SENDERS" -window "$MUC_WINDOW" -size 100 -duration "$MUC_DUR" -warmup "$MUC_WARM"
+	done
+done
+
+CHAT=(-pairs "$CHAT_PAIRS" -window "$CHAT_WINDOW" -size 100 -duration "$CHAT_DUR" -warmup "$CHAT_WARM")
+want chat-sat && each chat-sat chat "${CHAT[@]}"
+
+# half_sat SERVER: half of SERVER's chat-sat messages per second
+half_sat() {
+	jq -r --arg s "$1" 'select(.case == "chat-sat" and .server == $s and .msgs_per_s != null) | .msgs_per_s / 2 | floor' "$JSONL" | tail -n 1
+}
+
+if want chat-own; then
+	# Each server at half of its own saturation rate: latency at the same
+	# relative load.
+	for s in "${RUN_SERVERS[@]}"; do
+		rate=$(half_sat "$s")
+		if [ -z "$rate" ] || [ "$rate" -lt 1 ]; then
+			na chat-own "$s" chat "no saturation figure"
+			continue
+		fi
+		run chat-own "$s" chat "${CHAT[@]}" -rate "$rate"
+	done
+fi
+if want chat-rate; then
+	# Every server at half of parley's saturation rate (of the first
+	# server's when parley is not measured): latency at the same load.
+	ref=parley
+	running parley || ref=${RUN_SERVERS[0]}
+	RATE=$(half_sat "$ref")
+	if [ -z "$RATE" ] || [ "$RATE" -lt 1 ]; then
+		RATE=$((CHAT_PAIRS * 20))
+		log "chat-rate: no saturation figure from $ref; using -rate $RATE"
+	fi
+	for s in "${RUN_SERVERS[@]}"; do
+		if [ "$s" = "$ref" ] && want chat-own &&
+			[ "$(jq -s --arg s "$s" 'map(select(.case == "chat-own" and .server == $s and .params != null)) | length' "$JSONL")" -gt 0 ]; then
+			# The same run as its chat-own one: reuse it.
+			jq -c --arg s "$s" 'select(.case == "chat-own" and .server == $s) | .case = "chat-rate"' "$JSONL" >>"$JSONL.tmp"
+			cat "$JSONL.tmp" >>"$JSONL"
+			rm -f "$JSONL.tmp"
+			continue
+		fi
+		run chat-rate "$s" chat "${CHAT[@]}" -rate "$RATE"
+	done
+fi
+T1=$(date +%s)
+
+# ---------------------------------------------------------------- report
+
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+python3 "$BENCH_DIR/render.py" "$JSONL" \
+	--mode "$MODE" \
+	--date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+	--machine "$(nproc) cores ($CPU_MODEL), $MEM memory, $(uname -sr), open-file limit $FD_LIMIT" \
+	--cert "$CERT_DESC (one certificate for all three servers, SAN $DOMAIN and $MUC_DOMAIN)" \
+	--servers "$(
+		IFS=,
+		echo "${RUN_SERVERS[*]}"
+	)" \
+	--version "parley=$PARLEY_VER, built with $GO_VER" \
+	--version "prosody=$PROSODY_VER" \
+	--version "ejabberd=$EJABBERD_VER" \
+	--fd-limit "$(ulimit -Hn)" \
+	--command "$CMDLINE" \
+	--elapsed "$((T1 - T0))" \
+	>"$OUT"
+cat "$OUT"
+log "results: $OUT (raw: $JSONL)"
+for p in "${PROFILES[@]}"; do
+	[ -s "$p" ] && log "parley CPU profile: $p (go tool pprof -top $p)"
+done
+[ "$FAILURES" = 0 ] || log "$FAILURES run(s) failed; see the table"

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Render the JSON lines of bench/compare.sh as a markdown table.
+
+usage: render.py RESULTS.jsonl [--mode M] [--date D] [--machine M] [--cert C]
+                 [--servers a,b,c] [--version NAME=TEXT ...] [--command C]
+                 [--elapsed SECONDS] [--fd-limit N]
+
+Each input line is one parley-bench run with a "case" field added by
+compare.sh, or a placeholder {"case", "server", "na": why} / {"failed": why}.
+"""
+
+import argparse
+import json
+import sys
+
+NAMES = {"parley": "parley", "prosody": "Prosody", "ejabberd": "ejabberd"}
+
+# Rows of a case: (field, label, better), better being "high", "low" or
+# None (no ratio column); ratios are always parley / peer.
+LOGIN_ROWS = [
+    ("logins_per_cpu_s", "logins per server CPU-second", "high"),
+    ("logins_per_s", "logins per second", "high"),
+    ("p99_ms", "login time p99, ms", "low"),
+]
+IDLE_ROWS = [
+    ("rss_per_conn_kib", "server memory per connection, KiB", "low"),
+    ("rss_after_kib", "server RSS with them, MiB", "low"),
+]
+CHAT_RATE_ROWS = [
+    ("offered", "offered messages per second", None),
+    ("msgs_per_s", "messages per second delivered", "high"),
+    ("msgs_per_cpu_s", "messages per server CPU-second", "high"),
+    ("p50_ms", "latency p50, ms", "low"),
+    ("p99_ms", "latency p99, ms", "low"),
+    ("p999_ms", "latency p99.9, ms", "low"),
+    ("lost", "messages lost", None),
+]
+MUC_ROWS = [
+    ("deliveries_per_cpu_s", "deliveries per server CPU-second", "high"),
+    ("deliveries_per_s", "deliveries per second", "high"),
+    ("p99_ms", "latency p99, ms", "low"),
+]
+FIXED = {
+    "login-scram": ("Login, SCRAM-SHA-1", LOGIN_ROWS),
+    "login-plain": ("Login, PLAIN", LOGIN_ROWS),
+    "presence": ("Presence storm", [
+        ("presences_per_cpu_s", "presences per server CPU-second", "high"),
+        ("presences_per_s", "presences per second", "high"),
+        ("complete_s", "time until every presence arrived, s", "low"),
+    ]),
+    "chat-sat": ("One-to-one chat, closed loop (saturation)", [
+        ("msgs_per_cpu_s", "messages per server CPU-second", "high"),
+        ("msgs_per_s", "messages per second", "high"),
+        ("p99_ms", "latency p99, ms", "low"),
+    ]),
+    "chat-own": ("One-to-one chat at half of each server's own saturation rate",
+                 CHAT_RATE_ROWS),
+    "chat-rate": ("One-to-one chat at half of parley's saturation rate", CHAT_RATE_ROWS),
+}
+
+
+def describe(case):
+    """Title and rows of a case name, or None."""
+    if case in FIXED:
+        return FIXED[case]
+    kind, _, n = case.partition("-")
+    if n.isdigit():
+        n = int(n)
+        if kind == "idle":
+            return (f"Idle connections, {n:,}", IDLE_ROWS)
+        if kind == "muc":
+            return (f"Group chat, rooms of {n:,} occupants", MUC_ROWS)
+    return None
+
+
+def fmt(v):
+    if v is None:
+        return "–"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    a = abs(v)
+    if a >= 99.95:
+        return f"{v:,.0f}"
+    if a >= 9.995:
+        return f"{v:.1f}"
+    if a >= 0.9995 or a == 0:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def ratio(p, q):
+    if not isinstance(p, (int, float)) or not isinstance(q, (int, float)):
+        return "–"
+    if q == 0:
+        return "–" if p == 0 else "∞"
+    r = p / q
+    return f"{r:.2g}×" if r < 0.1 else f"{r:.2f}×"
+
+
+LATENCY = ("p50_ms", "p99_ms", "p999_ms")
+
+
+def value(rec, field):
+    if field == "offered":
+        p = rec.get("params")
+        return p.get("rate") if isinstance(p, dict) else None
+    if field in LATENCY and (rec.get("delivered") == 0 or rec.get("deliveries") == 0):
+        return None  # nothing arrived: no latency to show
+    v = rec.get(field)
+    if field == "rss_after_kib" and isinstance(v, (int, float)):
+        return v / 1024
+    if isinstance(v, int) and not isinstance(v, bool) and field not in ("lost", "offered"):
+        return float(v)  # a measurement that happens to be whole
+    return v
+
+
+def params_text(runs):
+    """The parameters of one case's runs [(server, record)]: the shared
+    ones, then those that differ between servers (rate, sources)."""
+    ps = [(s, r["params"]) for s, r in runs if isinstance(r.get("params"), dict)]
+    if not ps:
+        return ""
+    keys = [k for k in ps[0][1] if k != "sources"]
+    same = [k for k in keys if all(p.get(k) == ps[0][1][k] for _, p in ps)]
+    text = ", ".join(f"{k} {ps[0][1][k]}" for k in same)
+    for k in keys:
+        if k not in same:
+            text += f"; {k} " + ", ".join(f"{p.get(k)} ({NAMES.get(s, s)})" for s, p in ps)
+    return text
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--mode", default="")
+    ap.add_argument("--date", default="")
+    ap.add_argument("--machine", default="")
+    ap.add_argument("--cert", default="")
+    ap.add_argument("--servers", default="parley,prosody,ejabberd")
+    ap.add_argument("--version", action="append", default=[])
+    ap.add_argument("--command", default="")
+    ap.add_argument("--elapsed", default="")
+    ap.add_argument("--fd-limit", default="20,000")
+    a = ap.parse_args()
+
+    recs, order = {}, []
+    with open(a.results) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            recs[(r.get("case"), r.get("server"))] = r
+            if r.get("case") not in order and describe(r.get("case")):
+                order.append(r.get("case"))
+    servers = [s for s in a.servers.split(",") if s]
+    versions = dict(v.split("=", 1) for v in a.version)
+    peers = [s for s in servers if s != "parley"]
+    show_ratio = "parley" in servers
+
+    out = []
+    w = out.append
+    title = "parley, Prosody and ejabberd compared"
+    w(f"# {title}" + (f" ({a.mode} run)" if a.mode else ""))
+    w("")
+    if a.date:
+        w(f"- Date: {a.date}")
+    if a.machine:
+        w(f"- Machine: {a.machine}")
+    for s in servers:
+        if s in versions:
+            w(f"- {NAMES.get(s, s)}: {versions[s]}")
+    if a.cert:
+        w(f"- Certificate: {a.cert}")
+    if a.command:
+        w(f"- Command: `{a.command}`")
+    if a.elapsed:
+        w(f"- Measuring took {a.elapsed} s (building, start-up and account creation not included)")
+    w("")
+    w("Figures per server CPU-second divide the work done by the CPU time")
+    w("(user + system) that the server process used in the measured phase:")
+    w("they are the fair figures on a small shared machine where the load")
+    w("generator competes with the server for the same cores. Ratios are")
+    w("parley ÷ peer: above 1 means parley does more work (throughput rows)")
+    w("or takes more time or memory (latency and memory rows).")
+    w("")
+
+    head = ["Figure"] + [NAMES.get(s, s) for s in servers]
+    if show_ratio:
+        head += [f"parley ÷ {NAMES.get(p, p)}" for p in peers]
+    w("| " + " | ".join(head) + " |")
+    w("|" + "---|" * len(head))
+
+    notes = []
+    for case in order:
+        title, rows = describe(case)
+        present = [recs.get((case, s)) for s in servers]
+        w("| **" + title + "** |" + " |" * (len(head) - 1))
+        for field, label, better in rows:
+            cells, vals = [], {}
+            for s, r in zip(servers, present):
+                if r is None:
+                    cells.append("–")
+                elif "na" in r:
+                    cells.append("n/a")
+                elif "failed" in r:
+                    cells.append("failed")
+                else:
+                    v = value(r, field)
+                    vals[s] = v
+                    cells.append(fmt(v))
+            if show_ratio:
+                for p in peers:
+                    cells.append(ratio(vals.get("parley"), vals.get(p)) if better else "")
+            w(f"| {label} | " + " | ".join(cells) + " |")
+        for s, r in zip(servers, present):
+            if not r:
+                continue
+            if "na" in r:
+                notes.append(f"{title}, {NAMES.get(s, s)}: n/a, {r['na']}.")
+            elif "failed" in r:
+                notes.append(f"{title}, {NAMES.get(s, s)}: the run failed ({r['failed']}).")
+            else:
+                if r.get("errors"):
+                    n = r["errors"]
+                    notes.append(f"{title}, {NAMES.get(s, s)}: {n} error{'' if n == 1 else 's'} during the run.")
+                if r.get("timed_out"):
+                    notes.append(f"{title}, {NAMES.get(s, s)}: the run hit its time limit while measuring.")
+                if r.get("incomplete_users"):
+                    notes.append(f"{title}, {NAMES.get(s, s)}: {r['incomplete_users']} users did not get "
+                                 "every contact's presence.")
+
+    w("")
+    w("Parameters of each case:")
+    w("")
+    for case in order:
+        title = describe(case)[0]
+        runs = [(s, recs[(case, s)]) for s in servers if (case, s) in recs]
+        text = params_text(runs)
+        if text:
+            scen = next(r.get("scenario", "") for _, r in runs)
+            w(f"- {title}: `{scen}` with {text}")
+    w("")
+    w("Idle connections stop at 10,000: every process here, servers and")
+    w(f"generator alike, has a hard limit of {a.fd_limit} open files, so")
+    w("50,000 connections cannot be held on this machine.")
+    if notes:
+        w("")
+        w("Notes:")
+        w("")
+        for n in notes:
+            w(f"- {n}")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
