@@ -43,6 +43,7 @@ type Store interface {
 type Module struct {
 	r     *router.Router
 	store Store
+	cache *cachedStore // the same store, with online users' rosters in memory
 	log   zerolog.Logger
 
 	// locks serialize read-modify-write of one user's roster items; a
@@ -60,7 +61,8 @@ var _ router.PresenceHandler = (*Module)(nil)
 func New(r *router.Router, store Store, log zerolog.Logger) *Module {
 	var b [4]byte
 	rand.Read(b[:])
-	return &Module{r: r, store: store, log: log, idPrefix: "push-" + hex.EncodeToString(b[:]) + "-"}
+	cache := newCachedStore(store, 1<<17)
+	return &Module{r: r, store: cache, cache: cache, log: log, idPrefix: "push-" + hex.EncodeToString(b[:]) + "-"}
 }
 
 // Register creates the module and hooks it into r: the jabber:iq:roster
@@ -129,4 +131,7 @@ func itemElement(it storage.RosterItem) *stanza.Element {
 func (m *Module) unbound(ctx context.Context, res *router.Resource) {
 	p := stanza.New("", "presence", "type", "unavailable", "from", res.JID.String())
 	m.unavailable(ctx, res, p)
+	if user := res.JID.Bare().String(); len(m.r.Resources(user)) == 0 {
+		m.cache.forget(user)
+	}
 }
