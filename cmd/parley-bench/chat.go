@@ -18,6 +18,7 @@ const availableWait = 10 * time.Second
 func (b *bench) chat(ctx context.Context) (*record, error) {
 	o := b.o
 	t := newTraffic(b)
+	b.conn.readBuffer = trafficBuffer
 	senders := make([]*sender, o.pairs) // by pair
 	var mu sync.Mutex                   // guards senders
 	ready := newCountdown(2 * o.pairs)

@@ -22,9 +22,13 @@ const (
 
 	// setupTimeout bounds one connection's negotiation.
 	setupTimeout = 60 * time.Second
-	// scanBuffer and maxStanza size each session's read buffer.
-	scanBuffer = 2048
-	maxStanza  = 1 << 20
+	// scanBuffer is the initial read buffer of a session: small, for the
+	// scenarios holding many connections; trafficBuffer holds a full TLS
+	// record, for sessions that receive streams of messages. maxStanza
+	// bounds growth.
+	scanBuffer    = 2 << 10
+	trafficBuffer = 16 << 10
+	maxStanza     = 1 << 20
 )
 
 // connector opens and authenticates sessions to the server under test.
@@ -37,17 +41,19 @@ type connector struct {
 	tls          *tls.Config
 	user         func(i int) string
 	header       []byte
+	readBuffer   int // initial read buffer of the encrypted stream
 }
 
 func newConnector(o *options, src *sources) *connector {
 	return &connector{
-		addr:     o.addr,
-		domain:   o.domain,
-		password: o.password,
-		mech:     o.mech,
-		src:      src,
-		cache:    newSCRAMCache(),
-		user:     o.user,
+		addr:       o.addr,
+		domain:     o.domain,
+		password:   o.password,
+		mech:       o.mech,
+		src:        src,
+		cache:      newSCRAMCache(),
+		user:       o.user,
+		readBuffer: scanBuffer,
 		tls: &tls.Config{
 			ServerName:         o.domain,
 			InsecureSkipVerify: true, // benchmark servers use self-signed certificates
@@ -100,7 +106,7 @@ func (c *connector) secure(ctx context.Context) (*session, features, error) {
 		return fail("TLS handshake", err)
 	}
 	s.nc = tc
-	s.sc = newScanner(tc, scanBuffer, maxStanza)
+	s.sc = newScanner(tc, c.readBuffer, maxStanza)
 	if feats, err = c.open(s); err != nil {
 		return fail("open TLS stream", err)
 	}

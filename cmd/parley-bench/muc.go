@@ -39,6 +39,7 @@ func (oc *occupant) joined(err error, created bool) {
 func (b *bench) muc(ctx context.Context) (*record, error) {
 	o := b.o
 	t := newTraffic(b)
+	b.conn.readBuffer = trafficBuffer
 	n := o.rooms * o.roomSize
 	roomOf := func(u int) string { return fmt.Sprintf("room%d@%s", (u-1)/o.roomSize+1, o.mucDomain) }
 	self := func(u int) string { return roomOf(u) + "/" + b.resource("n", u) }

@@ -52,9 +52,9 @@ func newTemplate(to, typ string) *template {
 	}
 }
 
-// build appends message seq from sender, stamped ts, to dst[:0].
+// build appends message seq from sender, stamped ts, to dst.
 func (t *traffic) build(dst []byte, tmpl *template, sender, seq int, ts time.Duration) []byte {
-	dst = append(dst[:0], tmpl.head...)
+	dst = append(dst, tmpl.head...)
 	dst = strconv.AppendInt(dst, int64(seq), 10)
 	dst = append(dst, tmpl.mid...)
 	body := len(dst)
@@ -150,7 +150,9 @@ func (sd *sender) release() {
 }
 
 // loop sends until the window ends or stop closes: in closed loop when
-// interval is 0 (a token per message), otherwise paced every interval.
+// interval is 0, otherwise paced every interval. In closed loop, the
+// messages the window allows at one moment go out in one write, as from
+// a client's buffered writer; each is still a separate stanza.
 func (t *traffic) loop(sd *sender, interval time.Duration, stop <-chan struct{}) {
 	var buf []byte
 	var timer *time.Timer
@@ -160,12 +162,22 @@ func (t *traffic) loop(sd *sender, interval time.Duration, stop <-chan struct{})
 		defer timer.Stop()
 		<-timer.C
 	}
-	for seq := 1; ; seq++ {
+	for seq := 1; ; {
+		n := 1
 		if interval == 0 {
 			select {
 			case <-sd.tokens:
 			case <-stop:
 				return
+			}
+		more:
+			for n < cap(sd.tokens) {
+				select {
+				case <-sd.tokens:
+					n++
+				default:
+					break more
+				}
 			}
 		} else {
 			next += interval
@@ -182,14 +194,18 @@ func (t *traffic) loop(sd *sender, interval time.Duration, stop <-chan struct{})
 		if int64(now) >= t.to.Load() {
 			return
 		}
-		buf = t.build(buf, sd.tmpl, sd.id, seq, now)
+		buf = buf[:0]
+		for range n {
+			buf = t.build(buf, sd.tmpl, sd.id, seq, now)
+			seq++
+		}
 		if err := sd.s.write(buf); err != nil {
 			t.b.fail(err)
 			return
 		}
-		sd.lastSent.Store(int64(seq))
+		sd.lastSent.Store(int64(seq - 1))
 		if int64(now) >= t.from.Load() {
-			t.sent.Add(1)
+			t.sent.Add(int64(n))
 		}
 	}
 }
