@@ -50,7 +50,7 @@ type Options struct {
 	// ParkAfter is how long a session must be quiet before it is parked;
 	// default 2s.
 	ParkAfter time.Duration
-	Log    zerolog.Logger
+	Log       zerolog.Logger
 }
 
 // Server accepts client connections.
