@@ -89,11 +89,16 @@ func (c *cachedStore) Roster(ctx context.Context, user string) ([]storage.Roster
 	return append([]storage.RosterItem(nil), r.items...), r.ver, nil
 }
 
-// RosterItem implements storage.Rosters from the cache.
+// RosterItem implements storage.Rosters: from the cache when the user's
+// roster is cached, otherwise with a single-item read that does not fill
+// the cache (probes and subscription requests to offline users must not
+// pull their whole rosters into memory).
 func (c *cachedStore) RosterItem(ctx context.Context, user, contact string) (storage.RosterItem, error) {
-	r, err := c.load(ctx, user)
-	if err != nil {
-		return storage.RosterItem{}, err
+	c.mu.Lock()
+	r, ok := c.rosters[user]
+	c.mu.Unlock()
+	if !ok {
+		return c.Store.RosterItem(ctx, user, contact)
 	}
 	i, ok := r.index[contact]
 	if !ok {

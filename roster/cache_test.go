@@ -2,6 +2,7 @@ package roster
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -42,6 +43,13 @@ func TestCacheServesReadsAndDropsOnWrite(t *testing.T) {
 	c, cs := newCacheForTest(t)
 	const user = "alice@example.test"
 	c.PutRosterItem(ctx, user, storage.RosterItem{JID: "bob@example.test", Subscription: "both"})
+	if it, err := c.RosterItem(ctx, user, "bob@example.test"); err != nil || it.Subscription != "both" {
+		t.Fatalf("uncached item %+v, %v", it, err)
+	}
+	if n := cs.reads.Load(); n != 0 {
+		t.Fatalf("a single-item lookup loaded the whole roster (%d reads)", n)
+	}
+	c.Roster(ctx, user) // the user logs in: the roster is cached
 	for i := 0; i < 3; i++ {
 		if it, err := c.RosterItem(ctx, user, "bob@example.test"); err != nil || it.Subscription != "both" {
 			t.Fatalf("item %+v, %v", it, err)
@@ -55,7 +63,7 @@ func TestCacheServesReadsAndDropsOnWrite(t *testing.T) {
 		t.Fatalf("stale item after a write: %+v", it)
 	}
 	c.DeleteRosterItem(ctx, user, "bob@example.test")
-	if _, err := c.RosterItem(ctx, user, "bob@example.test"); err != storage.ErrNotFound {
+	if _, err := c.RosterItem(ctx, user, "bob@example.test"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("deleted item still found: %v", err)
 	}
 	before := cs.reads.Load()

@@ -414,6 +414,11 @@ func (r *Router) DeliverPresence(ctx context.Context, to jid.JID, el *stanza.Ele
 	if to.Localpart() == "" {
 		return
 	}
+	if t := el.Type(); (t == "" || t == "unavailable") && len(r.Resources(to.Bare().String())) == 0 {
+		// Availability for a user with no session reaches nobody: drop it
+		// before asking storage whether the account exists.
+		return
+	}
 	if !r.AccountExists(ctx, to.Bare()) {
 		return // RFC 6121 §8.5.1: presence to no such user is ignored
 	}

@@ -243,3 +243,44 @@ func TestJIDCache(t *testing.T) {
 		t.Fatal("invalid JID cached")
 	}
 }
+
+type countingAccounts struct {
+	accounts
+	calls int
+}
+
+func (c *countingAccounts) AccountExists(ctx context.Context, user string) (bool, error) {
+	c.calls++
+	return c.accounts.AccountExists(ctx, user)
+}
+
+// TestAvailabilityToOfflineUserSkipsStorage: broadcast presence to a
+// contact with no session is dropped without a storage lookup, while a
+// subscription request still checks the account.
+func TestAvailabilityToOfflineUserSkipsStorage(t *testing.T) {
+	acc := &countingAccounts{accounts: accounts{"alice@example.test": true, "bob@example.test": true}}
+	r := New([]string{"example.test"}, acc, zerolog.Nop())
+	var inbound []string
+	r.SetPresenceHandler(presenceRecorder{in: &inbound})
+	ctx := context.Background()
+	bob := jid.MustParse("bob@example.test")
+	for _, typ := range []string{"", "unavailable"} {
+		p := stanza.New("", "presence", "from", "alice@example.test/a", "to", "bob@example.test")
+		p.SetAttr("type", typ)
+		r.DeliverPresence(ctx, bob, p)
+	}
+	if acc.calls != 0 || len(inbound) != 0 {
+		t.Fatalf("storage asked %d times, %d presences handled", acc.calls, len(inbound))
+	}
+	r.DeliverPresence(ctx, bob, stanza.New("", "presence", "from", "alice@example.test", "to", "bob@example.test", "type", "subscribe"))
+	if acc.calls != 1 || len(inbound) != 1 {
+		t.Fatalf("subscribe: storage asked %d times, %d presences handled", acc.calls, len(inbound))
+	}
+}
+
+type presenceRecorder struct{ in *[]string }
+
+func (p presenceRecorder) OutboundPresence(context.Context, *Resource, *stanza.Element) {}
+func (p presenceRecorder) InboundPresence(_ context.Context, to jid.JID, el *stanza.Element) {
+	*p.in = append(*p.in, to.String()+":"+el.Type())
+}
