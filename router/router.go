@@ -414,9 +414,7 @@ func (r *Router) DeliverPresence(ctx context.Context, to jid.JID, el *stanza.Ele
 	if to.Localpart() == "" {
 		return
 	}
-	if t := el.Type(); (t == "" || t == "unavailable") && len(r.Resources(to.Bare().String())) == 0 {
-		// Availability for a user with no session reaches nobody: drop it
-		// before asking storage whether the account exists.
+	if len(r.Resources(to.Bare().String())) == 0 && r.nothingToDeliver(el) {
 		return
 	}
 	if !r.AccountExists(ctx, to.Bare()) {
@@ -427,6 +425,22 @@ func (r *Router) DeliverPresence(ctx context.Context, to jid.JID, el *stanza.Ele
 		return
 	}
 	r.DeliverToResources(to, el)
+}
+
+// nothingToDeliver reports whether presence for a user with no session
+// has no effect, so it can be dropped before asking storage whether the
+// account exists: availability reaches nobody, and a probe from a local
+// user gets no answer, since the contact has no available resource and
+// the two local rosters agree on the subscription (RFC 6121 §4.3.2).
+func (r *Router) nothingToDeliver(el *stanza.Element) bool {
+	switch el.Type() {
+	case "", "unavailable":
+		return true
+	case "probe":
+		from, err := r.ParseJID(el.From())
+		return err == nil && r.Serves(from.Domainpart())
+	}
+	return false
 }
 
 // DeliverToResources delivers presence to a full JID's resource, or to

@@ -272,8 +272,16 @@ func TestAvailabilityToOfflineUserSkipsStorage(t *testing.T) {
 	if acc.calls != 0 || len(inbound) != 0 {
 		t.Fatalf("storage asked %d times, %d presences handled", acc.calls, len(inbound))
 	}
-	r.DeliverPresence(ctx, bob, stanza.New("", "presence", "from", "alice@example.test", "to", "bob@example.test", "type", "subscribe"))
+	r.DeliverPresence(ctx, bob, stanza.New("", "presence", "from", "alice@example.test", "to", "bob@example.test", "type", "probe"))
+	if acc.calls != 0 || len(inbound) != 0 {
+		t.Fatalf("local probe: storage asked %d times, %d presences handled", acc.calls, len(inbound))
+	}
+	r.DeliverPresence(ctx, bob, stanza.New("", "presence", "from", "carol@remote.example", "to", "bob@example.test", "type", "probe"))
 	if acc.calls != 1 || len(inbound) != 1 {
+		t.Fatalf("remote probe: storage asked %d times, %d presences handled", acc.calls, len(inbound))
+	}
+	r.DeliverPresence(ctx, bob, stanza.New("", "presence", "from", "alice@example.test", "to", "bob@example.test", "type", "subscribe"))
+	if acc.calls != 2 || len(inbound) != 2 {
 		t.Fatalf("subscribe: storage asked %d times, %d presences handled", acc.calls, len(inbound))
 	}
 }
