@@ -33,6 +33,7 @@ type Trimmer struct {
 	opts    Options
 	samples []metrics.Sample
 	last    uint64
+	armed   bool // a busy period was seen since the last release
 	trims   int
 }
 
@@ -47,7 +48,7 @@ func New(o Options) *Trimmer {
 	if o.MinRetained == 0 {
 		o.MinRetained = 4 << 20
 	}
-	return &Trimmer{opts: o, samples: []metrics.Sample{
+	return &Trimmer{opts: o, armed: true, samples: []metrics.Sample{
 		{Name: "/memory/classes/heap/free:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/gc/heap/live:bytes"},
@@ -70,21 +71,29 @@ func (t *Trimmer) Run(ctx context.Context) {
 	}
 }
 
-// Check runs one check and reports whether memory was released.
+// Check runs one check and reports whether memory was released: in the
+// first quiet interval after a busy one, when at least MinRetained is held
+// without being used. Once released it waits for the next busy period, so
+// a quiet server with a large heap is not collected over and over.
 func (t *Trimmer) Check() bool {
 	now := t.opts.Activity()
 	busy := now-t.last >= t.opts.QuietBelow
 	t.last = now
-	if busy || t.Retained() < t.opts.MinRetained {
+	if busy {
+		t.armed = true
+		return false
+	}
+	if !t.armed || t.Retained() < t.opts.MinRetained {
 		return false
 	}
 	debug.FreeOSMemory()
+	t.armed = false
 	t.trims++
 	return true
 }
 
 // Retained estimates the bytes held but not in use: free heap pages not
-// yet returned, fragmentation inside spans, and garbage since the last
+// yet returned, free space inside spans, and garbage since the last
 // collection.
 func (t *Trimmer) Retained() uint64 {
 	metrics.Read(t.samples)
