@@ -186,3 +186,40 @@ func BenchmarkPresenceBroadcast(b *testing.B) {
 		}
 	}
 }
+
+// itemCounter counts single roster item reads.
+type itemCounter struct {
+	*sqlite.Store
+	items atomic.Int32
+}
+
+func (c *itemCounter) RosterItem(ctx context.Context, user, contact string) (storage.RosterItem, error) {
+	c.items.Add(1)
+	return c.Store.RosterItem(ctx, user, contact)
+}
+
+// TestLocalProbeOfUnavailableUserSkipsStorage: a probe from a local user
+// to one with no available resource has nothing to answer, and must not
+// read the contact's roster.
+func TestLocalProbeOfUnavailableUserSkipsStorage(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "parley.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	counter := &itemCounter{Store: store}
+	r := router.New([]string{"parley.test"}, store, zerolog.Nop())
+	roster.Register(r, counter, zerolog.Nop())
+	w := &world{tb: t, ctx: ctx, r: r, store: store}
+	w.account("alice")
+	w.account("bob")
+	store.PutRosterItem(ctx, bareOf("alice"), storage.RosterItem{JID: bareOf("bob"), Subscription: "both"})
+	store.PutRosterItem(ctx, bareOf("bob"), storage.RosterItem{JID: bareOf("alice"), Subscription: "both"})
+	w.bind("bob", "idle") // connected, never available
+	alice, _ := w.bind("alice", "desk")
+	w.send(alice, "<presence/>")
+	if n := counter.items.Load(); n != 0 {
+		t.Fatalf("%d roster item reads for a probe nobody can answer", n)
+	}
+}

@@ -173,6 +173,16 @@ func (m *Module) broadcast(ctx context.Context, res *router.Resource, p *stanza.
 	}
 }
 
+// anyAvailable reports whether the user has an available resource.
+func (m *Module) anyAvailable(user jid.JID) bool {
+	for _, res := range m.r.Resources(user.String()) {
+		if res.Available() {
+			return true
+		}
+	}
+	return false
+}
+
 // roster loads the user's roster for a broadcast; on failure it logs and
 // returns none, so presence still reaches the user's own resources.
 func (m *Module) roster(ctx context.Context, user string) []storage.RosterItem {
@@ -211,6 +221,11 @@ func (m *Module) directed(ctx context.Context, res *router.Resource, to jid.JID,
 // unsubscribed; subscribers get the last presence of every available
 // resource, addressed to the probing resource when it is known.
 func (m *Module) probe(ctx context.Context, user, from jid.JID) {
+	if m.r.Serves(from.Domainpart()) && !m.anyAvailable(user) {
+		// A local prober's roster and the user's agree (this server keeps
+		// both), and with no available resource there is nothing to send.
+		return
+	}
 	if !from.Bare().Equal(user) {
 		it, err := m.store.RosterItem(ctx, user.String(), from.Bare().String())
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
