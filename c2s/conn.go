@@ -32,7 +32,7 @@ type conn struct {
 	addr   string // remote IP, for throttling
 
 	tls        bool
-	tlsState   tls.ConnectionState
+	cb         map[string][]byte // channel bindings of the TLS connection, until bound
 	directTLS  bool
 	domain     string
 	lang       string
@@ -248,7 +248,8 @@ func (c *conn) startTLS() error {
 	c.raw.SetWriteDeadline(time.Time{})
 	c.nc = tc
 	c.tls = true
-	c.tlsState = tc.ConnectionState()
+	state := tc.ConnectionState()
+	c.cb = sasl.ChannelBindings(&state, c.srv.leaf())
 	c.src.SetConn(tc)
 	c.w.SetConn(tc)
 	return nil
@@ -355,11 +356,11 @@ func (c *conn) features() string {
 		b.WriteString("<starttls xmlns='" + nsTLS + "'><required/></starttls>")
 	case c.user == "":
 		b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
-		for _, m := range sasl.Mechanisms(c.channelBindings(), c.tls) {
+		for _, m := range sasl.Mechanisms(c.cb, c.tls) {
 			b.WriteString("<mechanism>" + m + "</mechanism>")
 		}
 		b.WriteString("</mechanisms>")
-		if cb := c.channelBindings(); len(cb) > 0 {
+		if cb := c.cb; len(cb) > 0 {
 			b.WriteString("<sasl-channel-binding xmlns='" + nsSASLCB + "'>")
 			for _, t := range []string{"tls-exporter", "tls-server-end-point"} {
 				if _, ok := cb[t]; ok {
@@ -376,14 +377,6 @@ func (c *conn) features() string {
 	}
 	b.WriteString("</stream:features>")
 	return b.String()
-}
-
-func (c *conn) channelBindings() map[string][]byte {
-	if !c.tls {
-		return nil
-	}
-	var leaf = c.srv.leaf()
-	return sasl.ChannelBindings(&c.tlsState, leaf)
 }
 
 // authenticate runs one SASL exchange. It reports true when the client
@@ -405,7 +398,7 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 		return false, nil
 	}
 	mech := auth.Attr("mechanism")
-	ex, err := c.srv.auth.NewExchange(mech, c.domain, c.srv.opts.Credentials, c.channelBindings())
+	ex, err := c.srv.auth.NewExchange(mech, c.domain, c.srv.opts.Credentials, c.cb)
 	if err != nil {
 		var f *sasl.Failure
 		if errors.As(err, &f) {
@@ -507,7 +500,7 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 		return false, nil
 	}
 	c.full = full.String()
-	c.tlsState = tls.ConnectionState{} // only authentication needed it
+	c.cb = nil // only authentication needed them
 	c.res = c.srv.opts.Router.Bind(ctx, full, c)
 	reply := stanza.New("", "iq", "type", "result", "id", iq.ID())
 	reply.Append(stanza.New(nsBind, "bind").Append(stanza.New(nsBind, "jid").AppendText(c.full)))

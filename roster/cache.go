@@ -74,9 +74,7 @@ func (c *cachedStore) invalidate(user string) {
 // forget drops user's roster when the user goes offline.
 func (c *cachedStore) forget(user string) {
 	c.mu.Lock()
-	if _, ok := c.rosters[user]; ok {
-		delete(c.rosters, user)
-	}
+	delete(c.rosters, user)
 	c.mu.Unlock()
 }
 

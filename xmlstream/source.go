@@ -13,9 +13,9 @@ const BufferSize = 4096
 
 // Source is the byte source under a stream Reader for one connection. It
 // holds a read buffer only while it has unread bytes, borrowing it from a
-// pool shared by every stream, and Wait blocks for more input holding no
-// buffer, in a shallow call so the goroutine's stack can shrink: an idle
-// stream costs little more than its TLS state.
+// pool shared by every stream. Poll looks for input without blocking and
+// WaitReadable waits for the socket without a buffer, so an idle stream
+// costs little more than its TLS state.
 type Source struct {
 	conn  net.Conn // current transport: the TCP connection, or TLS over it
 	probe *probeConn
@@ -40,7 +40,7 @@ func NewSource(tcp net.Conn, pool *sync.Pool) *Source {
 }
 
 // Conn returns the connection to layer TLS on: the TCP connection, wrapped
-// so that Wait can look for input without blocking.
+// so that Poll can look for input without blocking.
 func (s *Source) Conn() net.Conn { return s.probe }
 
 // SetConn switches reading to c (a TLS connection over Conn()). Nothing
@@ -111,19 +111,6 @@ func (s *Source) Read(p []byte) (int, error) {
 		s.release()
 	}
 	return n, nil
-}
-
-// Wait returns once input is available: at once if bytes are buffered or
-// the transport (TLS) has already decrypted some; otherwise it releases the
-// buffer and waits for the socket to become readable. It honours the
-// connection's read deadline. Where readiness cannot be observed it
-// returns at once and the next read blocks as usual.
-func (s *Source) Wait() error {
-	ready, err := s.Poll()
-	if err != nil || ready {
-		return err
-	}
-	return s.WaitReadable()
 }
 
 // Poll reports whether input is available without blocking: buffered

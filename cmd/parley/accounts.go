@@ -40,11 +40,7 @@ func runAddUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return c.usageError(fmt.Sprintf("expected 1 argument, got %d", len(pos)))
 	}
 
-	cfg, err := config.Load(*c.config)
-	if err != nil {
-		return c.fail(err)
-	}
-	user, err := parseUser(pos[0], cfg, *c.config)
+	cfg, user, err := c.configAndUser(pos[0])
 	if err != nil {
 		return c.fail(err)
 	}
@@ -217,11 +213,7 @@ func runPasswd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if !ok {
 		return code
 	}
-	cfg, err := config.Load(*c.config)
-	if err != nil {
-		return c.fail(err)
-	}
-	user, err := parseUser(pos[0], cfg, *c.config)
+	cfg, user, err := c.configAndUser(pos[0])
 	if err != nil {
 		return c.fail(err)
 	}
@@ -253,11 +245,7 @@ func runDelUser(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if !ok {
 		return code
 	}
-	cfg, err := config.Load(*c.config)
-	if err != nil {
-		return c.fail(err)
-	}
-	user, err := parseUser(pos[0], cfg, *c.config)
+	cfg, user, err := c.configAndUser(pos[0])
 	if err != nil {
 		return c.fail(err)
 	}
@@ -319,6 +307,17 @@ func withStore(ctx context.Context, c *command, cfg *config.Config, fn func(*sql
 		return c.fail(err)
 	}
 	return 0
+}
+
+// configAndUser loads the configuration and parses arg as the bare JID of
+// an account on one of its domains.
+func (c *command) configAndUser(arg string) (*config.Config, string, error) {
+	cfg, err := config.Load(*c.config)
+	if err != nil {
+		return nil, "", err
+	}
+	user, err := parseUser(arg, cfg, *c.config)
+	return cfg, user, err
 }
 
 // parseUser returns the normalized bare JID s names, which must be an

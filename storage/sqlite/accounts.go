@@ -152,18 +152,5 @@ func (s *Store) ListAccounts(ctx context.Context, domain string) ([]string, erro
 }
 
 func (s *Store) listAccounts(ctx context.Context, domain string) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT user FROM accounts WHERE domain = ? ORDER BY user`, domain)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var users []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	return users, rows.Err()
+	return queryStrings(ctx, s.r, `SELECT user FROM accounts WHERE domain = ? ORDER BY user`, domain)
 }

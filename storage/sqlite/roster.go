@@ -96,21 +96,30 @@ func (s *Store) RosterItem(ctx context.Context, user, contact string) (storage.R
 }
 
 func rosterGroups(ctx context.Context, tx *sql.Tx, user, contact string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx,
-		`SELECT name FROM roster_groups WHERE user = ? AND contact = ? ORDER BY name`, user, contact)
+	return queryStrings(ctx, tx, `SELECT name FROM roster_groups WHERE user = ? AND contact = ? ORDER BY name`, user, contact)
+}
+
+// querier is what both *sql.DB and *sql.Tx offer for reads.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryStrings returns the single string column of every row of query.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var groups []string
+	var out []string
 	for rows.Next() {
-		var g string
-		if err := rows.Scan(&g); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		groups = append(groups, g)
+		out = append(out, v)
 	}
-	return groups, rows.Err()
+	return out, rows.Err()
 }
 
 // PutRosterItem creates or replaces user's item for item.JID and returns
