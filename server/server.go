@@ -21,6 +21,7 @@ import (
 	"parley/idlepoll"
 	"parley/memtrim"
 	"parley/router"
+	"parley/s2s"
 	"parley/sasl"
 	"parley/storage"
 	"parley/storage/sqlite"
@@ -33,10 +34,11 @@ type Server struct {
 	store  storage.Store
 	router *router.Router
 	c2s    *c2s.Server
+	s2s    *s2s.Service // nil when federation is disabled
 	cert   tls.Certificate
 	poller *idlepoll.Poller // nil where unsupported
 
-	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls", "pprof"
+	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls", "pprof"
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
 }
@@ -74,6 +76,27 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		AuthTimeout:   cfg.C2S.AuthTimeout.Duration,
 		Log:           log.With().Str("component", "c2s").Logger(),
 	})
+	if cfg.S2S.Listen != "" || cfg.S2S.DirectTLSListen != "" {
+		roots, err := certs.LoadPool(cfg.TLS.CA)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("tls.ca: %w", err)
+		}
+		s.s2s = s2s.New(s2s.Options{
+			Router:         s.router,
+			Local:          names,
+			Certificate:    cert,
+			Roots:          roots,
+			Resolver:       &s2s.Resolver{Hosts: cfg.S2S.Hosts},
+			Policy:         s2s.Policy{Allow: cfg.S2S.Allow, Deny: cfg.S2S.Deny},
+			SecureAuth:     cfg.S2S.SecureAuth,
+			ConnectTimeout: cfg.S2S.ConnectTimeout.Duration,
+			IdleTimeout:    cfg.S2S.IdleTimeout.Duration,
+			MaxStanzaSize:  cfg.S2S.MaxStanzaSize,
+			Log:            log.With().Str("component", "s2s").Logger(),
+		})
+		s.router.SetRemote(s.s2s.Send)
+	}
 	return s, nil
 }
 
@@ -127,6 +150,27 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}(ln, sp.direct)
 	}
+	if s.s2s != nil {
+		for _, sp := range []spec{{"s2s", s.cfg.S2S.Listen, false}, {"s2s_direct_tls", s.cfg.S2S.DirectTLSListen, true}} {
+			if sp.addr == "" {
+				continue
+			}
+			ln, err := net.Listen("tcp", sp.addr)
+			if err != nil {
+				s.closeListeners()
+				return fmt.Errorf("listen %s on %s: %w", sp.role, sp.addr, err)
+			}
+			s.listeners[sp.role] = ln
+			s.log.Info().Str("role", sp.role).Str("addr", ln.Addr().String()).Msg("listening")
+			s.wg.Add(1)
+			go func(ln net.Listener, direct bool) {
+				defer s.wg.Done()
+				if err := s.s2s.Serve(ctx, ln, direct); err != nil {
+					s.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("accept failed")
+				}
+			}(ln, sp.direct)
+		}
+	}
 	if s.poller != nil {
 		s.wg.Add(1)
 		go func() {
@@ -163,7 +207,8 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Addr returns the bound address of a listener role ("c2s",
-// "c2s_direct_tls"), or "" if it is not listening.
+// "c2s_direct_tls", "s2s", "s2s_direct_tls"), or "" if it is not
+// listening.
 func (s *Server) Addr(role string) string {
 	if ln, ok := s.listeners[role]; ok {
 		return ln.Addr().String()
@@ -182,6 +227,9 @@ func (s *Server) closeListeners() {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeListeners()
 	s.c2s.Shutdown(ctx)
+	if s.s2s != nil {
+		s.s2s.Shutdown(ctx)
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}

@@ -33,6 +33,7 @@ type Server struct {
 	Addr, DirectAddr string
 	cancel           context.CancelFunc
 	stopped          bool
+	logs             *logBuffer
 }
 
 // StartServer starts a server on loopback with a fresh data directory.
@@ -48,6 +49,34 @@ func StartServer(t testing.TB, extraTOML string) *Server {
 // test can stop it and start it again on the same data.
 func StartServerIn(t testing.TB, dir, extraTOML string) *Server {
 	t.Helper()
+	return Start(t, Options{Dir: dir, Extra: extraTOML})
+}
+
+// Options describe a test server for Start.
+type Options struct {
+	// Dir holds the config and data; empty means a new temporary directory.
+	Dir string
+	// Domain is the served domain; empty means Domain.
+	Domain string
+	// Extra is appended to the generated config.toml (see StartServer).
+	Extra string
+	// LogLevel overrides the log level (default warn, or $PARLEY_TEST_LOG).
+	LogLevel string
+}
+
+// Start starts a server described by o. Its log goes to the test log and
+// is kept for Log and WaitLog.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	if o.Domain == "" {
+		o.Domain = Domain
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = logLevel()
+	}
 	toml := fmt.Sprintf(`[server]
 domains = [%q]
 
@@ -61,9 +90,9 @@ direct_tls_listen = "127.0.0.1:0"
 
 [log]
 level = %q
-`, Domain, c2sSection(extraTOML), logLevel())
-	toml += stripC2S(extraTOML)
-	path := filepath.Join(dir, "config.toml")
+`, o.Domain, c2sSection(o.Extra), o.LogLevel)
+	toml += stripC2S(o.Extra)
+	path := filepath.Join(o.Dir, "config.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +100,8 @@ level = %q
 	if err != nil {
 		t.Fatalf("load test config: %v", err)
 	}
-	log := zerolog.New(zerolog.NewTestWriter(t)).With().Timestamp().Logger().Level(level(cfg.Log.Level))
+	logs := &logBuffer{}
+	log := zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), logs)).With().Timestamp().Logger().Level(level(cfg.Log.Level))
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
@@ -81,7 +111,7 @@ level = %q
 		cancel()
 		t.Fatalf("start server: %v", err)
 	}
-	s := &Server{Server: srv, T: t, Dir: dir, Domain: Domain, Config: cfg, Addr: srv.Addr("c2s"), DirectAddr: srv.Addr("c2s_direct_tls"), cancel: cancel}
+	s := &Server{Server: srv, T: t, Dir: o.Dir, Domain: o.Domain, Config: cfg, Addr: srv.Addr("c2s"), DirectAddr: srv.Addr("c2s_direct_tls"), cancel: cancel, logs: logs}
 	t.Cleanup(s.Stop)
 	return s
 }

@@ -1,0 +1,82 @@
+package testutil
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// logBuffer keeps a server's log lines for tests that check what it
+// logged.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Log returns everything the server logged so far (JSON lines).
+func (s *Server) Log() string { return s.logs.String() }
+
+// WaitLog waits up to timeout for a log line containing every one of
+// parts and returns it; it fails the test if none appears.
+func (s *Server) WaitLog(timeout time.Duration, parts ...string) string {
+	s.T.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, line := range strings.Split(s.Log(), "\n") {
+			if containsAll(line, parts) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			s.T.Fatalf("no log line with %q within %v", parts, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// LogLines returns the log lines containing every one of parts.
+func (s *Server) LogLines(parts ...string) []string {
+	var out []string
+	for _, line := range strings.Split(s.Log(), "\n") {
+		if line != "" && containsAll(line, parts) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// FreeAddrOn returns a host:port on ip that was free a moment ago, for
+// configurations that must name each other's listeners before start.
+func FreeAddrOn(t testing.TB, ip string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("find a free port on %s: %v", ip, err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

@@ -1,0 +1,428 @@
+package s2s
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"parley/stanza"
+	"parley/xmlstream"
+)
+
+// inStream is the whole state of one incoming server stream: its
+// transport, the current stream header and which (local, remote) domain
+// pairs have authenticated on it.
+type inStream struct {
+	svc       *Service
+	t         *transport
+	directTLS bool
+	addr      string // peer address, for logs
+
+	// Set by the reading goroutine during negotiation.
+	to, from string // addresses of the current stream header
+	streamID string // our id for the current stream (dialback keys use it)
+
+	mu       sync.Mutex
+	authed   map[pair]string // pair -> auth method
+	pending  map[pair]bool   // dialback verifications under way
+	idle     *idleTimer
+	closing  bool
+	endOnce  sync.Once
+	endCause string
+}
+
+func newInStream(s *Service, nc net.Conn, directTLS bool) *inStream {
+	in := &inStream{svc: s, directTLS: directTLS, addr: nc.RemoteAddr().String(),
+		authed: make(map[pair]string), pending: make(map[pair]bool)}
+	in.t = newTransport(nc, s.opts.MaxStanzaSize, func(error) { nc.Close() })
+	return in
+}
+
+// serve negotiates and then reads the stream until it ends.
+func (in *inStream) serve(ctx context.Context) {
+	s := in.svc
+	raw := in.t.raw
+	// Until a domain pair authenticates, the stream has ConnectTimeout.
+	raw.SetReadDeadline(time.Now().Add(s.opts.ConnectTimeout))
+	if in.directTLS {
+		if err := in.t.upgrade(tls.Server(raw, s.tlsServerConfig()), time.Now().Add(s.opts.ConnectTimeout)); err != nil {
+			s.opts.Log.Debug().Str("addr", in.addr).Err(err).Msg("s2s: direct TLS handshake failed")
+			raw.Close()
+			return
+		}
+	}
+	err := in.loop(ctx)
+	in.finish(err)
+}
+
+// finish closes the stream after loop returned err and logs it.
+func (in *inStream) finish(err error) {
+	s := in.svc
+	cond, text := "", ""
+	var se *xmlstream.Error
+	switch {
+	case errors.As(err, &se):
+		cond, text = se.Condition, se.Text
+	case errors.Is(err, xmlstream.ErrStreamClosed):
+	case err != nil:
+		s.opts.Log.Debug().Str("addr", in.addr).Err(err).Msg("s2s: incoming stream ended")
+	}
+	in.mu.Lock()
+	authed := make(map[pair]string, len(in.authed))
+	for p, a := range in.authed {
+		authed[p] = a
+	}
+	cause := in.endCause
+	if in.idle != nil {
+		in.idle.stop()
+	}
+	in.mu.Unlock()
+	if cause != "" {
+		cond, text = "", ""
+		if cause == "shutdown" {
+			cond, text = "system-shutdown", "the server is shutting down"
+		}
+	}
+	if cond != "" && !in.headerSentForErrors() {
+		in.t.w.SendRaw(streamHeader(in.to, in.from, newStreamID()))
+	}
+	in.t.close(cond, text)
+	for p, a := range authed {
+		ev := s.opts.Log.Info()
+		if cond != "" {
+			ev = ev.Str("condition", cond)
+		}
+		ev.Str("direction", "in").Str("local", p.local).Str("remote", p.remote).Str("auth", a).Msg("s2s link closed")
+	}
+}
+
+// headerSentForErrors reports whether we already answered the peer's
+// stream header, so a stream error can follow directly.
+func (in *inStream) headerSentForErrors() bool { return in.streamID != "" }
+
+// shutdown ends the stream with system-shutdown.
+func (in *inStream) shutdown() { in.stop("shutdown") }
+
+// stop closes the connection from another goroutine; the reading
+// goroutine then finishes the stream.
+func (in *inStream) stop(cause string) {
+	in.endOnce.Do(func() {
+		in.mu.Lock()
+		in.endCause = cause
+		in.mu.Unlock()
+		cond, text := "", ""
+		if cause == "shutdown" {
+			cond, text = "system-shutdown", "the server is shutting down"
+		}
+		in.t.close(cond, text)
+	})
+}
+
+func (in *inStream) loop(ctx context.Context) error {
+	for {
+		restart, err := in.negotiate(ctx)
+		if err != nil || !restart {
+			return err
+		}
+	}
+}
+
+// negotiate runs one stream from its header up to a restart (reported
+// true) or its end.
+func (in *inStream) negotiate(ctx context.Context) (bool, error) {
+	s := in.svc
+	t := in.t
+	t.restart()
+	in.streamID = ""
+	h, err := t.rd.ReadHeader()
+	if err != nil {
+		return false, err
+	}
+	in.to, in.from = normalizeDomain(h.To), normalizeDomain(h.From)
+	if h.Namespace != stanza.NSServer {
+		return false, xmlstream.Errorf("invalid-namespace", "the default namespace must be jabber:server")
+	}
+	if in.to == "" || !s.isLocal(in.to) {
+		in.streamID = newStreamID()
+		t.w.SendRaw(streamHeader("", in.from, in.streamID))
+		return false, xmlstream.Errorf("host-unknown", "%s is not served here", h.To)
+	}
+	in.streamID = newStreamID()
+	t.w.SendRaw(streamHeader(in.to, in.from, in.streamID))
+	if !strings.HasPrefix(h.Version, "1.") {
+		return false, xmlstream.Errorf("unsupported-version", "only XMPP 1.0 streams are supported")
+	}
+	if in.from != "" {
+		if err := s.opts.Policy.Check(in.from); err != nil {
+			s.logLink("refused", "in", pair{in.to, in.from}, "", err)
+			return false, xmlstream.Errorf("policy-violation", "federation with %s is not permitted here", in.from)
+		}
+	}
+	t.w.SendRaw(in.features())
+	for {
+		el, err := t.rd.Next()
+		if err != nil {
+			return false, err
+		}
+		if in.idle != nil {
+			in.idle.touch()
+		}
+		switch {
+		case el.Space == nsTLS && el.Local == "starttls":
+			if t.tls {
+				return false, xmlstream.Errorf("policy-violation", "TLS is already established")
+			}
+			t.w.SendRaw("<proceed xmlns='" + nsTLS + "'/>")
+			if err := t.upgrade(tls.Server(t.raw, s.tlsServerConfig()), time.Now().Add(s.opts.ConnectTimeout)); err != nil {
+				s.opts.Log.Debug().Str("addr", in.addr).Err(err).Msg("s2s: STARTTLS handshake failed")
+				return false, err
+			}
+			return true, nil
+		case el.Space == nsSASL && el.Local == "auth":
+			ok, err := in.external(el)
+			if err != nil || ok {
+				return ok, err
+			}
+		case el.Space == nsDialback && el.Local == "result":
+			if err := in.dialbackResult(ctx, el); err != nil {
+				return false, err
+			}
+		case el.Space == nsDialback && el.Local == "verify":
+			in.answerVerify(el)
+		case isStreamError(el):
+			cond, text := streamErrorOf(el)
+			s.opts.Log.Warn().Str("direction", "in").Str("remote", in.from).Str("condition", cond).Str("text", text).Msg("s2s stream error from peer")
+			return false, xmlstream.ErrStreamClosed
+		case el.Kind() != "":
+			if err := in.stanza(ctx, el); err != nil {
+				return false, err
+			}
+		default:
+			return false, xmlstream.Errorf("unsupported-stanza-type", "unexpected <%s xmlns='%s'/>", el.Local, el.Space)
+		}
+	}
+}
+
+func (in *inStream) features() string {
+	s := in.svc
+	var b strings.Builder
+	b.WriteString("<stream:features>")
+	if !in.t.tls {
+		b.WriteString("<starttls xmlns='" + nsTLS + "'><required/></starttls>")
+	} else {
+		in.mu.Lock()
+		_, done := in.authed[pair{in.to, in.from}]
+		in.mu.Unlock()
+		if !done && in.from != "" && s.verified(in.t.peerCerts, in.from) == nil {
+			b.WriteString("<mechanisms xmlns='" + nsSASL + "'><mechanism>EXTERNAL</mechanism></mechanisms>")
+		}
+		if !s.opts.SecureAuth {
+			b.WriteString("<dialback xmlns='" + nsDialbackFeature + "'><errors/></dialback>")
+		}
+	}
+	b.WriteString("</stream:features>")
+	return b.String()
+}
+
+// external handles SASL EXTERNAL (XEP-0178): the peer's certificate must
+// be valid for the domain in its stream header. It reports true when the
+// peer authenticated and the stream restarts.
+func (in *inStream) external(auth *stanza.Element) (bool, error) {
+	s := in.svc
+	failure := func(cond, text string) (bool, error) {
+		in.t.w.SendRaw("<failure xmlns='" + nsSASL + "'><" + cond + "/><text>" + escapeAttr(text) + "</text></failure>")
+		s.logLink("refused", "in", pair{in.to, in.from}, "EXTERNAL", errors.New(text))
+		return false, nil
+	}
+	if !in.t.tls {
+		return failure("encryption-required", "STARTTLS first")
+	}
+	if auth.Attr("mechanism") != "EXTERNAL" {
+		return failure("invalid-mechanism", "only EXTERNAL is offered")
+	}
+	if in.from == "" {
+		return failure("not-authorized", "the stream header has no from address")
+	}
+	authzid := strings.TrimSpace(auth.Text())
+	if authzid != "" && authzid != "=" {
+		b, err := base64.StdEncoding.DecodeString(authzid)
+		if err != nil {
+			in.t.w.SendRaw("<failure xmlns='" + nsSASL + "'><incorrect-encoding/></failure>")
+			return false, nil
+		}
+		if normalizeDomain(string(b)) != in.from {
+			return failure("invalid-authzid", "the authorization identity must be the stream's from domain")
+		}
+	}
+	if err := s.verified(in.t.peerCerts, in.from); err != nil {
+		return failure("not-authorized", err.Error())
+	}
+	in.t.w.SendRaw("<success xmlns='" + nsSASL + "'/>")
+	in.authenticated(pair{in.to, in.from}, "EXTERNAL")
+	return true, nil
+}
+
+// authenticated records that p may send stanzas on this stream.
+func (in *inStream) authenticated(p pair, method string) {
+	in.mu.Lock()
+	in.authed[p] = method
+	delete(in.pending, p)
+	first := in.idle == nil
+	if first {
+		in.idle = newIdleTimer(in.svc.opts.IdleTimeout, func() { in.stop("idle") })
+	}
+	in.mu.Unlock()
+	if first {
+		in.t.raw.SetReadDeadline(time.Time{})
+	}
+	in.svc.logLink("established", "in", p, method, nil)
+}
+
+// dialbackResult handles a dialback request from an originating server
+// (XEP-0220 §2.1.2): its key is checked with the authoritative server of
+// its domain (or its certificate, when valid), and the answer sent back.
+func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) error {
+	s := in.svc
+	p := pair{local: normalizeDomain(el.Attr("to")), remote: normalizeDomain(el.Attr("from"))}
+	key := strings.TrimSpace(el.Text())
+	reply := func(typ, cond, text string) {
+		var b strings.Builder
+		b.WriteString("<db:result from='" + escapeAttr(p.local) + "' to='" + escapeAttr(p.remote) + "' type='" + typ + "'")
+		if cond == "" {
+			b.WriteString("/>")
+		} else {
+			b.WriteString("><error type='cancel'><" + cond + " xmlns='" + stanza.NSStanzas + "'/>")
+			if text != "" {
+				b.WriteString("<text xmlns='" + stanza.NSStanzas + "'>" + escapeAttr(text) + "</text>")
+			}
+			b.WriteString("</error></db:result>")
+		}
+		in.t.w.SendRaw(b.String())
+	}
+	switch {
+	case !in.t.tls:
+		return xmlstream.Errorf("policy-violation", "STARTTLS is required before dialback")
+	case p.remote == "" || key == "":
+		return xmlstream.Errorf("improper-addressing", "dialback result without from or key")
+	case !s.isLocal(p.local):
+		reply("error", "item-not-found", p.local+" is not served here")
+		return nil
+	case s.opts.SecureAuth:
+		reply("error", "policy-violation", "this server requires certificate authentication (secure_auth)")
+		s.logLink("refused", "in", p, "dialback", errors.New("dialback is disabled by secure_auth"))
+		return nil
+	}
+	if err := s.opts.Policy.Check(p.remote); err != nil {
+		reply("error", "not-allowed", "federation with "+p.remote+" is not permitted here")
+		s.logLink("refused", "in", p, "dialback", err)
+		return nil
+	}
+	in.mu.Lock()
+	_, done := in.authed[p]
+	busy := in.pending[p]
+	if !done && !busy {
+		in.pending[p] = true
+	}
+	in.mu.Unlock()
+	if done {
+		reply("valid", "", "")
+		return nil
+	}
+	if busy {
+		return nil // answered when the verification in progress ends
+	}
+	id := in.streamID
+	go func() {
+		vctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
+		defer cancel()
+		valid, err := s.verifyKey(vctx, p, id, key)
+		switch {
+		case err != nil:
+			in.mu.Lock()
+			delete(in.pending, p)
+			in.mu.Unlock()
+			cond := "remote-server-not-found"
+			if isTimeout(err) {
+				cond = "remote-server-timeout"
+			}
+			reply("error", cond, "cannot verify the dialback key with "+p.remote)
+			s.logLink("refused", "in", p, "dialback", fmt.Errorf("verify with the authoritative server: %w", err))
+		case valid:
+			in.authenticated(p, "dialback")
+			reply("valid", "", "")
+		default:
+			in.mu.Lock()
+			delete(in.pending, p)
+			in.mu.Unlock()
+			reply("invalid", "", "")
+			s.logLink("refused", "in", p, "dialback", errors.New("the authoritative server says the key is invalid"))
+		}
+	}()
+	return nil
+}
+
+// answerVerify answers a verification request as the authoritative
+// server (XEP-0220 §2.1.3): was this key generated here?
+func (in *inStream) answerVerify(el *stanza.Element) {
+	s := in.svc
+	receiving := normalizeDomain(el.Attr("from"))
+	originating := normalizeDomain(el.Attr("to"))
+	id := el.Attr("id")
+	head := "<db:verify from='" + escapeAttr(originating) + "' to='" + escapeAttr(receiving) + "' id='" + escapeAttr(id) + "'"
+	if !s.isLocal(originating) {
+		in.t.w.SendRaw(head + " type='error'><error type='cancel'><item-not-found xmlns='" + stanza.NSStanzas + "'/></error></db:verify>")
+		return
+	}
+	typ := "invalid"
+	if validDialbackKey(s.opts.DialbackSecret, receiving, originating, id, strings.TrimSpace(el.Text())) {
+		typ = "valid"
+	}
+	s.opts.Log.Debug().Str("remote", receiving).Str("local", originating).Str("result", typ).Msg("s2s: answered dialback verification")
+	in.t.w.SendRaw(head + " type='" + typ + "'/>")
+}
+
+// stanza checks the addresses of a stanza from the peer and delivers it.
+func (in *inStream) stanza(ctx context.Context, el *stanza.Element) error {
+	s := in.svc
+	if el.From() == "" || el.To() == "" {
+		return xmlstream.Errorf("improper-addressing", "stanzas between servers need from and to addresses")
+	}
+	from, err := s.opts.Router.ParseJID(el.From())
+	if err != nil {
+		return xmlstream.Errorf("invalid-from", "from address %q is not a valid JID", el.From())
+	}
+	to, err := s.opts.Router.ParseJID(el.To())
+	if err != nil {
+		if stanza.IsError(el) {
+			return nil
+		}
+		in.t.w.Send(stanza.ErrorReply(el, stanza.ErrText("jid-malformed", "invalid to address")))
+		return nil
+	}
+	if !s.isLocal(to.Domainpart()) {
+		return xmlstream.Errorf("host-unknown", "%s is not served here", to.Domainpart())
+	}
+	if !in.isAuthenticated(from.Domainpart()) {
+		return xmlstream.Errorf("invalid-from", "%s has not authenticated on this stream", from.Domainpart())
+	}
+	s.opts.Router.Deliver(ctx, el)
+	return nil
+}
+
+// isAuthenticated reports whether remote authenticated on this stream.
+func (in *inStream) isAuthenticated(remote string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for p := range in.authed {
+		if p.remote == remote {
+			return true
+		}
+	}
+	return false
+}
