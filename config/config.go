@@ -74,16 +74,32 @@ type C2S struct {
 
 // S2S is the [s2s] section: server-to-server streams (federation).
 type S2S struct {
-	// Listen is the listener address; empty disables federation.
+	// Listen is the STARTTLS listener address; empty disables federation.
 	Listen string `toml:"listen"`
+	// DirectTLSListen is the XEP-0368 direct TLS listener address for
+	// incoming streams; empty disables it. It requires Listen.
+	DirectTLSListen string `toml:"direct_tls_listen"`
 	// SecureAuth requires peers to present a valid certificate (no
 	// dialback fallback).
 	SecureAuth bool `toml:"secure_auth"`
 	// Allow lists the only partner domains allowed to federate; empty
-	// means open federation.
+	// means open federation. An entry "*.example.com" matches the
+	// subdomains of example.com.
 	Allow []string `toml:"allow"`
-	// Deny lists partner domains refused federation.
+	// Deny lists partner domains refused federation, with the same
+	// wildcard as Allow; it wins over Allow.
 	Deny []string `toml:"deny"`
+	// ConnectTimeout bounds setting up an outgoing link: resolving,
+	// connecting, TLS and authentication.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// IdleTimeout closes a link that carried no stanza in either
+	// direction for this long.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxStanzaSize is the largest stanza accepted from a peer, in bytes.
+	MaxStanzaSize int `toml:"max_stanza_size"`
+	// Hosts maps partner domains (normalized) to the host:port to connect
+	// to, overriding DNS; the [s2s.hosts] table.
+	Hosts map[string]string `toml:"hosts"`
 }
 
 // MUC is the [muc] section: the multi-user chat service.
@@ -138,6 +154,11 @@ func Default() *Config {
 			AuthTimeout:          Duration{30 * time.Second},
 			LoginFailureDelay:    Duration{time.Second},
 			LoginFailureMaxDelay: Duration{30 * time.Second},
+		},
+		S2S: S2S{
+			ConnectTimeout: Duration{30 * time.Second},
+			IdleTimeout:    Duration{10 * time.Minute},
+			MaxStanzaSize:  262144,
 		},
 		Log: Log{Level: "info"},
 	}

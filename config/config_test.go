@@ -81,7 +81,13 @@ func TestLoadContractExample(t *testing.T) {
 			LoginFailureDelay:    Duration{time.Second},
 			LoginFailureMaxDelay: Duration{30 * time.Second},
 		},
-		S2S: S2S{Listen: "127.0.0.1:5269", Allow: []string{}},
+		S2S: S2S{
+			Listen:         "127.0.0.1:5269",
+			Allow:          []string{},
+			ConnectTimeout: Duration{30 * time.Second},
+			IdleTimeout:    Duration{10 * time.Minute},
+			MaxStanzaSize:  262144,
+		},
 		MUC: MUC{Domain: "conference.a.test"},
 		Log: Log{Level: "info"},
 	}
@@ -109,6 +115,17 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+func TestDefaultS2S(t *testing.T) {
+	want := S2S{
+		ConnectTimeout: Duration{30 * time.Second},
+		IdleTimeout:    Duration{10 * time.Minute},
+		MaxStanzaSize:  262144,
+	}
+	if got := Default().S2S; !reflect.DeepEqual(got, want) {
+		t.Errorf("Default().S2S = %+v, want %+v", got, want)
+	}
+}
+
 func TestLoadSettings(t *testing.T) {
 	path := writeConfig(t, `
 [server]
@@ -124,9 +141,17 @@ login_failure_delay = "500ms"
 login_failure_max_delay = "10s"
 [s2s]
 listen = "[::1]:5269"
+direct_tls_listen = "[::1]:5270"
 secure_auth = true
-allow = ["c.test"]
-deny = ["d.test"]
+allow = ["c.test", "*.e.test"]
+deny = ["d.test", "*.spam.e.test"]
+connect_timeout = "5s"
+idle_timeout = "1h"
+max_stanza_size = 10000
+[s2s.hosts]
+"b.example" = "127.0.0.2:5269"
+localhost = "[::1]:15269"
+"bücher.example" = "xmpp.xn--bcher-kva.example:5269"
 [log]
 level = "debug"
 `)
@@ -150,14 +175,40 @@ level = "debug"
 		{"login_failure_max_delay", cfg.C2S.LoginFailureMaxDelay.Duration, 10 * time.Second},
 		{"s2s.listen", cfg.S2S.Listen, "[::1]:5269"},
 		{"secure_auth", cfg.S2S.SecureAuth, true},
-		{"allow", cfg.S2S.Allow, []string{"c.test"}},
-		{"deny", cfg.S2S.Deny, []string{"d.test"}},
+		{"allow", cfg.S2S.Allow, []string{"c.test", "*.e.test"}},
+		{"deny", cfg.S2S.Deny, []string{"d.test", "*.spam.e.test"}},
+		{"s2s.direct_tls_listen", cfg.S2S.DirectTLSListen, "[::1]:5270"},
+		{"connect_timeout", cfg.S2S.ConnectTimeout.Duration, 5 * time.Second},
+		{"idle_timeout", cfg.S2S.IdleTimeout.Duration, time.Hour},
+		{"s2s.max_stanza_size", cfg.S2S.MaxStanzaSize, 10000},
+		{"hosts", cfg.S2S.Hosts, map[string]string{
+			"b.example":      "127.0.0.2:5269",
+			"localhost":      "[::1]:15269",
+			"bücher.example": "xmpp.xn--bcher-kva.example:5269",
+		}},
 		{"level", cfg.Log.Level, "debug"},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.want)
 		}
+	}
+}
+
+func TestLoadS2SHostsInline(t *testing.T) {
+	path := writeConfig(t, `
+[server]
+domains = ["a.test"]
+[s2s]
+hosts = { "b.example" = "127.0.0.2:5269", "c.example" = "c-xmpp.example:5270" }
+`)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"b.example": "127.0.0.2:5269", "c.example": "c-xmpp.example:5270"}
+	if !reflect.DeepEqual(cfg.S2S.Hosts, want) {
+		t.Errorf("Hosts = %#v, want %#v", cfg.S2S.Hosts, want)
 	}
 }
 
@@ -231,6 +282,47 @@ func TestLoadErrors(t *testing.T) {
 		{"served muc domain", base + "[muc]\ndomain = \"a.test\"\n", []string{`muc.domain: "a.test" is also in server.domains`}},
 		{"bad allow", base + "[s2s]\nallow = [\"x y\"]\n", []string{`s2s.allow: "x y" is not a valid domain`}},
 		{"bad deny", base + "[s2s]\ndeny = [\"x@y\"]\n", []string{`s2s.deny: "x@y" is not a valid domain`}},
+		{"bad s2s direct tls listen", base + "[s2s]\nlisten = \"127.0.0.1:5269\"\ndirect_tls_listen = \"5270\"\n", []string{`s2s.direct_tls_listen: "5270" is not a host:port address`}},
+		{"s2s direct tls port", base + "[s2s]\nlisten = \"127.0.0.1:5269\"\ndirect_tls_listen = \"127.0.0.1:xmpps\"\n", []string{`s2s.direct_tls_listen: "127.0.0.1:xmpps": port "xmpps" is not a number`}},
+		{"s2s direct tls type", base + "[s2s]\ndirect_tls_listen = 5270\n", []string{"s2s.direct_tls_listen: expected a string, got integer"}},
+		{"s2s direct tls without listen", base + "[s2s]\ndirect_tls_listen = \"127.0.0.1:5270\"\n", []string{"s2s.direct_tls_listen: set while s2s.listen is empty"}},
+		{"s2s direct tls is s2s listen", base + "[s2s]\nlisten = \"127.0.0.1:5269\"\ndirect_tls_listen = \"127.0.0.1:5269\"\n", []string{`s2s.direct_tls_listen: "127.0.0.1:5269" is also s2s.listen`}},
+		{"s2s direct tls is c2s listen", base + "[s2s]\nlisten = \"127.0.0.1:5269\"\ndirect_tls_listen = \"127.0.0.1:5222\"\n", []string{`s2s.direct_tls_listen: "127.0.0.1:5222" is also c2s.listen`}},
+		{"s2s direct tls is c2s direct tls", base + "[c2s]\ndirect_tls_listen = \"127.0.0.1:5223\"\n[s2s]\nlisten = \"127.0.0.1:5269\"\ndirect_tls_listen = \"127.0.0.1:5223\"\n", []string{`s2s.direct_tls_listen: "127.0.0.1:5223" is also c2s.direct_tls_listen`}},
+		{"connect timeout zero", base + "[s2s]\nconnect_timeout = \"0s\"\n", []string{"s2s.connect_timeout: must be positive, got 0s"}},
+		{"connect timeout negative", base + "[s2s]\nconnect_timeout = \"-30s\"\n", []string{"s2s.connect_timeout: must be positive, got -30s"}},
+		{"connect timeout syntax", base + "[s2s]\nconnect_timeout = \"30\"\n", []string{`s2s.connect_timeout: invalid duration "30"`}},
+		{"connect timeout type", base + "[s2s]\nconnect_timeout = 30\n", []string{"s2s.connect_timeout: expected a string, got integer"}},
+		{"idle timeout zero", base + "[s2s]\nidle_timeout = \"0\"\n", []string{"s2s.idle_timeout: must be positive, got 0s"}},
+		{"idle timeout negative", base + "[s2s]\nidle_timeout = \"-10m\"\n", []string{"s2s.idle_timeout: must be positive, got -10m0s"}},
+		{"idle timeout syntax", base + "[s2s]\nidle_timeout = \"ten minutes\"\n", []string{`s2s.idle_timeout: invalid duration "ten minutes"`}},
+		{"s2s small stanza size", base + "[s2s]\nmax_stanza_size = 9999\n", []string{"s2s.max_stanza_size: 9999 is less than the minimum of 10000"}},
+		{"s2s negative stanza size", base + "[s2s]\nmax_stanza_size = -1\n", []string{"s2s.max_stanza_size: -1 is less than the minimum of 10000"}},
+		{"s2s stanza size type", base + "[s2s]\nmax_stanza_size = \"256k\"\n", []string{"s2s.max_stanza_size: expected an integer, got string"}},
+		{"hosts not a table", base + "[s2s]\nhosts = \"b.example=127.0.0.2:5269\"\n", []string{"s2s.hosts: expected a table, got string"}},
+		{"hosts array of tables", base + "[[s2s.hosts]]\n\"b.example\" = \"127.0.0.2:5269\"\n", []string{"s2s.hosts: expected a table, got array of tables"}},
+		{"hosts value type", base + "[s2s.hosts]\n\"b.example\" = 5269\n", []string{`s2s.hosts."b.example": expected a string, got integer`}},
+		{"hosts value table", base + "[s2s.hosts.\"b.example\"]\naddr = \"127.0.0.2:5269\"\n", []string{`s2s.hosts."b.example": expected a string, got table`}},
+		{"hosts bad domain", base + "[s2s.hosts]\n\"bad domain!\" = \"127.0.0.2:5269\"\n", []string{`s2s.hosts."bad domain!": "bad domain!" is not a valid domain`}},
+		{"hosts empty domain", base + "[s2s.hosts]\n\"\" = \"127.0.0.2:5269\"\n", []string{`s2s.hosts."": "" is not a valid domain`}},
+		{"hosts newline in domain", base + "[s2s.hosts]\n\"a\\nb\" = \"127.0.0.2:5269\"\n", []string{`s2s.hosts."a\nb": "a\nb" is not a valid domain`}},
+		{"hosts unnormalized domain", base + "[s2s.hosts]\n\"B.example\" = \"127.0.0.2:5269\"\n", []string{`s2s.hosts."B.example": "B.example" is not in normalized form; write "b.example"`}},
+		{"hosts punycode domain", base + "[s2s.hosts]\n\"xn--bcher-kva.example\" = \"127.0.0.2:5269\"\n", []string{`s2s.hosts."xn--bcher-kva.example": "xn--bcher-kva.example" is not in normalized form; write "bücher.example"`}},
+		{"hosts bare key", base + "[s2s.hosts]\nlocalhost = \"127.0.0.2\"\n", []string{`s2s.hosts.localhost: "127.0.0.2" is not a host:port address: missing port in address`}},
+		{"hosts missing port", base + "[s2s.hosts]\n\"b.example\" = \"127.0.0.2\"\n", []string{`s2s.hosts."b.example": "127.0.0.2" is not a host:port address: missing port in address`}},
+		{"hosts named port", base + "[s2s.hosts]\n\"b.example\" = \"xmpp.b.example:xmpp-server\"\n", []string{`s2s.hosts."b.example": "xmpp.b.example:xmpp-server": port "xmpp-server" is not a number`}},
+		{"hosts port range", base + "[s2s.hosts]\n\"b.example\" = \"127.0.0.2:70000\"\n", []string{`s2s.hosts."b.example": "127.0.0.2:70000": port "70000" is not a number from 0 to 65535`}},
+		{"hosts port zero", base + "[s2s.hosts]\n\"b.example\" = \"127.0.0.2:0\"\n", []string{`s2s.hosts."b.example": "127.0.0.2:0": port 0 cannot be connected to`}},
+		{"hosts no host", base + "[s2s.hosts]\n\"b.example\" = \":5269\"\n", []string{`s2s.hosts."b.example": ":5269" has no host`}},
+		{"hosts bad IPv6", base + "[s2s.hosts]\n\"b.example\" = \"::1:5269\"\n", []string{`s2s.hosts."b.example": "::1:5269" is not a host:port address: too many colons`}},
+		{"hosts checked in sorted order", base + "[s2s.hosts]\n\"z.example\" = \"x\"\n\"c.example\" = \"y\"\n", []string{`s2s.hosts."c.example": "y" is not a host:port address`}},
+		{"bad wildcard allow", base + "[s2s]\nallow = [\"*.x y\"]\n", []string{`s2s.allow: "*.x y" is not a valid domain or "*." and a domain`}},
+		{"bare wildcard allow", base + "[s2s]\nallow = [\"*\"]\n", []string{`s2s.allow: "*" is not a valid domain`}},
+		{"empty wildcard allow", base + "[s2s]\nallow = [\"*.\"]\n", []string{`s2s.allow: "*." is not a valid domain or "*." and a domain`}},
+		{"inner wildcard allow", base + "[s2s]\nallow = [\"a.*.test\"]\n", []string{`s2s.allow: "a.*.test" is not a valid domain`}},
+		{"double wildcard deny", base + "[s2s]\ndeny = [\"*.*.test\"]\n", []string{`s2s.deny: "*.*.test" is not a valid domain or "*." and a domain`}},
+		{"unnormalized wildcard deny", base + "[s2s]\ndeny = [\"*.Spam.test\"]\n", []string{`s2s.deny: "*.Spam.test" is not in normalized form; write "*.spam.test"`}},
+		{"unnormalized allow", base + "[s2s]\nallow = [\"C.test\"]\n", []string{`s2s.allow: "C.test" is not in normalized form; write "c.test"`}},
 		{"bad log level", base + "[log]\nlevel = \"verbose\"\n", []string{`log.level: "verbose" is not one of debug, info, warn, error`}},
 		{"log level type", base + "[log]\nlevel = 1\n", []string{"log.level: expected a string, got integer"}},
 		{"public pprof", base + "[debug]\npprof_listen = \"0.0.0.0:6060\"\n", []string{`debug.pprof_listen: "0.0.0.0:6060" is not a loopback address`}},
@@ -294,7 +386,10 @@ func TestRepositoryConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(cfg.Server.Domains, []string{"localhost"}) || cfg.TLS.Cert != "" ||
-		cfg.C2S.DirectTLSListen != "127.0.0.1:5223" || cfg.S2S.Listen != "" || cfg.MUC.Domain != "" {
+		cfg.C2S.DirectTLSListen != "127.0.0.1:5223" || cfg.S2S.Listen != "" || cfg.MUC.Domain != "" ||
+		cfg.S2S.DirectTLSListen != "" || cfg.S2S.ConnectTimeout != Default().S2S.ConnectTimeout ||
+		cfg.S2S.IdleTimeout != Default().S2S.IdleTimeout || cfg.S2S.MaxStanzaSize != Default().S2S.MaxStanzaSize ||
+		len(cfg.S2S.Hosts) != 0 {
 		t.Errorf("unexpected configuration: %+v", cfg)
 	}
 	if want, _ := filepath.Abs("../data"); cfg.DataDir() != want {

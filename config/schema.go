@@ -13,8 +13,8 @@ import (
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // checkKeys checks every key of the parsed document, in file order, against
-// the fields of cfg (the schema is the struct's toml tags), and reports the
-// first unknown key or type mismatch.
+// the fields of cfg (the schema is the struct's toml tags; a map field is a
+// table of any keys), and reports the first unknown key or type mismatch.
 func checkKeys(md toml.MetaData, raw map[string]any, cfg *Config) error {
 	root := reflect.TypeOf(cfg).Elem()
 	for _, key := range md.Keys() {
@@ -22,13 +22,19 @@ func checkKeys(md toml.MetaData, raw map[string]any, cfg *Config) error {
 		var v any = raw
 		for i, part := range key {
 			name := toml.Key(key[:i+1]).String()
-			if t.Kind() != reflect.Struct {
+			switch t.Kind() {
+			case reflect.Struct:
+				f, ok := fieldByTag(t, part)
+				if !ok {
+					return fmt.Errorf("unknown key %q", name)
+				}
+				t = f.Type
+			case reflect.Map:
+				// A table of free-form keys, such as s2s.hosts.
+				t = t.Elem()
+			default:
 				// The parent's type was checked already; a value
 				// cannot have sub-keys.
-				return fmt.Errorf("unknown key %q", name)
-			}
-			f, ok := fieldByTag(t, part)
-			if !ok {
 				return fmt.Errorf("unknown key %q", name)
 			}
 			m, ok := v.(map[string]any)
@@ -36,7 +42,6 @@ func checkKeys(md toml.MetaData, raw map[string]any, cfg *Config) error {
 				return fmt.Errorf("unknown key %q", name)
 			}
 			v = m[part]
-			t = f.Type
 			if err := checkType(t, v); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -70,6 +75,13 @@ func checkType(t reflect.Type, v any) error {
 	switch t.Kind() {
 	case reflect.Struct:
 		_, ok = v.(map[string]any)
+	case reflect.Map:
+		// Only string keys; the entries are checked as keys of their
+		// own, each named in its error.
+		if t.Key().Kind() != reflect.String {
+			return fmt.Errorf("unsupported configuration field type %s", t)
+		}
+		_, ok = v.(map[string]any)
 	case reflect.String:
 		_, ok = v.(string)
 	case reflect.Int, reflect.Int64:
@@ -99,7 +111,7 @@ func checkType(t reflect.Type, v any) error {
 // describe names the TOML type expected for Go type t, with an article.
 func describe(t reflect.Type) string {
 	switch t.Kind() {
-	case reflect.Struct:
+	case reflect.Struct, reflect.Map:
 		return "a table"
 	case reflect.String:
 		return "a string"

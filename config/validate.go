@@ -3,17 +3,21 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"mellium.im/xmpp/jid"
 )
 
-// MinStanzaSize is the smallest accepted c2s.max_stanza_size: RFC 6120
-// §13.12 requires servers to accept stanzas of at least 10000 bytes.
+// MinStanzaSize is the smallest accepted c2s.max_stanza_size and
+// s2s.max_stanza_size: RFC 6120 §13.12 requires servers to accept stanzas
+// of at least 10000 bytes.
 const MinStanzaSize = 10000
 
 // validate checks the decoded, path-resolved configuration. Errors start
@@ -149,6 +153,23 @@ func (c *Config) validateS2S() error {
 			}
 		}
 	}
+	if c.S2S.DirectTLSListen != "" {
+		if err := checkListen(c.S2S.DirectTLSListen); err != nil {
+			return fmt.Errorf("s2s.direct_tls_listen: %w", err)
+		}
+		if c.S2S.Listen == "" {
+			return errors.New("s2s.direct_tls_listen: set while s2s.listen is empty, which disables federation")
+		}
+		for _, other := range []struct{ key, addr string }{
+			{"s2s.listen", c.S2S.Listen},
+			{"c2s.listen", c.C2S.Listen},
+			{"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
+		} {
+			if sameAddress(c.S2S.DirectTLSListen, other.addr) {
+				return fmt.Errorf("s2s.direct_tls_listen: %q is also %s", c.S2S.DirectTLSListen, other.key)
+			}
+		}
+	}
 	for _, list := range []struct {
 		key     string
 		domains []string
@@ -157,9 +178,33 @@ func (c *Config) validateS2S() error {
 		{"s2s.deny", c.S2S.Deny},
 	} {
 		for _, d := range list.domains {
-			if err := checkDomain(d); err != nil {
+			if err := checkDomainPattern(d); err != nil {
 				return fmt.Errorf("%s: %w", list.key, err)
 			}
+		}
+	}
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"s2s.connect_timeout", c.S2S.ConnectTimeout.Duration},
+		{"s2s.idle_timeout", c.S2S.IdleTimeout.Duration},
+	} {
+		if d.d <= 0 {
+			return fmt.Errorf("%s: must be positive, got %s", d.key, d.d)
+		}
+	}
+	if c.S2S.MaxStanzaSize < MinStanzaSize {
+		return fmt.Errorf("s2s.max_stanza_size: %d is less than the minimum of %d bytes", c.S2S.MaxStanzaSize, MinStanzaSize)
+	}
+	// Sorted, so that the error reported does not depend on map order.
+	for _, domain := range slices.Sorted(maps.Keys(c.S2S.Hosts)) {
+		key := toml.Key{"s2s", "hosts", domain}.String()
+		if err := checkDomain(domain); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		if err := checkDialAddr(c.S2S.Hosts[domain]); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
 		}
 	}
 	return nil
@@ -174,6 +219,39 @@ func checkDomain(d string) error {
 	}
 	if n := j.Domainpart(); n != d {
 		return fmt.Errorf("%q is not in normalized form; write %q", d, n)
+	}
+	return nil
+}
+
+// checkDomainPattern reports whether p is a domain, or "*." and a domain
+// (its subdomains), written in normalized form.
+func checkDomainPattern(p string) error {
+	d, wildcard := strings.CutPrefix(p, "*.")
+	if !wildcard {
+		return checkDomain(p)
+	}
+	j, err := jid.New("", d, "")
+	if err != nil {
+		return fmt.Errorf("%q is not a valid domain or \"*.\" and a domain: %w", p, err)
+	}
+	if n := j.Domainpart(); n != d {
+		return fmt.Errorf("%q is not in normalized form; write %q", p, "*."+n)
+	}
+	return nil
+}
+
+// checkDialAddr reports whether addr is a host:port address to connect to:
+// a host and a numeric, non-zero port.
+func checkDialAddr(addr string) error {
+	if err := checkListen(addr); err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" {
+		return fmt.Errorf("%q has no host", addr)
+	}
+	if n, _ := strconv.Atoi(port); n == 0 {
+		return fmt.Errorf("%q: port 0 cannot be connected to", addr)
 	}
 	return nil
 }

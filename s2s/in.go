@@ -25,8 +25,9 @@ type inStream struct {
 	addr      string // peer address, for logs
 
 	// Set by the reading goroutine during negotiation.
-	to, from string // addresses of the current stream header
-	streamID string // our id for the current stream (dialback keys use it)
+	to, from  string // addresses of the current stream header
+	streamID  string // our id for the current stream (dialback keys use it)
+	peerError string // the stream error the peer sent, if any
 
 	mu       sync.Mutex
 	authed   map[pair]string // pair -> auth method
@@ -64,14 +65,22 @@ func (in *inStream) serve(ctx context.Context) {
 // finish closes the stream after loop returned err and logs it.
 func (in *inStream) finish(err error) {
 	s := in.svc
-	cond, text := "", ""
+	cond, text, reason := "", "", ""
 	var se *xmlstream.Error
 	switch {
 	case errors.As(err, &se):
 		cond, text = se.Condition, se.Text
+		reason = "stream error sent: " + cond
+		if text != "" {
+			reason += " (" + text + ")"
+		}
 	case errors.Is(err, xmlstream.ErrStreamClosed):
+		reason = "the peer closed the stream"
+		if in.peerError != "" {
+			reason = in.peerError
+		}
 	case err != nil:
-		s.opts.Log.Debug().Str("addr", in.addr).Err(err).Msg("s2s: incoming stream ended")
+		reason = err.Error()
 	}
 	in.mu.Lock()
 	authed := make(map[pair]string, len(in.authed))
@@ -84,21 +93,17 @@ func (in *inStream) finish(err error) {
 	}
 	in.mu.Unlock()
 	if cause != "" {
-		cond, text = "", ""
-		if cause == "shutdown" {
-			cond, text = "system-shutdown", "the server is shutting down"
-		}
+		cond, text, reason = "", "", cause
 	}
 	if cond != "" && !in.headerSentForErrors() {
 		in.t.w.SendRaw(streamHeader(in.to, in.from, newStreamID()))
 	}
 	in.t.close(cond, text)
 	for p, a := range authed {
-		ev := s.opts.Log.Info()
-		if cond != "" {
-			ev = ev.Str("condition", cond)
-		}
-		ev.Str("direction", "in").Str("local", p.local).Str("remote", p.remote).Str("auth", a).Msg("s2s link closed")
+		s.logLink("closed", "in", p, a, reason)
+	}
+	if len(authed) == 0 && cond != "" {
+		s.logLink("refused", "in", pair{in.to, in.from}, "", reason+" from "+in.addr)
 	}
 }
 
@@ -160,7 +165,7 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 	}
 	if in.from != "" {
 		if err := s.opts.Policy.Check(in.from); err != nil {
-			s.logLink("refused", "in", pair{in.to, in.from}, "", err)
+			s.logLink("refused", "in", pair{in.to, in.from}, "", err.Error())
 			return false, xmlstream.Errorf("policy-violation", "federation with %s is not permitted here", in.from)
 		}
 	}
@@ -197,7 +202,10 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 			in.answerVerify(el)
 		case isStreamError(el):
 			cond, text := streamErrorOf(el)
-			s.opts.Log.Warn().Str("direction", "in").Str("remote", in.from).Str("condition", cond).Str("text", text).Msg("s2s stream error from peer")
+			in.peerError = "stream error from the peer: " + cond
+			if text != "" {
+				in.peerError += " (" + text + ")"
+			}
 			return false, xmlstream.ErrStreamClosed
 		case el.Kind() != "":
 			if err := in.stanza(ctx, el); err != nil {
@@ -237,7 +245,7 @@ func (in *inStream) external(auth *stanza.Element) (bool, error) {
 	s := in.svc
 	failure := func(cond, text string) (bool, error) {
 		in.t.w.SendRaw("<failure xmlns='" + nsSASL + "'><" + cond + "/><text>" + escapeAttr(text) + "</text></failure>")
-		s.logLink("refused", "in", pair{in.to, in.from}, "EXTERNAL", errors.New(text))
+		s.logLink("refused", "in", pair{in.to, in.from}, "EXTERNAL", text)
 		return false, nil
 	}
 	if !in.t.tls {
@@ -281,7 +289,7 @@ func (in *inStream) authenticated(p pair, method string) {
 	if first {
 		in.t.raw.SetReadDeadline(time.Time{})
 	}
-	in.svc.logLink("established", "in", p, method, nil)
+	in.svc.logLink("established", "in", p, method, "")
 }
 
 // dialbackResult handles a dialback request from an originating server
@@ -315,12 +323,12 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 		return nil
 	case s.opts.SecureAuth:
 		reply("error", "policy-violation", "this server requires certificate authentication (secure_auth)")
-		s.logLink("refused", "in", p, "dialback", errors.New("dialback is disabled by secure_auth"))
+		s.logLink("refused", "in", p, "dialback", "dialback is disabled by secure_auth")
 		return nil
 	}
 	if err := s.opts.Policy.Check(p.remote); err != nil {
 		reply("error", "not-allowed", "federation with "+p.remote+" is not permitted here")
-		s.logLink("refused", "in", p, "dialback", err)
+		s.logLink("refused", "in", p, "dialback", err.Error())
 		return nil
 	}
 	in.mu.Lock()
@@ -352,7 +360,7 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 				cond = "remote-server-timeout"
 			}
 			reply("error", cond, "cannot verify the dialback key with "+p.remote)
-			s.logLink("refused", "in", p, "dialback", fmt.Errorf("verify with the authoritative server: %w", err))
+			s.logLink("refused", "in", p, "dialback", fmt.Sprintf("verify with the authoritative server: %v", err))
 		case valid:
 			in.authenticated(p, "dialback")
 			reply("valid", "", "")
@@ -361,7 +369,7 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 			delete(in.pending, p)
 			in.mu.Unlock()
 			reply("invalid", "", "")
-			s.logLink("refused", "in", p, "dialback", errors.New("the authoritative server says the key is invalid"))
+			s.logLink("refused", "in", p, "dialback", "the authoritative server says the key is invalid")
 		}
 	}()
 	return nil

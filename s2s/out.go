@@ -103,14 +103,13 @@ func (l *outLink) run(ctx context.Context) {
 		t.w.Send(el)
 	}
 	l.mu.Unlock()
-	s.logLink("established", "out", l.pair, auth, nil)
+	s.logLink("established", "out", l.pair, auth, "")
 	reason := l.read(ctx, t)
 	l.end(reason)
 	l.mu.Lock()
 	reason = l.reason
 	l.mu.Unlock()
-	s.logLink("closed", "out", l.pair, auth, nil)
-	s.opts.Log.Debug().Str("direction", "out").Str("remote", l.pair.remote).Str("reason", reason).Msg("s2s link close reason")
+	s.logLink("closed", "out", l.pair, auth, reason)
 }
 
 // end closes the link once: with a closing stream tag (or a stream error
@@ -156,7 +155,7 @@ func (l *outLink) failed(err error) {
 	if isTimeout(err) {
 		cond = "remote-server-timeout"
 	}
-	l.svc.logLink("failed", "out", l.pair, "", err)
+	l.svc.logLink("failed", "out", l.pair, "", fmt.Sprintf("%v; %d stanzas bounced with %s", err, len(queued), cond))
 	text := fmt.Sprintf("cannot reach %s: %v", l.pair.remote, err)
 	for _, el := range queued {
 		l.svc.opts.Router.Bounce(context.Background(), el, stanza.ErrText(cond, text))
@@ -179,7 +178,7 @@ func (l *outLink) read(ctx context.Context, t *transport) string {
 		el, err := t.rd.Next()
 		if err != nil {
 			if errors.Is(err, xmlstream.ErrStreamClosed) {
-				return "peer closed the stream"
+				return "the peer closed the stream"
 			}
 			var se *xmlstream.Error
 			if errors.As(err, &se) {
@@ -192,8 +191,10 @@ func (l *outLink) read(ctx context.Context, t *transport) string {
 		switch {
 		case isStreamError(el):
 			cond, text := streamErrorOf(el)
-			l.svc.opts.Log.Warn().Str("direction", "out").Str("remote", l.pair.remote).Str("condition", cond).Str("text", text).Msg("s2s stream error from peer")
-			return "stream error from peer: " + cond
+			if text != "" {
+				return "stream error from the peer: " + cond + " (" + text + ")"
+			}
+			return "stream error from the peer: " + cond
 		case el.Space == nsDialback && el.Local == "verify":
 			// Not used on outgoing links: verifications go on their own
 			// connections.

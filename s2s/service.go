@@ -262,15 +262,20 @@ func (s *Service) verified(chain []*x509.Certificate, domain string) error {
 	return verifyPeerCert(chain, domain, s.opts.Roots)
 }
 
-// logLink writes the line admins read to see who federates.
-func (s *Service) logLink(event, direction string, p pair, auth string, err error) {
+// logLink writes the line admins read to see who federates: event is
+// established, refused, failed or closed; reason says why a link was
+// refused, failed or closed.
+func (s *Service) logLink(event, direction string, p pair, auth, reason string) {
 	ev := s.opts.Log.Info()
-	if err != nil {
-		ev = s.opts.Log.Warn().Str("error", err.Error())
+	if event == "refused" || event == "failed" {
+		ev = s.opts.Log.Warn()
 	}
 	ev = ev.Str("direction", direction).Str("local", p.local).Str("remote", p.remote)
 	if auth != "" {
 		ev = ev.Str("auth", auth)
+	}
+	if reason != "" {
+		ev = ev.Str("reason", reason)
 	}
 	ev.Msg("s2s link " + event)
 }
