@@ -13,32 +13,69 @@ import (
 // peer describes one server of a federation test.
 type peer struct {
 	domain string
-	s2s    string // extra [s2s] keys
-	extra  string // extra sections after [s2s]
+	s2s    string            // extra [s2s] keys
+	extra  string            // extra sections after [s2s]
+	hosts  map[string]string // extra [s2s.hosts] entries
+	tls    string            // [tls] keys; empty: a generated self-signed certificate
+}
+
+// federation is a set of parley servers linked through [s2s.hosts].
+type federation struct {
+	t       *testing.T
+	peers   []peer
+	addrs   []string // s2s listeners
+	options []testutil.Options
+	servers []*testutil.Server
 }
 
 // federate starts one parley server per peer, each knowing the others'
 // s2s listeners through [s2s.hosts], and adds alice and bob to each.
 func federate(t *testing.T, peers ...peer) []*testutil.Server {
 	t.Helper()
-	addrs := make([]string, len(peers))
-	for i := range peers {
-		addrs[i] = testutil.FreeAddrOn(t, "127.0.0.1")
+	return newFederation(t, peers...).servers
+}
+
+func newFederation(t *testing.T, peers ...peer) *federation {
+	t.Helper()
+	f := &federation{t: t, peers: peers}
+	for range peers {
+		f.addrs = append(f.addrs, testutil.FreeAddrOn(t, "127.0.0.1"))
 	}
-	servers := make([]*testutil.Server, len(peers))
 	for i, p := range peers {
 		var hosts strings.Builder
 		for j, q := range peers {
 			if j != i {
-				fmt.Fprintf(&hosts, "%q = %q\n", q.domain, addrs[j])
+				fmt.Fprintf(&hosts, "%q = %q\n", q.domain, f.addrs[j])
 			}
 		}
-		extra := fmt.Sprintf("[s2s]\nlisten = %q\nconnect_timeout = \"5s\"\n%s\n[s2s.hosts]\n%s\n%s", addrs[i], p.s2s, hosts.String(), p.extra)
-		servers[i] = testutil.Start(t, testutil.Options{Domain: p.domain, Extra: extra, LogLevel: "info"})
-		servers[i].AddUser("alice", "alice-pw")
-		servers[i].AddUser("bob", "bob-pw")
+		for d, a := range p.hosts {
+			fmt.Fprintf(&hosts, "%q = %q\n", d, a)
+		}
+		s2sKeys := p.s2s
+		if !strings.Contains(s2sKeys, "connect_timeout") {
+			s2sKeys += "\nconnect_timeout = \"5s\""
+		}
+		extra := fmt.Sprintf("[s2s]\nlisten = %q\n%s\n[s2s.hosts]\n%s\n%s", f.addrs[i], s2sKeys, hosts.String(), p.extra)
+		if p.tls != "" {
+			extra += "\n[tls]\n" + p.tls + "\n"
+		}
+		o := testutil.Options{Dir: t.TempDir(), Domain: p.domain, Extra: extra, LogLevel: "info"}
+		f.options = append(f.options, o)
+		srv := testutil.Start(t, o)
+		srv.AddUser("alice", "alice-pw")
+		srv.AddUser("bob", "bob-pw")
+		f.servers = append(f.servers, srv)
 	}
-	return servers
+	return f
+}
+
+// restart stops server i and starts it again on the same data and
+// listener.
+func (f *federation) restart(i int) *testutil.Server {
+	f.t.Helper()
+	f.servers[i].Stop()
+	f.servers[i] = testutil.Start(f.t, f.options[i])
+	return f.servers[i]
 }
 
 func isMessageFrom(from, body string) func(*stanza.Element) bool {
