@@ -13,6 +13,7 @@ import (
 // peer describes one server of a federation test.
 type peer struct {
 	domain string
+	more   []string          // further served domains
 	s2s    string            // extra [s2s] keys
 	extra  string            // extra sections after [s2s]
 	hosts  map[string]string // extra [s2s.hosts] entries
@@ -46,6 +47,9 @@ func newFederation(t *testing.T, peers ...peer) *federation {
 		for j, q := range peers {
 			if j != i {
 				fmt.Fprintf(&hosts, "%q = %q\n", q.domain, f.addrs[j])
+				for _, d := range q.more {
+					fmt.Fprintf(&hosts, "%q = %q\n", d, f.addrs[j])
+				}
 			}
 		}
 		for d, a := range p.hosts {
@@ -59,7 +63,7 @@ func newFederation(t *testing.T, peers ...peer) *federation {
 		if p.tls != "" {
 			extra += "\n[tls]\n" + p.tls + "\n"
 		}
-		o := testutil.Options{Dir: t.TempDir(), Domain: p.domain, Extra: extra, LogLevel: "info"}
+		o := testutil.Options{Dir: t.TempDir(), Domain: p.domain, MoreDomains: p.more, Extra: extra, LogLevel: "info"}
 		f.options = append(f.options, o)
 		srv := testutil.Start(t, o)
 		srv.AddUser("alice", "alice-pw")
@@ -101,4 +105,24 @@ func TestMessagesBothWaysWithDialback(t *testing.T) {
 	a.WaitLog(5*time.Second, `"s2s link established"`, `"direction":"in"`, `"remote":"b.test"`, `"auth":"dialback"`)
 	b.WaitLog(5*time.Second, `"s2s link established"`, `"direction":"out"`, `"remote":"a.test"`, `"auth":"dialback"`)
 	b.WaitLog(5*time.Second, `"s2s link established"`, `"direction":"in"`, `"remote":"a.test"`, `"auth":"dialback"`)
+}
+
+func TestEachDomainPairAuthenticatesSeparately(t *testing.T) {
+	s := federate(t, peer{domain: "a.test", more: []string{"a2.test"}}, peer{domain: "b.test"})
+	a, b := s[0], s[1]
+	a.AddUser("carol@a2.test", "carol-pw")
+	alice := testutil.Login(t, a.Addr, "alice@a.test", "alice-pw", "pc")
+	carol := testutil.Login(t, a.Addr, "carol@a2.test", "carol-pw", "pc")
+	bob := testutil.Login(t, b.Addr, "bob@b.test", "bob-pw", "pc")
+	alice.Send("<message to='bob@b.test/pc' type='chat'><body>from a</body></message>")
+	carol.Send("<message to='bob@b.test/pc' type='chat'><body>from a2</body></message>")
+	bob.Expect(isMessageFrom(alice.JID, "from a"))
+	bob.Expect(isMessageFrom(carol.JID, "from a2"))
+	bob.Send("<message to='" + carol.JID + "' type='chat'><body>to a2</body></message>")
+	carol.Expect(isMessageFrom(bob.JID, "to a2"))
+	for _, local := range []string{"a.test", "a2.test"} {
+		a.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"out"`, `"local":"`+local+`"`, `"remote":"b.test"`, `"auth":"dialback"`)
+		b.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"in"`, `"local":"b.test"`, `"remote":"`+local+`"`, `"auth":"dialback"`)
+	}
+	b.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"out"`, `"local":"b.test"`, `"remote":"a2.test"`)
 }

@@ -58,6 +58,8 @@ type Options struct {
 	Dir string
 	// Domain is the served domain; empty means Domain.
 	Domain string
+	// MoreDomains are further served domains (virtual hosts).
+	MoreDomains []string
 	// Extra is appended to the generated config.toml (see StartServer).
 	Extra string
 	// LogLevel overrides the log level (default warn, or $PARLEY_TEST_LOG).
@@ -77,8 +79,12 @@ func Start(t testing.TB, o Options) *Server {
 	if o.LogLevel == "" {
 		o.LogLevel = logLevel()
 	}
+	domains := fmt.Sprintf("%q", o.Domain)
+	for _, d := range o.MoreDomains {
+		domains += fmt.Sprintf(", %q", d)
+	}
 	toml := fmt.Sprintf(`[server]
-domains = [%q]
+domains = [%s]
 
 [storage]
 sqlite = "data/parley.db"
@@ -90,7 +96,7 @@ direct_tls_listen = "127.0.0.1:0"
 
 [log]
 level = %q
-`, o.Domain, c2sSection(o.Extra), o.LogLevel)
+`, domains, c2sSection(o.Extra), o.LogLevel)
 	toml += stripC2S(o.Extra)
 	path := filepath.Join(o.Dir, "config.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
