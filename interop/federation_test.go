@@ -95,7 +95,7 @@ func TestFederationWithProsodyAndEjabberd(t *testing.T) {
 					out, err := runFederation(t, py, parley, peer)
 					if err != nil {
 						t.Errorf("federation.py against %s: %v\n%s", peer.Name, err, failLines(out))
-						t.Logf("%s log (tail):\n%s", peer.Name, tailLines(peer.Log(), 80))
+						t.Logf("%s log (tail):\n%s", peer.Name, tailLines(peer.Log(), 150))
 					}
 					for _, dir := range []string{"out", "in"} {
 						lines := parley.LogLines(`"s2s link established"`, `"direction":"`+dir+`"`, `"remote":"`+peer.Domain+`"`)
