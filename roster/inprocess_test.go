@@ -223,3 +223,34 @@ func TestLocalProbeOfUnavailableUserSkipsStorage(t *testing.T) {
 		t.Fatalf("%d roster item reads for a probe nobody can answer", n)
 	}
 }
+
+// TestRemoteProbeOfOfflineUser: a subscribed remote prober is told that a
+// user with no available resource is unavailable, from the bare JID
+// (RFC 6121 §4.3.2); once the user is available it gets his presence.
+func TestRemoteProbeOfOfflineUser(t *testing.T) {
+	w := newWorld(t)
+	w.account("alice")
+	var remote []*stanza.Element
+	w.r.SetRemote(func(_ context.Context, el *stanza.Element) { remote = append(remote, el) })
+	const carol = "carol@remote.example"
+	if _, err := w.store.PutRosterItem(w.ctx, bareOf("alice"), storage.RosterItem{JID: carol, Subscription: "from"}); err != nil {
+		t.Fatal(err)
+	}
+	probe := func() {
+		p := stanza.New("", "presence", "type", "probe", "from", carol, "to", bareOf("alice"))
+		w.r.Deliver(w.ctx, p)
+	}
+
+	probe()
+	if len(remote) != 1 || remote[0].Type() != "unavailable" || remote[0].From() != bareOf("alice") || remote[0].To() != carol {
+		t.Fatalf("answer to a probe of an offline user: %v", remote)
+	}
+
+	alice, _ := w.bind("alice", "desk")
+	w.send(alice, "<presence><status>here</status></presence>")
+	remote = nil
+	probe()
+	if len(remote) != 1 || remote[0].Type() != "" || remote[0].From() != alice.JID.String() || remote[0].ChildText("", "status") != "here" {
+		t.Fatalf("answer to a probe of an available user: %v", remote)
+	}
+}

@@ -219,7 +219,8 @@ func (m *Module) directed(ctx context.Context, res *router.Resource, to jid.JID,
 // probe answers a presence probe from "from" to the user (RFC 6121
 // §4.3.2): entities not subscribed to the user's presence get
 // unsubscribed; subscribers get the last presence of every available
-// resource, addressed to the probing resource when it is known.
+// resource, addressed to the probing resource when it is known, or
+// unavailable presence from the user's bare JID when there is none.
 func (m *Module) probe(ctx context.Context, user, from jid.JID) {
 	if m.r.Serves(from.Domainpart()) && !m.anyAvailable(user) {
 		// A local prober's roster and the user's agree (this server keeps
@@ -242,6 +243,20 @@ func (m *Module) probe(ctx context.Context, user, from jid.JID) {
 	if prober, ok := ctx.Value(proberKey{}).(jid.JID); ok && prober.Bare().Equal(from.Bare()) {
 		to = prober
 	}
+	if m.sendLastPresence(ctx, user, to) > 0 {
+		return
+	}
+	// RFC 6121 §4.3.2 (3): with no available resource, the prober learns
+	// that the user is offline. Without this, a remote prober could not
+	// tell an offline contact from an unanswered probe.
+	out := stanza.New("", "presence", "type", "unavailable", "from", user.String(), "to", to.String())
+	m.r.DeliverPresence(ctx, to, out)
+}
+
+// sendLastPresence sends to "to" the last presence of every available
+// resource of user and reports how many it sent.
+func (m *Module) sendLastPresence(ctx context.Context, user, to jid.JID) int {
+	n := 0
 	for _, res := range m.r.Resources(user.String()) {
 		p := res.Presence()
 		if p == nil {
@@ -250,5 +265,7 @@ func (m *Module) probe(ctx context.Context, user, from jid.JID) {
 		out := p.ShallowCopy()
 		out.SetAttr("to", to.String())
 		m.r.DeliverPresence(ctx, to, out)
+		n++
 	}
+	return n
 }

@@ -135,6 +135,16 @@ type change struct {
 	ver     int64              // roster version after the write
 }
 
+// visible reports whether the change shows in the roster item a client
+// sees. A pending inbound request is not part of the item (RFC 6121
+// §3.1.3 delivers it as presence), so a change to it alone is stored but
+// not pushed: the push would repeat the item the client already has.
+func (c change) visible() bool {
+	o, n := c.old, c.new
+	o.PendingIn, n.PendingIn = false, false
+	return o != n
+}
+
 // transition applies f to the user's state for contact and stores the
 // result. request is the serialized subscribe stanza to keep when the
 // transition leaves an inbound request pending.
@@ -210,7 +220,7 @@ func (m *Module) outboundSubscription(ctx context.Context, res *router.Resource,
 		return
 	}
 	m.log.Debug().Str("user", user.String()).Str("contact", contact.String()).Str("type", typ).Bool("routed", c.forward).Msg("outbound subscription")
-	if c.written {
+	if c.written && c.visible() {
 		m.push(user.String(), itemElement(c.item), c.ver)
 	}
 	if !c.forward {
@@ -249,7 +259,7 @@ func (m *Module) inboundSubscription(ctx context.Context, user, contact jid.JID,
 	}
 	m.log.Debug().Str("user", user.String()).Str("contact", contact.String()).Str("type", typ).
 		Bool("delivered", c.forward).Bool("auto_reply", c.autoReply).Msg("inbound subscription")
-	if c.written {
+	if c.written && c.visible() {
 		m.push(user.String(), itemElement(c.item), c.ver)
 	}
 	if c.forward {

@@ -335,3 +335,30 @@ func bare(c *testutil.Client) string {
 	b, _, _ := strings.Cut(c.JID, "/")
 	return b
 }
+
+// TestRequestFromContactIsNotPushed: a subscription request from a
+// contact already in the roster leaves the item as the client sees it
+// unchanged (a pending inbound request is not an item attribute), so it
+// is delivered without a roster push (RFC 6121 §3.1.3); the approval is
+// pushed.
+func TestRequestFromContactIsNotPushed(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	srv.AddUser("bob", "pw")
+	putItem(t, srv, "alice", "bob", "to")
+	putItem(t, srv, "bob", "alice", "from")
+	a := online(t, srv, "alice", "r")
+	b := online(t, srv, "bob", "r")
+	alice, bob := bareOf("alice"), bareOf("bob")
+
+	b.Send("<presence to='" + alice + "' type='subscribe'/>")
+	if it := pushItem(b.Expect(isPush(alice, "from"))); it.Attr("ask") != "subscribe" {
+		t.Fatalf("requester's item: %s", it)
+	}
+	a.Expect(isPresence(bob, "subscribe"))
+	a.ExpectNone(func(el *stanza.Element) bool { return pushItem(el) != nil }, quiet)
+
+	a.Send("<presence to='" + bob + "' type='subscribed'/>")
+	a.Expect(isPush(bob, "both"))
+	b.Expect(isPush(alice, "both"))
+}

@@ -418,13 +418,30 @@ func (r *Router) DeliverPresence(ctx context.Context, to jid.JID, el *stanza.Ele
 		return
 	}
 	if !r.AccountExists(ctx, to.Bare()) {
-		return // RFC 6121 §8.5.1: presence to no such user is ignored
+		r.presenceToNoSuchUser(ctx, to, el)
+		return
 	}
 	if r.presence != nil {
 		r.presence.InboundPresence(ctx, to, el)
 		return
 	}
 	r.DeliverToResources(to, el)
+}
+
+// presenceToNoSuchUser handles presence to an account that does not
+// exist (RFC 6121 §8.5.1): a probe is answered with unsubscribed from the
+// bare JID, so the prober's server cancels the subscription its roster
+// still claims (§4.3.2); any other presence is ignored.
+func (r *Router) presenceToNoSuchUser(ctx context.Context, to jid.JID, el *stanza.Element) {
+	if el.Type() != "probe" {
+		return
+	}
+	from, err := r.ParseJID(el.From())
+	if err != nil || el.From() == "" {
+		return
+	}
+	reply := stanza.New("", "presence", "type", "unsubscribed", "from", to.Bare().String(), "to", from.Bare().String())
+	r.DeliverPresence(ctx, from.Bare(), reply)
 }
 
 // nothingToDeliver reports whether presence for a user with no session

@@ -292,3 +292,31 @@ func (p presenceRecorder) OutboundPresence(context.Context, *Resource, *stanza.E
 func (p presenceRecorder) InboundPresence(_ context.Context, to jid.JID, el *stanza.Element) {
 	*p.in = append(*p.in, to.String()+":"+el.Type())
 }
+
+// TestProbeToNoSuchUser: a remote probe to an account that does not exist
+// is answered with unsubscribed from the bare JID (RFC 6121 §4.3.2);
+// other presence to it is dropped without an answer (§8.5.1).
+func TestProbeToNoSuchUser(t *testing.T) {
+	r := newTestRouter()
+	var remote []*stanza.Element
+	r.SetRemote(func(_ context.Context, el *stanza.Element) { remote = append(remote, el) })
+	var inbound []string
+	r.SetPresenceHandler(presenceRecorder{in: &inbound})
+	ctx := context.Background()
+	ghost := jid.MustParse("ghost@example.test")
+	for _, typ := range []string{"", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "error"} {
+		p := stanza.New("", "presence", "from", "carol@remote.example/c", "to", "ghost@example.test")
+		p.SetAttr("type", typ)
+		r.DeliverPresence(ctx, ghost, p)
+	}
+	if len(remote) != 0 || len(inbound) != 0 {
+		t.Fatalf("presence to no such user: %d answers, %d handled", len(remote), len(inbound))
+	}
+	r.DeliverPresence(ctx, ghost, stanza.New("", "presence", "from", "carol@remote.example", "to", "ghost@example.test/x", "type", "probe"))
+	if len(remote) != 1 || len(inbound) != 0 {
+		t.Fatalf("probe to no such user: %d answers, %d handled", len(remote), len(inbound))
+	}
+	if a := remote[0]; a.Type() != "unsubscribed" || a.From() != "ghost@example.test" || a.To() != "carol@remote.example" {
+		t.Fatalf("answer %s", a)
+	}
+}

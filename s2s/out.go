@@ -93,6 +93,7 @@ func (l *outLink) run(ctx context.Context) {
 		l.failed(err)
 		return
 	}
+	s.logLink("established", "out", l.pair, auth, "")
 	l.mu.Lock()
 	l.t = t
 	l.state = linkReady
@@ -103,7 +104,6 @@ func (l *outLink) run(ctx context.Context) {
 		t.w.Send(el)
 	}
 	l.mu.Unlock()
-	s.logLink("established", "out", l.pair, auth, "")
 	reason := l.read(ctx, t)
 	l.end(reason)
 	l.mu.Lock()
