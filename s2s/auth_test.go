@@ -68,9 +68,25 @@ func TestAuthenticationMethods(t *testing.T) {
 			bob.Expect(isMessageFrom(alice.JID, "hello"))
 			bob.Send("<message to='" + alice.JID + "' type='chat'><body>hi</body></message>")
 			alice.Expect(isMessageFrom(bob.JID, "hi"))
+			if c.ca {
+				// Certificates prove both domains, so a.test makes its link
+				// bidirectional (XEP-0288) and b.test answers over it: one
+				// connection in all.
+				a.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"out"`, `"bidi":true`, `"auth":"`+c.wantAuth+`"`)
+				b.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"in"`, `"bidi":true`, `"auth":"`+c.wantAuth+`"`)
+				for _, srv := range []*testutil.Server{a, b} {
+					if n := len(srv.LogLines(`"s2s link established"`)); n != 1 {
+						t.Errorf("%s established %d links, want 1", srv.Domain, n)
+					}
+				}
+				return
+			}
 			for _, srv := range []*testutil.Server{a, b} {
 				for _, dir := range []string{"in", "out"} {
-					srv.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"`+dir+`"`, `"auth":"`+c.wantAuth+`"`)
+					line := srv.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"`+dir+`"`, `"auth":"`+c.wantAuth+`"`)
+					if strings.Contains(line, "bidi") {
+						t.Errorf("bidirectional link without a verified certificate: %s", line)
+					}
 				}
 			}
 		})
@@ -295,4 +311,26 @@ func TestIncomingStanzasAreChecked(t *testing.T) {
 			t.Errorf("stream error %q, want invalid-from", got)
 		}
 	})
+}
+
+func TestBidirectionalLinkEndsAndPeerOpensItsOwn(t *testing.T) {
+	ca := testutil.NewCA(t)
+	s := federate(t,
+		peer{domain: "a.test", tls: tlsKeys(t, ca, "a.test"), s2s: `idle_timeout = "300ms"`},
+		peer{domain: "b.test", tls: tlsKeys(t, ca, "b.test")},
+	)
+	a, b := s[0], s[1]
+	alice := testutil.Login(t, a.Addr, "alice@a.test", "alice-pw", "pc")
+	bob := testutil.Login(t, b.Addr, "bob@b.test", "bob-pw", "pc")
+	alice.Send("<message to='bob@b.test/pc' type='chat'><body>one</body></message>")
+	bob.Expect(isMessageFrom(alice.JID, "one"))
+	bob.Send("<message to='" + alice.JID + "' type='chat'><body>back over the same link</body></message>")
+	alice.Expect(isMessageFrom(bob.JID, "back over the same link"))
+	b.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"in"`, `"bidi":true`)
+
+	// a.test closes its idle link; b.test must not lose its way back.
+	b.WaitLog(3*time.Second, `"s2s link closed"`, `"direction":"in"`, `"remote":"a.test"`)
+	bob.Send("<message to='" + alice.JID + "' type='chat'><body>over b's own link</body></message>")
+	alice.Expect(isMessageFrom(bob.JID, "over b's own link"))
+	b.WaitLog(2*time.Second, `"s2s link established"`, `"direction":"out"`, `"remote":"a.test"`, `"auth":"EXTERNAL"`)
 }

@@ -30,6 +30,7 @@ type inStream struct {
 	peerError string // the stream error the peer sent, if any
 
 	mu       sync.Mutex
+	bidi     bool            // the peer asked for a bidirectional stream (XEP-0288)
 	authed   map[pair]string // pair -> auth method
 	pending  map[pair]bool   // dialback verifications under way
 	idle     *idleTimer
@@ -100,6 +101,7 @@ func (in *inStream) finish(err error) {
 	}
 	in.t.close(cond, text)
 	for p, a := range authed {
+		s.setBidi(p, in, false)
 		s.logLink("closed", "in", p, a, reason)
 	}
 	if len(authed) == 0 && cond != "" {
@@ -200,6 +202,11 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 			}
 		case el.Space == nsDialback && el.Local == "verify":
 			in.answerVerify(el)
+		case el.Space == nsBidi && el.Local == "bidi":
+			if !t.tls {
+				return false, xmlstream.Errorf("policy-violation", "STARTTLS first")
+			}
+			in.enableBidi()
 		case isStreamError(el):
 			cond, text := streamErrorOf(el)
 			in.peerError = "stream error from the peer: " + cond
@@ -233,6 +240,7 @@ func (in *inStream) features() string {
 		if !s.opts.SecureAuth {
 			b.WriteString("<dialback xmlns='" + nsDialbackFeature + "'><errors/></dialback>")
 		}
+		b.WriteString("<bidi xmlns='" + nsBidiFeature + "'/>")
 	}
 	b.WriteString("</stream:features>")
 	return b.String()
@@ -276,10 +284,41 @@ func (in *inStream) external(auth *stanza.Element) (bool, error) {
 	return true, nil
 }
 
+// enableBidi makes the stream bidirectional: stanzas for every pair
+// authenticated on it, now or later, may go back over it.
+func (in *inStream) enableBidi() {
+	in.mu.Lock()
+	in.bidi = true
+	pairs := make([]pair, 0, len(in.authed))
+	for p := range in.authed {
+		pairs = append(pairs, p)
+	}
+	in.mu.Unlock()
+	for _, p := range pairs {
+		in.svc.setBidi(p, in, true)
+	}
+}
+
+// send writes a stanza back to the peer over a bidirectional stream; it
+// reports false once the stream has ended.
+func (in *inStream) send(el *stanza.Element) bool {
+	in.mu.Lock()
+	idle := in.idle
+	in.mu.Unlock()
+	if !in.t.w.Send(el) {
+		return false
+	}
+	if idle != nil {
+		idle.touch()
+	}
+	return true
+}
+
 // authenticated records that p may send stanzas on this stream.
 func (in *inStream) authenticated(p pair, method string) {
 	in.mu.Lock()
 	in.authed[p] = method
+	bidi := in.bidi
 	delete(in.pending, p)
 	first := in.idle == nil
 	if first {
@@ -288,6 +327,10 @@ func (in *inStream) authenticated(p pair, method string) {
 	in.mu.Unlock()
 	if first {
 		in.t.raw.SetReadDeadline(time.Time{})
+	}
+	if bidi {
+		in.svc.setBidi(p, in, true)
+		method += "+bidi"
 	}
 	in.svc.logLink("established", "in", p, method, "")
 }

@@ -40,6 +40,7 @@ type outLink struct {
 
 	cancel context.CancelFunc
 	reason string // why the link ended, for the log
+	bidi   bool   // the peer may send stanzas back on this stream (XEP-0288)
 }
 
 func newOutLink(s *Service, p pair) *outLink {
@@ -198,10 +199,34 @@ func (l *outLink) read(ctx context.Context, t *transport) string {
 		case el.Space == nsDialback && el.Local == "verify":
 			// Not used on outgoing links: verifications go on their own
 			// connections.
+		case el.Kind() != "" && l.bidi:
+			if err := l.receive(ctx, el); err != nil {
+				var se *xmlstream.Error
+				errors.As(err, &se)
+				t.w.SendRaw(se.Element())
+				return "stream error sent: " + se.Condition
+			}
 		default:
 			l.svc.opts.Log.Debug().Str("remote", l.pair.remote).Str("element", el.Local).Msg("s2s: ignoring element on outgoing stream")
 		}
 	}
+}
+
+// receive checks a stanza the peer sent back on a bidirectional stream
+// and delivers it: it must come from the peer's domain (the one its
+// certificate proved) to the local domain of this link.
+func (l *outLink) receive(ctx context.Context, el *stanza.Element) error {
+	r := l.svc.opts.Router
+	from, err := r.ParseJID(el.From())
+	if err != nil || from.Domainpart() != l.pair.remote {
+		return xmlstream.Errorf("invalid-from", "only %s may send stanzas on this stream", l.pair.remote)
+	}
+	to, err := r.ParseJID(el.To())
+	if err != nil || to.Domainpart() != l.pair.local {
+		return xmlstream.Errorf("improper-addressing", "stanzas on this stream must be addressed to %s", l.pair.local)
+	}
+	r.Deliver(ctx, el)
+	return nil
 }
 
 // connect resolves the peer and tries its addresses in order until one
@@ -338,6 +363,14 @@ func (l *outLink) authenticate(ctx context.Context, t *transport, f features, id
 	if certErr != nil && s.opts.SecureAuth {
 		return "", fmt.Errorf("secure_auth: %w", certErr)
 	}
+	suffix := ""
+	if f.bidi && certErr == nil {
+		// Stanzas coming back on this stream are accepted only from a
+		// peer whose certificate proves its domain.
+		t.w.SendRaw("<bidi xmlns='" + nsBidi + "'/>")
+		l.bidi = true
+		suffix = "+bidi"
+	}
 	if f.offers("EXTERNAL") {
 		t.w.SendRaw("<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>" + base64.StdEncoding.EncodeToString([]byte(p.local)) + "</auth>")
 		el, err := t.next()
@@ -348,7 +381,7 @@ func (l *outLink) authenticate(ctx context.Context, t *transport, f features, id
 			if _, _, err := t.open(p); err != nil {
 				return "", fmt.Errorf("after SASL EXTERNAL: %w", err)
 			}
-			return "EXTERNAL", nil
+			return "EXTERNAL" + suffix, nil
 		}
 		cond, _ := streamErrorOf(el)
 		s.opts.Log.Debug().Str("remote", p.remote).Str("condition", cond).Msg("s2s: peer refused SASL EXTERNAL; trying dialback")
@@ -373,7 +406,7 @@ func (l *outLink) authenticate(ctx context.Context, t *transport, f features, id
 		}
 		switch el.Type() {
 		case "valid":
-			return "dialback", nil
+			return "dialback" + suffix, nil
 		case "invalid":
 			return "", errors.New("dialback: the peer found our key invalid")
 		default:

@@ -68,6 +68,7 @@ type Service struct {
 	mu       sync.Mutex
 	out      map[pair]*outLink
 	incoming map[*inStream]struct{}
+	bidi     map[pair]*inStream // incoming streams the peer made bidirectional (XEP-0288)
 	closed   bool
 }
 
@@ -89,7 +90,7 @@ func New(o Options) *Service {
 	if o.Resolver == nil {
 		o.Resolver = &Resolver{}
 	}
-	s := &Service{opts: o, local: make(map[string]bool), out: make(map[pair]*outLink), incoming: make(map[*inStream]struct{})}
+	s := &Service{opts: o, local: make(map[string]bool), out: make(map[pair]*outLink), incoming: make(map[*inStream]struct{}), bidi: make(map[pair]*inStream)}
 	for _, d := range o.Local {
 		s.local[d] = true
 	}
@@ -132,8 +133,15 @@ func (s *Service) Send(ctx context.Context, el *stanza.Element) {
 	}
 }
 
-// link returns the outgoing link for p, starting one if there is none.
-func (s *Service) link(p pair) *outLink {
+// sender is where stanzas for a domain pair go: an outgoing link, or an
+// incoming stream the peer made bidirectional.
+type sender interface {
+	send(el *stanza.Element) bool
+}
+
+// link returns the outgoing link for p, or a bidirectional incoming
+// stream for it, starting a link if there is neither.
+func (s *Service) link(p pair) sender {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -141,6 +149,9 @@ func (s *Service) link(p pair) *outLink {
 	}
 	if l, ok := s.out[p]; ok && !l.done() {
 		return l
+	}
+	if in, ok := s.bidi[p]; ok {
+		return in
 	}
 	l := newOutLink(s, p)
 	s.out[p] = l
@@ -150,6 +161,18 @@ func (s *Service) link(p pair) *outLink {
 		l.run(s.ctx)
 	}()
 	return l
+}
+
+// setBidi registers (or, with on false, removes) in as a way to send
+// stanzas for p.
+func (s *Service) setBidi(p pair, in *inStream, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on {
+		s.bidi[p] = in
+	} else if s.bidi[p] == in {
+		delete(s.bidi, p)
+	}
 }
 
 // forget removes l from the registry if it is still the link for its pair.
@@ -271,6 +294,10 @@ func (s *Service) logLink(event, direction string, p pair, auth, reason string) 
 		ev = s.opts.Log.Warn()
 	}
 	ev = ev.Str("direction", direction).Str("local", p.local).Str("remote", p.remote)
+	if a, ok := strings.CutSuffix(auth, "+bidi"); ok {
+		auth = a
+		ev = ev.Bool("bidi", true)
+	}
 	if auth != "" {
 		ev = ev.Str("auth", auth)
 	}

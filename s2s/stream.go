@@ -21,6 +21,7 @@ const (
 	nsTLS         = "urn:ietf:params:xml:ns:xmpp-tls"
 	nsSASL        = "urn:ietf:params:xml:ns:xmpp-sasl"
 	nsBidiFeature = "urn:xmpp:features:bidi"
+	nsBidi        = "urn:xmpp:bidi"
 )
 
 // transport is one server-to-server connection: TCP, TLS once negotiated,
