@@ -102,11 +102,60 @@ type S2S struct {
 	Hosts map[string]string `toml:"hosts"`
 }
 
-// MUC is the [muc] section: the multi-user chat service.
+// MUC is the [muc] section: the multi-user chat service (XEP-0045).
 type MUC struct {
 	// Domain is the service's domain; empty disables the service.
 	Domain string `toml:"domain"`
+	// Create says who may create rooms: "local" (users of the served
+	// domains), "admins" (only Admins) or "anyone" (also users of
+	// federated servers). Admins may always create rooms.
+	Create string `toml:"create"`
+	// Admins are bare JIDs that own every room and may always create
+	// rooms; normalized, without duplicates.
+	Admins []string `toml:"admins"`
+	// LockNewRooms keeps a new room locked, refusing everyone but its
+	// creator, until the creator accepts the default configuration or
+	// submits one (XEP-0045 §10.1). Rooms joined by clients that do not
+	// signal MUC support are never locked, since they cannot configure.
+	LockNewRooms bool `toml:"lock_new_rooms"`
+	// MaxRoomsPerUser bounds how many rooms one user may own by creating
+	// them; 0 means no limit. Admins have none.
+	MaxRoomsPerUser int `toml:"max_rooms_per_user"`
+	// MaxOccupants is the default and the largest occupant limit of a
+	// room.
+	MaxOccupants int `toml:"max_occupants"`
+	// HistoryLength is how many recent messages a room replays to joining
+	// occupants at most (each room may lower it).
+	HistoryLength int `toml:"history_length"`
+	// DefaultRoom holds the configuration of new rooms.
+	DefaultRoom MUCRoomDefaults `toml:"default_room"`
 }
+
+// MUCRoomDefaults is the [muc.default_room] section: the configuration a
+// new room starts with; its owner may change it.
+type MUCRoomDefaults struct {
+	// Public rooms are listed in the service's disco#items.
+	Public bool `toml:"public"`
+	// Persistent rooms stay when their last occupant leaves, and survive
+	// restarts.
+	Persistent bool `toml:"persistent"`
+	// MembersOnly rooms admit only members, admins and owners.
+	MembersOnly bool `toml:"members_only"`
+	// Moderated rooms give voice only to members and above; others join
+	// as visitors.
+	Moderated bool `toml:"moderated"`
+	// Anonymity is "semi" (only moderators see occupants' real JIDs) or
+	// "non" (every occupant sees them).
+	Anonymity string `toml:"anonymity"`
+	// History replays recent messages to joining occupants.
+	History bool `toml:"history"`
+	// Logging stores the messages of persistent rooms in the database,
+	// so their history survives restarts.
+	Logging bool `toml:"logging"`
+}
+
+// MaxMUCHistoryLength is the largest accepted muc.history_length.
+const MaxMUCHistoryLength = 10000
 
 // Log is the [log] section.
 type Log struct {
@@ -159,6 +208,19 @@ func Default() *Config {
 			ConnectTimeout: Duration{30 * time.Second},
 			IdleTimeout:    Duration{10 * time.Minute},
 			MaxStanzaSize:  262144,
+		},
+		MUC: MUC{
+			Create:          "local",
+			LockNewRooms:    true,
+			MaxRoomsPerUser: 50,
+			MaxOccupants:    200,
+			HistoryLength:   20,
+			DefaultRoom: MUCRoomDefaults{
+				Public:    true,
+				Anonymity: "semi",
+				History:   true,
+				Logging:   true,
+			},
 		},
 		Log: Log{Level: "info"},
 	}

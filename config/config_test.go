@@ -88,7 +88,7 @@ func TestLoadContractExample(t *testing.T) {
 			IdleTimeout:    Duration{10 * time.Minute},
 			MaxStanzaSize:  262144,
 		},
-		MUC: MUC{Domain: "conference.a.test"},
+		MUC: func() MUC { m := Default().MUC; m.Domain = "conference.a.test"; return m }(),
 		Log: Log{Level: "info"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -192,6 +192,101 @@ level = "debug"
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.want)
 		}
+	}
+}
+
+func TestDefaultMUC(t *testing.T) {
+	want := MUC{
+		Create:          "local",
+		LockNewRooms:    true,
+		MaxRoomsPerUser: 50,
+		MaxOccupants:    200,
+		HistoryLength:   20,
+		DefaultRoom:     MUCRoomDefaults{Public: true, Anonymity: "semi", History: true, Logging: true},
+	}
+	if got := Default().MUC; !reflect.DeepEqual(got, want) {
+		t.Errorf("Default().MUC = %+v, want %+v", got, want)
+	}
+}
+
+func TestLoadMUCSettings(t *testing.T) {
+	path := writeConfig(t, `
+[server]
+domains = ["a.test"]
+[muc]
+domain = "conference.a.test"
+create = "admins"
+admins = ["boss@a.test", "ops@partner.test"]
+lock_new_rooms = false
+max_rooms_per_user = 0
+max_occupants = 1000
+history_length = 0
+[muc.default_room]
+public = false
+persistent = true
+members_only = true
+moderated = true
+anonymity = "non"
+history = false
+logging = false
+`)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := MUC{
+		Domain:          "conference.a.test",
+		Create:          "admins",
+		Admins:          []string{"boss@a.test", "ops@partner.test"},
+		LockNewRooms:    false,
+		MaxRoomsPerUser: 0,
+		MaxOccupants:    1000,
+		HistoryLength:   0,
+		DefaultRoom:     MUCRoomDefaults{Persistent: true, MembersOnly: true, Moderated: true, Anonymity: "non"},
+	}
+	if !reflect.DeepEqual(cfg.MUC, want) {
+		t.Errorf("MUC = %+v\nwant %+v", cfg.MUC, want)
+	}
+}
+
+func TestLoadMUCErrors(t *testing.T) {
+	const base = "[server]\ndomains = [\"a.test\"]\n[muc]\ndomain = \"conference.a.test\"\n"
+	tests := []struct {
+		name string
+		body string
+		want string // substring of the error, besides the file name
+	}{
+		{"create value", base + "create = \"everyone\"\n", `muc.create: "everyone" is not one of local, admins, anyone`},
+		{"create type", base + "create = true\n", "muc.create: expected a string, got boolean"},
+		{"admins without admins", base + "create = \"admins\"\n", `muc.create: "admins" needs at least one JID in muc.admins`},
+		{"admin not a JID", base + "admins = [\"not a jid@\"]\n", `muc.admins: "not a jid@" is not a valid JID`},
+		{"admin is a domain", base + "admins = [\"a.test\"]\n", `muc.admins: "a.test" is not a bare JID of the form user@domain`},
+		{"admin with resource", base + "admins = [\"boss@a.test/pc\"]\n", `muc.admins: "boss@a.test/pc" is not a bare JID`},
+		{"admin unnormalized", base + "admins = [\"Boss@A.test\"]\n", `muc.admins: "Boss@A.test" is not in normalized form; write "boss@a.test"`},
+		{"admin twice", base + "admins = [\"boss@a.test\", \"boss@a.test\"]\n", `muc.admins: "boss@a.test" is listed twice`},
+		{"admins type", base + "admins = \"boss@a.test\"\n", "muc.admins: expected an array of strings, got string"},
+		{"lock type", base + "lock_new_rooms = \"yes\"\n", "muc.lock_new_rooms: expected a boolean, got string"},
+		{"negative rooms per user", base + "max_rooms_per_user = -1\n", "muc.max_rooms_per_user: must not be negative, got -1"},
+		{"zero occupants", base + "max_occupants = 0\n", "muc.max_occupants: must be at least 1, got 0"},
+		{"negative history", base + "history_length = -5\n", "muc.history_length: -5 is not between 0 and 10000"},
+		{"huge history", base + "history_length = 10001\n", "muc.history_length: 10001 is not between 0 and 10000"},
+		{"anonymity value", base + "[muc.default_room]\nanonymity = \"full\"\n", `muc.default_room.anonymity: "full" is not one of semi, non`},
+		{"default room key", base + "[muc.default_room]\npassword = \"x\"\n", `unknown key "muc.default_room.password"`},
+		{"default room type", base + "[muc.default_room]\npublic = 1\n", "muc.default_room.public: expected a boolean, got integer"},
+		{"unknown muc key", base + "max_users = 5\n", `unknown key "muc.max_users"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, tt.body)
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, path+": ") || strings.Contains(msg, "\n") || !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q: want one line starting with the file name and containing %q", msg, tt.want)
+			}
+		})
 	}
 }
 
@@ -391,6 +486,9 @@ func TestRepositoryConfig(t *testing.T) {
 		cfg.S2S.IdleTimeout != Default().S2S.IdleTimeout || cfg.S2S.MaxStanzaSize != Default().S2S.MaxStanzaSize ||
 		len(cfg.S2S.Hosts) != 0 {
 		t.Errorf("unexpected configuration: %+v", cfg)
+	}
+	if want := Default().MUC; !reflect.DeepEqual(cfg.MUC, want) {
+		t.Errorf("config.toml [muc] = %+v, want the defaults %+v", cfg.MUC, want)
 	}
 	if want, _ := filepath.Abs("../data"); cfg.DataDir() != want {
 		t.Errorf("DataDir() = %q, want %q", cfg.DataDir(), want)

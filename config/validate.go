@@ -38,13 +38,8 @@ func (c *Config) validate() error {
 	if err := c.validateS2S(); err != nil {
 		return err
 	}
-	if c.MUC.Domain != "" {
-		if err := checkDomain(c.MUC.Domain); err != nil {
-			return fmt.Errorf("muc.domain: %w", err)
-		}
-		if slices.Contains(c.Server.Domains, c.MUC.Domain) {
-			return fmt.Errorf("muc.domain: %q is also in server.domains; the group-chat service needs a domain of its own", c.MUC.Domain)
-		}
+	if err := c.validateMUC(); err != nil {
+		return err
 	}
 	if c.Debug.PprofListen != "" {
 		if err := checkListen(c.Debug.PprofListen); err != nil {
@@ -206,6 +201,67 @@ func (c *Config) validateS2S() error {
 		if err := checkDialAddr(c.S2S.Hosts[domain]); err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateMUC() error {
+	m := &c.MUC
+	if m.Domain != "" {
+		if err := checkDomain(m.Domain); err != nil {
+			return fmt.Errorf("muc.domain: %w", err)
+		}
+		if slices.Contains(c.Server.Domains, m.Domain) {
+			return fmt.Errorf("muc.domain: %q is also in server.domains; the group-chat service needs a domain of its own", m.Domain)
+		}
+	}
+	switch m.Create {
+	case "local", "admins", "anyone":
+	default:
+		return fmt.Errorf("muc.create: %q is not one of local, admins, anyone", m.Create)
+	}
+	seen := make(map[string]bool, len(m.Admins))
+	for _, a := range m.Admins {
+		if err := checkBareJID(a); err != nil {
+			return fmt.Errorf("muc.admins: %w", err)
+		}
+		if seen[a] {
+			return fmt.Errorf("muc.admins: %q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	if m.Create == "admins" && len(m.Admins) == 0 {
+		return errors.New("muc.create: \"admins\" needs at least one JID in muc.admins, or nobody could create a room")
+	}
+	if m.MaxRoomsPerUser < 0 {
+		return fmt.Errorf("muc.max_rooms_per_user: must not be negative, got %d (0 means no limit)", m.MaxRoomsPerUser)
+	}
+	if m.MaxOccupants < 1 {
+		return fmt.Errorf("muc.max_occupants: must be at least 1, got %d", m.MaxOccupants)
+	}
+	if m.HistoryLength < 0 || m.HistoryLength > MaxMUCHistoryLength {
+		return fmt.Errorf("muc.history_length: %d is not between 0 and %d", m.HistoryLength, MaxMUCHistoryLength)
+	}
+	switch m.DefaultRoom.Anonymity {
+	case "semi", "non":
+	default:
+		return fmt.Errorf("muc.default_room.anonymity: %q is not one of semi, non", m.DefaultRoom.Anonymity)
+	}
+	return nil
+}
+
+// checkBareJID reports whether j is a bare JID (local@domain) written in
+// its normalized form.
+func checkBareJID(j string) error {
+	p, err := jid.Parse(j)
+	if err != nil {
+		return fmt.Errorf("%q is not a valid JID: %w", j, err)
+	}
+	if p.Localpart() == "" || p.Resourcepart() != "" {
+		return fmt.Errorf("%q is not a bare JID of the form user@domain", j)
+	}
+	if n := p.String(); n != j {
+		return fmt.Errorf("%q is not in normalized form; write %q", j, n)
 	}
 	return nil
 }

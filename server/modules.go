@@ -17,9 +17,10 @@ import (
 )
 
 // registerModules hooks every feature module into the router, the way
-// each XEP is a unit that registers its handlers and disco features.
-func registerModules(r *router.Router, store storage.Store, log zerolog.Logger) {
-	disco.Register(r, store)
+// each XEP is a unit that registers its handlers and disco features. It
+// returns service discovery, to which components add their items.
+func registerModules(r *router.Router, store storage.Store, log zerolog.Logger) *disco.Disco {
+	d := disco.Register(r, store)
 	roster.Register(r, store, log.With().Str("module", "roster").Logger())
 	ping.Register(r)
 	version.Register(r)
@@ -28,4 +29,5 @@ func registerModules(r *router.Router, store storage.Store, log zerolog.Logger) 
 	offline.Register(r, store, log.With().Str("module", "offline").Logger(), offline.Config{})
 	vcard.Register(r, store)
 	private.Register(r, store)
+	return d
 }

@@ -20,6 +20,7 @@ import (
 	"parley/config"
 	"parley/idlepoll"
 	"parley/memtrim"
+	"parley/muc"
 	"parley/router"
 	"parley/s2s"
 	"parley/sasl"
@@ -35,6 +36,7 @@ type Server struct {
 	router *router.Router
 	c2s    *c2s.Server
 	s2s    *s2s.Service // nil when federation is disabled
+	muc    *muc.Service // nil when group chat is disabled
 	cert   tls.Certificate
 	poller *idlepoll.Poller // nil where unsupported
 
@@ -60,7 +62,11 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, store: store, cert: cert, listeners: make(map[string]net.Listener)}
 	s.router = router.New(cfg.Server.Domains, store, log.With().Str("component", "router").Logger())
-	registerModules(s.router, store, log)
+	d := registerModules(s.router, store, log)
+	if s.muc, err = registerMUC(context.Background(), s.router, d, store, cfg.MUC, log); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if p, err := idlepoll.New(); err == nil {
 		s.poller = p
 	} else {
@@ -120,6 +126,9 @@ func (s *Server) ParkedStreams() int {
 	return s.poller.Parked()
 }
 
+// MUC returns the group-chat service, or nil when it is disabled.
+func (s *Server) MUC() *muc.Service { return s.muc }
+
 // Store returns the server's storage.
 func (s *Server) Store() storage.Store { return s.store }
 
@@ -176,6 +185,13 @@ func (s *Server) Start(ctx context.Context) error {
 		go func() {
 			defer s.wg.Done()
 			s.poller.Run(ctx)
+		}()
+	}
+	if s.muc != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.muc.Run(ctx)
 		}()
 	}
 	s.wg.Add(1)

@@ -139,6 +139,58 @@ type LastActivity interface {
 	LastActivity(ctx context.Context, user string) (time.Time, string, error)
 }
 
+// MUCRoom is the durable state of a persistent group-chat room
+// (XEP-0045): its configuration and subject.
+type MUCRoom struct {
+	JID       string    // room bare JID, "room@service"
+	Config    []byte    // the room configuration, encoded by the muc package
+	Subject   string    // current subject; empty if none
+	SubjectBy string    // nickname of the occupant who set it; empty for the room
+	Created   time.Time // when the room was created (UTC)
+}
+
+// MUCAffiliation is a user's lasting relation to a room (XEP-0045 §5.2).
+type MUCAffiliation struct {
+	JID         string // bare JID of the user
+	Affiliation string // "owner", "admin", "member" or "outcast"
+	Reason      string // why it was given, if said (bans show it)
+}
+
+// MUCMessage is one message of a room's history.
+type MUCMessage struct {
+	ID       int64     // increasing per store; set by the store
+	Room     string    // room bare JID
+	StanzaID string    // XEP-0359 stanza ID the room assigned
+	Stanza   []byte    // the message as the room reflected it, without a to
+	Stamp    time.Time // when the room received it (UTC)
+}
+
+// MUC stores group chat: persistent rooms with their affiliations, and
+// the message history of rooms, append-only (it is the room's archive;
+// only the most recent messages are replayed to joining occupants).
+// Deleting a room deletes its affiliations and history.
+type MUC interface {
+	// MUCRooms returns every stored room of the service domain, sorted
+	// by JID.
+	MUCRooms(ctx context.Context, service string) ([]MUCRoom, error)
+	// PutMUCRoom creates or replaces a room's configuration and subject.
+	PutMUCRoom(ctx context.Context, room MUCRoom) error
+	// DeleteMUCRoom removes a room, its affiliations and its history; no
+	// error if there was none.
+	DeleteMUCRoom(ctx context.Context, room string) error
+	// MUCAffiliations returns a stored room's affiliations, sorted by JID.
+	MUCAffiliations(ctx context.Context, room string) ([]MUCAffiliation, error)
+	// SetMUCAffiliation records a.Affiliation for a.JID in a stored room,
+	// or forgets it when a.Affiliation is "none"; ErrNotFound if the room
+	// is not stored.
+	SetMUCAffiliation(ctx context.Context, room string, a MUCAffiliation) error
+	// AppendMUCHistory durably appends messages, in order, to the history
+	// of their rooms. Messages of rooms that are not stored are skipped.
+	AppendMUCHistory(ctx context.Context, msgs []MUCMessage) error
+	// MUCHistory returns the last limit messages of a room, oldest first.
+	MUCHistory(ctx context.Context, room string, limit int) ([]MUCMessage, error)
+}
+
 // Store is a complete backend.
 type Store interface {
 	Accounts
@@ -147,6 +199,7 @@ type Store interface {
 	Offline
 	Documents
 	LastActivity
+	MUC
 	// Close flushes and releases the backend.
 	Close() error
 }

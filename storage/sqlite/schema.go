@@ -84,6 +84,36 @@ CREATE TABLE last_activity (
 	status TEXT NOT NULL
 );
 `,
+		// 2: group chat (XEP-0045): persistent rooms, their affiliations
+		// and the rooms' message history.
+		`
+CREATE TABLE muc_rooms (
+	jid        TEXT NOT NULL PRIMARY KEY,
+	service    TEXT NOT NULL,
+	config     BLOB NOT NULL,
+	subject    TEXT NOT NULL,
+	subject_by TEXT NOT NULL,
+	created    TEXT NOT NULL
+);
+CREATE INDEX muc_rooms_service ON muc_rooms (service, jid);
+
+CREATE TABLE muc_affiliations (
+	room        TEXT NOT NULL REFERENCES muc_rooms (jid) ON DELETE CASCADE,
+	user        TEXT NOT NULL,
+	affiliation TEXT NOT NULL CHECK (affiliation IN ('owner', 'admin', 'member', 'outcast')),
+	reason      TEXT NOT NULL,
+	PRIMARY KEY (room, user)
+);
+
+CREATE TABLE muc_history (
+	id        INTEGER PRIMARY KEY AUTOINCREMENT,
+	room      TEXT NOT NULL REFERENCES muc_rooms (jid) ON DELETE CASCADE,
+	stanza_id TEXT NOT NULL,
+	stanza    BLOB NOT NULL,
+	stamp     TEXT NOT NULL
+);
+CREATE INDEX muc_history_room ON muc_history (room, id);
+`,
 	}
 }
 

@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+"""A group chat flow (XEP-0045) driven by slixmpp's xep_0045 plugin.
+
+Two slixmpp clients use a parley group-chat service the way a desktop
+client does: the first creates a room and configures it through the
+room configuration form, the second joins, they exchange groupchat
+messages, the first changes the subject, the second sends a private
+message through the room and leaves. The script prints one "ok: ..."
+line per check and "PASS: muc" at the end, or "FAIL: muc: <what went
+wrong>" on the first failed check, and exits 1.
+
+The server's certificate is self-signed, so certificate verification is
+turned off: this tests the protocol, not the PKI.
+
+Usage:
+    muc.py --host 127.0.0.1 --port 5222 --domain localhost \\
+        --muc-domain conference.localhost [options]
+"""
+
+import argparse
+import asyncio
+import logging
+import ssl
+import sys
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout, PresenceError
+
+NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+NS_SID = "urn:xmpp:sid:0"
+
+# How long to wait for any single expected event.
+STEP_TIMEOUT = 15
+
+
+class Failure(Exception):
+    """A check failed; the message says which and why."""
+
+
+def ok(msg):
+    print("ok: " + msg, flush=True)
+
+
+async def expect(fut, what, timeout=STEP_TIMEOUT):
+    """Wait for fut, failing with a message naming what was expected."""
+    try:
+        return await asyncio.wait_for(fut, timeout)
+    except asyncio.TimeoutError:
+        raise Failure("timed out after %ds waiting for %s" % (timeout, what)) from None
+
+
+class Client(slixmpp.ClientXMPP):
+    """A slixmpp client with the MUC plugin that queues what it receives."""
+
+    def __init__(self, args, jid, password, room):
+        super().__init__(jid, password)
+        self.args = args
+        self.name = jid
+        self.room = room
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE
+        for plugin in ("xep_0030", "xep_0045", "xep_0199", "xep_0203"):
+            self.register_plugin(plugin)
+
+        self.started = self.loop.create_future()
+        self.groupchat = asyncio.Queue()
+        self.subjects = asyncio.Queue()
+        self.private = asyncio.Queue()
+        self.online = asyncio.Queue()
+        self.offline = asyncio.Queue()
+
+        self.add_event_handler("session_start", self._on_session_start)
+        self.add_event_handler("failed_all_auth", lambda _: self._fail_start("authentication failed"))
+        self.add_event_handler("connection_failed", lambda e: self._fail_start("connection failed: %s" % e))
+        self.add_event_handler("disconnected", self._on_disconnected)
+        self.add_event_handler("groupchat_message", self.groupchat.put_nowait)
+        self.add_event_handler("groupchat_subject", self.subjects.put_nowait)
+        self.add_event_handler("message", self._on_message)
+        self.add_event_handler("muc::%s::got_online" % room, self.online.put_nowait)
+        self.add_event_handler("muc::%s::got_offline" % room, self.offline.put_nowait)
+
+    def _fail_start(self, why):
+        if not self.started.done():
+            self.started.set_exception(Failure("%s: %s" % (self.name, why)))
+
+    def _on_session_start(self, _event):
+        if not self.started.done():
+            self.started.set_result(True)
+
+    def _on_disconnected(self, reason):
+        self._fail_start("disconnected before the session started (%s)" % reason)
+
+    def _on_message(self, msg):
+        if msg["type"] in ("chat", "normal", "error") and msg["from"].bare == self.room:
+            self.private.put_nowait(msg)
+
+    async def start(self):
+        self.connect((self.args.host, self.args.port), force_starttls=True)
+        await expect(self.started, "%s to log in" % self.name, timeout=30)
+        self.send_presence()
+        ok("%s logged in as %s" % (self.name, self.boundjid.full))
+
+    async def stop(self):
+        self.del_event_handler("disconnected", self._on_disconnected)
+        await asyncio.wait_for(self.disconnect(wait=5), 10)
+
+    async def iq(self, what, coro):
+        try:
+            return await coro
+        except IqError as e:
+            raise Failure("%s: %s: the server answered with error %s (%s)" % (
+                self.name, what, e.iq["error"]["condition"], e.iq["error"]["text"])) from None
+        except IqTimeout:
+            raise Failure("%s: %s: no answer from the server" % (self.name, what)) from None
+
+    async def join(self, nick):
+        try:
+            return await self["xep_0045"].join_muc_wait(self.room, nick, maxstanzas=10, timeout=STEP_TIMEOUT)
+        except PresenceError as e:
+            raise Failure("%s: joining %s as %s: %s" % (
+                self.name, self.room, nick, e.presence["error"]["condition"])) from None
+        except asyncio.TimeoutError:
+            raise Failure("%s: joining %s as %s: no self-presence and subject within %ds" % (
+                self.name, self.room, nick, STEP_TIMEOUT)) from None
+
+    async def next(self, queue, what, match=lambda _: True):
+        while True:
+            item = await expect(queue.get(), "%s to get %s" % (self.name, what))
+            if match(item):
+                return item
+
+
+async def with_clients(clients, body):
+    """Start clients in order, run body, and always disconnect them."""
+    started = []
+    try:
+        for c in clients:
+            await c.start()
+            started.append(c)
+        await body()
+    finally:
+        for c in started:
+            try:
+                await c.stop()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+
+
+async def scenario_muc(args):
+    room = "%s@%s" % (args.room, args.muc_domain)
+    alice_jid = "%s@%s" % (args.user, args.domain)
+    bob_jid = "%s@%s" % (args.peer, args.domain)
+    a = Client(args, alice_jid, args.password, room)
+    b = Client(args, bob_jid, args.peer_password, room)
+
+    async def body():
+        # Alice creates the room; it is locked until she configures it.
+        pres, subject, occupants, _ = await a.join("Alice")
+        codes = pres["muc"]["status_codes"]
+        if 201 not in codes or 110 not in codes:
+            raise Failure("the creator's self-presence has status codes %s, want 110 and 201" % sorted(codes))
+        if pres["muc"]["affiliation"] != "owner" or pres["muc"]["role"] != "moderator":
+            raise Failure("the creator is %s/%s, want owner/moderator" % (pres["muc"]["affiliation"], pres["muc"]["role"]))
+        ok("alice created %s (status %s) as %s" % (room, sorted(codes), pres["muc"]["affiliation"]))
+        form = await a.iq("get the room configuration", a["xep_0045"].get_room_config(room, timeout=STEP_TIMEOUT))
+        fields = form.get_fields()
+        for var in ("muc#roomconfig_roomname", "muc#roomconfig_persistentroom", "muc#roomconfig_whois"):
+            if var not in fields:
+                raise Failure("the configuration form lacks %s: %s" % (var, sorted(fields)))
+        form.set_values({"muc#roomconfig_roomname": "Interop room"})
+        await a.iq("submit the room configuration", a["xep_0045"].set_room_config(room, form, timeout=STEP_TIMEOUT))
+        ok("alice configured the room through its %d-field form" % len(fields))
+
+        # Bob joins and sees Alice; Alice sees Bob.
+        pres, subject, occupants, _ = await b.join("Bob")
+        if 110 not in pres["muc"]["status_codes"] or 201 in pres["muc"]["status_codes"]:
+            raise Failure("bob's self-presence has status codes %s" % sorted(pres["muc"]["status_codes"]))
+        nicks = sorted(p["from"].resource for p in occupants)
+        if "Alice" not in nicks:
+            raise Failure("bob's join listed occupants %s, without Alice" % nicks)
+        ok("bob joined and saw occupants %s" % nicks)
+        p = await a.next(a.online, "bob's presence", lambda p: p["from"].resource == "Bob")
+        ok("alice saw %s join as %s" % (p["from"], p["muc"]["role"]))
+
+        # Groupchat both ways; the sender gets its own message reflected,
+        # with a stanza ID assigned by the room.
+        a.send_message(mto=room, mbody="hello bob", mtype="groupchat")
+        for c in (a, b):
+            m = await c.next(c.groupchat, "alice's message", lambda m: m["body"] == "hello bob")
+            if m["from"].full != room + "/Alice":
+                raise Failure("%s got alice's message from %s" % (c.name, m["from"]))
+            sid = m.xml.find("{%s}stanza-id" % NS_SID)
+            if sid is None or sid.get("by") != room or not sid.get("id"):
+                raise Failure("%s got alice's message without a stanza-id by the room: %s" % (c.name, m))
+        ok("both got alice's groupchat message from %s/Alice with a stanza-id" % room)
+        b.send_message(mto=room, mbody="hi alice", mtype="groupchat")
+        m = await a.next(a.groupchat, "bob's message", lambda m: m["body"] == "hi alice")
+        ok("alice got %r from %s" % (m["body"], m["from"]))
+
+        # Alice changes the subject.
+        a["xep_0045"].set_subject(room, "Interop testing")
+        m = await b.next(b.subjects, "the new subject", lambda m: m["subject"] == "Interop testing")
+        if m["from"].full != room + "/Alice":
+            raise Failure("the subject change came from %s" % m["from"])
+        ok("bob saw the subject change to %r by %s" % (m["subject"], m["from"].resource))
+
+        # Bob writes to Alice privately through the room.
+        b.send_message(mto=room + "/Alice", mbody="just between us", mtype="chat")
+        m = await a.next(a.private, "bob's private message", lambda m: m["body"] == "just between us")
+        if m["from"].full != room + "/Bob" or m["type"] != "chat":
+            raise Failure("the private message came as %s from %s" % (m["type"], m["from"]))
+        ok("alice got bob's private message from %s" % m["from"])
+
+        # The service lists the public room with its occupant count.
+        iq = await a.iq("disco#items of the service", a["xep_0030"].get_items(
+            jid=args.muc_domain, local=False, timeout=STEP_TIMEOUT))
+        listed = {str(i[0]): i[2] for i in iq["disco_items"]["items"]}
+        if listed.get(room) != "Interop room (2)":
+            raise Failure("the service lists %s" % listed)
+        ok("the service lists %s as %r" % (room, listed[room]))
+
+        # Bob leaves; Alice sees him go.
+        b["xep_0045"].leave_muc(room, "Bob", msg="bye")
+        p = await a.next(a.offline, "bob leaving", lambda p: p["from"].resource == "Bob")
+        if p["type"] != "unavailable" or p["muc"]["role"] != "none":
+            raise Failure("bob's leaving presence: %s" % p)
+        ok("alice saw bob leave (%r)" % p["status"])
+
+    await with_clients([a, b], body)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default="127.0.0.1", help="server address (default %(default)s)")
+    p.add_argument("--port", type=int, default=5222, help="STARTTLS port (default %(default)s)")
+    p.add_argument("--domain", default="localhost", help="XMPP domain (default %(default)s)")
+    p.add_argument("--muc-domain", default="conference.localhost", help="group-chat service (default %(default)s)")
+    p.add_argument("--room", default="interop", help="room localpart (default %(default)s)")
+    p.add_argument("--user", default="alice", help="first account's localpart")
+    p.add_argument("--password", default="alice-pw", help="first account's password")
+    p.add_argument("--peer", default="bob", help="second account's localpart")
+    p.add_argument("--peer-password", default="bob-pw", help="second account's password")
+    p.add_argument("--debug", action="store_true", help="log the XML exchanged")
+    return p.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(asyncio.wait_for(scenario_muc(args), 50))
+    except Failure as e:
+        print("FAIL: muc: %s" % e, flush=True)
+        return 1
+    except asyncio.TimeoutError:
+        print("FAIL: muc: did not finish within 50s", flush=True)
+        return 1
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+    print("PASS: muc", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,79 @@
+package muc
+
+import (
+	"github.com/rs/zerolog"
+
+	"parley/router"
+	"parley/storage"
+)
+
+// Who may create rooms (Policy.Create).
+const (
+	CreateLocal  = "local"  // users of the server's own domains
+	CreateAdmins = "admins" // only Policy.Admins
+	CreateAnyone = "anyone" // also users of federated servers
+)
+
+// Options configure a Service.
+type Options struct {
+	// Domain is the service's domain, e.g. conference.example.com.
+	Domain string
+	// Router delivers what the rooms send; the service is registered
+	// with it as the component for Domain.
+	Router *router.Router
+	// Store keeps persistent rooms and stored history; nil keeps
+	// everything in memory only.
+	Store storage.MUC
+	// Log receives the service's log lines.
+	Log zerolog.Logger
+	// Policy is the service policy.
+	Policy Policy
+}
+
+// Policy is what the operator decides for the whole service.
+type Policy struct {
+	// Create says who may create rooms: CreateLocal, CreateAdmins or
+	// CreateAnyone. Admins may always create rooms.
+	Create string
+	// Admins are bare JIDs that own every room.
+	Admins []string
+	// LockNewRooms keeps a new room locked until its creator accepts or
+	// submits its configuration (XEP-0045 §10.1).
+	LockNewRooms bool
+	// MaxRoomsPerUser bounds the rooms one user may create that still
+	// exist; 0 means no limit. Admins have none.
+	MaxRoomsPerUser int
+	// MaxOccupants is the default and largest occupant limit of a room;
+	// admins and owners of a room may enter it even when it is full.
+	MaxOccupants int
+	// HistoryLength is the most messages a room replays to joining
+	// occupants (and keeps in memory).
+	HistoryLength int
+	// Defaults is the configuration of new rooms.
+	Defaults RoomDefaults
+}
+
+// RoomDefaults is the configuration a new room starts with.
+type RoomDefaults struct {
+	Public       bool
+	Persistent   bool
+	MembersOnly  bool
+	Moderated    bool
+	NonAnonymous bool // real JIDs visible to every occupant
+	History      bool // replay history to joining occupants
+	Logging      bool // store the messages of persistent rooms
+}
+
+// withDefaults fills unset limits with usable values.
+func (p Policy) withDefaults() Policy {
+	if p.Create == "" {
+		p.Create = CreateLocal
+	}
+	if p.MaxOccupants <= 0 {
+		p.MaxOccupants = 200
+	}
+	if p.HistoryLength < 0 {
+		p.HistoryLength = 0
+	}
+	return p
+}

@@ -1,0 +1,193 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"parley/storage"
+)
+
+// MUCRooms returns every stored room of the service domain, sorted by JID.
+func (s *Store) MUCRooms(ctx context.Context, service string) ([]storage.MUCRoom, error) {
+	rooms, err := s.mucRooms(ctx, service)
+	if err != nil {
+		return nil, fmt.Errorf("get group-chat rooms of %s: %w", service, err)
+	}
+	return rooms, nil
+}
+
+func (s *Store) mucRooms(ctx context.Context, service string) ([]storage.MUCRoom, error) {
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT jid, config, subject, subject_by, created FROM muc_rooms WHERE service = ? ORDER BY jid`, service)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var rooms []storage.MUCRoom
+	for rows.Next() {
+		var (
+			r       storage.MUCRoom
+			created string
+		)
+		if err := rows.Scan(&r.JID, &r.Config, &r.Subject, &r.SubjectBy, &created); err != nil {
+			return nil, err
+		}
+		if r.Created, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		r.Config = nonNil(r.Config)
+		rooms = append(rooms, r)
+	}
+	return rooms, rows.Err()
+}
+
+// PutMUCRoom creates or replaces a room's configuration and subject; the
+// room's affiliations and history are kept.
+func (s *Store) PutMUCRoom(ctx context.Context, room storage.MUCRoom) error {
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO muc_rooms (jid, service, config, subject, subject_by, created) VALUES (?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (jid) DO UPDATE SET config = excluded.config, subject = excluded.subject, subject_by = excluded.subject_by`,
+		room.JID, serviceOf(room.JID), nonNil(room.Config), room.Subject, room.SubjectBy, formatTime(room.Created))
+	if err != nil {
+		return fmt.Errorf("put group-chat room %s: %w", room.JID, err)
+	}
+	return nil
+}
+
+// DeleteMUCRoom removes a room with its affiliations and history; no error
+// if there was none.
+func (s *Store) DeleteMUCRoom(ctx context.Context, room string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM muc_rooms WHERE jid = ?`, room); err != nil {
+		return fmt.Errorf("delete group-chat room %s: %w", room, err)
+	}
+	return nil
+}
+
+// MUCAffiliations returns a stored room's affiliations, sorted by JID.
+func (s *Store) MUCAffiliations(ctx context.Context, room string) ([]storage.MUCAffiliation, error) {
+	affs, err := s.mucAffiliations(ctx, room)
+	if err != nil {
+		return nil, fmt.Errorf("get affiliations of group-chat room %s: %w", room, err)
+	}
+	return affs, nil
+}
+
+func (s *Store) mucAffiliations(ctx context.Context, room string) ([]storage.MUCAffiliation, error) {
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT user, affiliation, reason FROM muc_affiliations WHERE room = ? ORDER BY user`, room)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var affs []storage.MUCAffiliation
+	for rows.Next() {
+		var a storage.MUCAffiliation
+		if err := rows.Scan(&a.JID, &a.Affiliation, &a.Reason); err != nil {
+			return nil, err
+		}
+		affs = append(affs, a)
+	}
+	return affs, rows.Err()
+}
+
+// SetMUCAffiliation records a's affiliation in a stored room, or forgets it
+// when it is "none"; storage.ErrNotFound if the room is not stored.
+func (s *Store) SetMUCAffiliation(ctx context.Context, room string, a storage.MUCAffiliation) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM muc_rooms WHERE jid = ?`, room).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return storage.ErrNotFound
+		}
+		if a.Affiliation == "none" {
+			_, err := tx.ExecContext(ctx, `DELETE FROM muc_affiliations WHERE room = ? AND user = ?`, room, a.JID)
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO muc_affiliations (room, user, affiliation, reason) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (room, user) DO UPDATE SET affiliation = excluded.affiliation, reason = excluded.reason`,
+			room, a.JID, a.Affiliation, a.Reason)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set affiliation %s of %s in group-chat room %s: %w", a.Affiliation, a.JID, room, err)
+	}
+	return nil
+}
+
+// AppendMUCHistory appends msgs, in order and in one transaction, to the
+// history of their rooms; messages of rooms that are not stored (a room
+// destroyed while its last messages were queued) are skipped.
+func (s *Store) AppendMUCHistory(ctx context.Context, msgs []storage.MUCMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx,
+			`INSERT INTO muc_history (room, stanza_id, stanza, stamp)
+			 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM muc_rooms WHERE jid = ?1)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, m := range msgs {
+			if _, err := stmt.ExecContext(ctx, m.Room, m.StanzaID, nonNil(m.Stanza), formatTime(m.Stamp)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append %d group-chat messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// MUCHistory returns the last limit messages of room, oldest first.
+func (s *Store) MUCHistory(ctx context.Context, room string, limit int) ([]storage.MUCMessage, error) {
+	msgs, err := s.mucHistory(ctx, room, limit)
+	if err != nil {
+		return nil, fmt.Errorf("get history of group-chat room %s: %w", room, err)
+	}
+	return msgs, nil
+}
+
+func (s *Store) mucHistory(ctx context.Context, room string, limit int) ([]storage.MUCMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT id, stanza_id, stanza, stamp FROM
+		   (SELECT id, stanza_id, stanza, stamp FROM muc_history WHERE room = ? ORDER BY id DESC LIMIT ?)
+		 ORDER BY id`, room, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var msgs []storage.MUCMessage
+	for rows.Next() {
+		var (
+			m     = storage.MUCMessage{Room: room}
+			stamp string
+		)
+		if err := rows.Scan(&m.ID, &m.StanzaID, &m.Stanza, &stamp); err != nil {
+			return nil, err
+		}
+		if m.Stamp, err = parseTime(stamp); err != nil {
+			return nil, err
+		}
+		m.Stanza = nonNil(m.Stanza)
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+// serviceOf returns the domain of a room JID ("room@service").
+func serviceOf(room string) string {
+	_, service, _ := strings.Cut(room, "@")
+	return service
+}
