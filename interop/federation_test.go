@@ -1,10 +1,7 @@
 package interop_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,7 +25,8 @@ const federationTimeout = 6 * time.Minute
 // TestFederationWithProsodyAndEjabberd federates parley with Debian's
 // Prosody and ejabberd and runs the slixmpp federation scenarios between
 // a user on parley and a user on each peer: subscriptions, presence,
-// messages, iq, offline delivery and errors, in both directions. With
+// messages, iq, offline delivery, errors and group chat (a room on each
+// side with a guest from the other), in both directions. With
 // certificates from a CA every server trusts, the links must authenticate
 // with SASL EXTERNAL; with self-signed certificates, with dialback.
 func TestFederationWithProsodyAndEjabberd(t *testing.T) {
@@ -40,9 +38,12 @@ func TestFederationWithProsodyAndEjabberd(t *testing.T) {
 	testutil.RequireTool(t, "ejabberdctl", "ejabberd")
 	trackInputs(t)
 	testutil.MapHosts(t, map[string]string{
-		"pa.test": parleyFedIP,
-		"pr.test": prosodyFedIP,
-		"ej.test": ejabberdFedIP,
+		"pa.test":            parleyFedIP,
+		"conference.pa.test": parleyFedIP,
+		"pr.test":            prosodyFedIP,
+		"conference.pr.test": prosodyFedIP,
+		"ej.test":            ejabberdFedIP,
+		"conference.ej.test": ejabberdFedIP,
 	})
 	users := map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
 	modes := []struct {
@@ -59,11 +60,13 @@ func TestFederationWithProsodyAndEjabberd(t *testing.T) {
 			if mode.ca {
 				ca = testutil.NewCA(t)
 			}
+			// Each certificate names the server's domain and its group
+			// chat service, which federates on links of its own.
 			issue := func(domain string) (cert, key string) {
 				if ca != nil {
-					return ca.Issue(t, domain)
+					return ca.Issue(t, domain, "conference."+domain)
 				}
-				return testutil.SelfSigned(t, domain)
+				return testutil.SelfSigned(t, domain, "conference."+domain)
 			}
 			caFile := ""
 			if ca != nil {
@@ -74,7 +77,7 @@ func TestFederationWithProsodyAndEjabberd(t *testing.T) {
 			parley := testutil.Start(t, testutil.Options{
 				Domain:   "pa.test",
 				LogLevel: "info",
-				Extra:    fmt.Sprintf("[s2s]\nlisten = %q\nconnect_timeout = \"10s\"\n\n%s", parleyFedIP+":5269", tlsKeys),
+				Extra:    fmt.Sprintf("[s2s]\nlisten = %q\nconnect_timeout = \"10s\"\n\n[muc]\ndomain = \"conference.pa.test\"\n\n%s", parleyFedIP+":5269", tlsKeys),
 			})
 			for u, pw := range users {
 				parley.AddUser(u, pw)
@@ -88,7 +91,7 @@ func TestFederationWithProsodyAndEjabberd(t *testing.T) {
 				{testutil.StartEjabberd, "ej.test", ejabberdFedIP},
 			} {
 				c, k := issue(p.domain)
-				peers = append(peers, p.start(t, testutil.PeerOptions{Domain: p.domain, IP: p.ip, CertFile: c, KeyFile: k, CAFile: caFile, Users: users}))
+				peers = append(peers, p.start(t, testutil.PeerOptions{Domain: p.domain, MUCDomain: "conference." + p.domain, IP: p.ip, CertFile: c, KeyFile: k, CAFile: caFile, Users: users}))
 			}
 			for _, peer := range peers {
 				t.Run(peer.Name, func(t *testing.T) {
@@ -96,6 +99,17 @@ func TestFederationWithProsodyAndEjabberd(t *testing.T) {
 					if err != nil {
 						t.Errorf("federation.py against %s: %v\n%s", peer.Name, err, failLines(out))
 						t.Logf("%s log (tail):\n%s", peer.Name, tailLines(peer.Log(), 150))
+					}
+					// The group chat service authenticates its own links
+					// to the peer, the same way.
+					muc := parley.LogLines(`"s2s link established"`, `"direction":"out"`, `"local":"conference.pa.test"`, `"remote":"`+peer.Domain+`"`)
+					if len(muc) == 0 {
+						t.Errorf("no link from conference.pa.test to %s in parley's log", peer.Domain)
+					}
+					for _, l := range muc {
+						if !strings.Contains(l, `"auth":"`+mode.auth+`"`) {
+							t.Errorf("group chat link to %s not authenticated with %s: %s", peer.Domain, mode.auth, l)
+						}
 					}
 					for _, dir := range []string{"out", "in"} {
 						lines := parley.LogLines(`"s2s link established"`, `"direction":"`+dir+`"`, `"remote":"`+peer.Domain+`"`)
@@ -121,20 +135,10 @@ func runFederation(t *testing.T, py string, parley *testutil.Server, peer *testu
 	t.Helper()
 	host, port := splitAddr(t, parley.Addr)
 	args := []string{"slixmpp/federation.py",
-		"--a-host", host, "--a-port", port, "--a-domain", parley.Domain,
-		"--b-host", peer.IP, "--b-port", strconv.Itoa(peer.C2SPort), "--b-domain", peer.Domain,
+		"--a-host", host, "--a-port", port, "--a-domain", parley.Domain, "--a-muc", "conference." + parley.Domain,
+		"--b-host", peer.IP, "--b-port", strconv.Itoa(peer.C2SPort), "--b-domain", peer.Domain, "--b-muc", "conference." + peer.Domain,
 		"all"}
-	ctx, cancel := context.WithTimeout(context.Background(), federationTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	t.Logf("%s %s:\n%s", py, strings.Join(args, " "), out.String())
-	if ctx.Err() != nil {
-		return out.String(), fmt.Errorf("killed after %v", federationTimeout)
-	}
-	return out.String(), err
+	return runScript(t, federationTimeout, py, args...)
 }
 
 // failLines picks the FAIL lines out of a script's output.

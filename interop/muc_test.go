@@ -1,10 +1,7 @@
 package interop_test
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,20 +29,11 @@ func TestSlixmppMUC(t *testing.T) {
 		"--user", "alice", "--password", "alice-pw",
 		"--peer", "bob", "--peer-password", "bob-pw",
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	t.Logf("%s %s:\n%s", py, strings.Join(args, " "), out.String())
-	if ctx.Err() != nil {
-		t.Fatalf("muc.py killed after %s", scenarioTimeout)
-	}
+	out, err := runScript(t, scenarioTimeout, py, args...)
 	if err != nil {
-		t.Fatalf("muc.py: %v\n%s", err, failLine(out.String()))
+		t.Fatalf("muc.py: %v\n%s", err, failLine(out))
 	}
-	if !strings.Contains(out.String(), "PASS: muc") {
+	if !strings.Contains(out, "PASS: muc") {
 		t.Fatalf("muc.py exited without PASS")
 	}
 }

@@ -54,7 +54,15 @@ func scenarioOutput(t *testing.T, srv *testutil.Server, scenario string, extra .
 	}
 	args = append(args, extra...)
 	args = append(args, scenario)
-	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+	return runScript(t, scenarioTimeout, py, args...)
+}
+
+// runScript runs a Python script with args, bounded by timeout, and
+// returns its combined output, which always goes to the test log. The
+// error is an *exec.ExitError when the script failed.
+func runScript(t *testing.T, timeout time.Duration, py string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py, args...)
 	var out bytes.Buffer
@@ -62,7 +70,7 @@ func scenarioOutput(t *testing.T, srv *testutil.Server, scenario string, extra .
 	err := cmd.Run()
 	t.Logf("%s %s:\n%s", py, strings.Join(args, " "), out.String())
 	if ctx.Err() != nil {
-		return out.String(), errors.New("killed after " + scenarioTimeout.String())
+		return out.String(), errors.New("killed after " + timeout.String())
 	}
 	return out.String(), err
 }

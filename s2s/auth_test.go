@@ -170,6 +170,19 @@ func (p *rawPeer) streamError() string {
 	}
 }
 
+// loadCert returns a function loading the key pair that certificate
+// helpers such as CA.Issue return.
+func loadCert(t *testing.T) func(certFile, keyFile string) tls.Certificate {
+	return func(certFile, keyFile string) tls.Certificate {
+		t.Helper()
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert
+	}
+}
+
 func hasMechanism(features *stanza.Element, mech string) bool {
 	return strings.Contains(features.String(), "<mechanism>"+mech+"</mechanism>")
 }
@@ -178,11 +191,7 @@ func hasMechanism(features *stanza.Element, mech string) bool {
 // from ca and returns it ready for stanzas.
 func externalPeer(t *testing.T, addr, domain, to string, ca *testutil.CA) *rawPeer {
 	t.Helper()
-	certFile, keyFile := ca.Issue(t, domain)
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := loadCert(t)(ca.Issue(t, domain))
 	p := dialRawPeer(t, addr)
 	p.open(domain, to)
 	p.startTLS(&cert)
@@ -241,11 +250,7 @@ func TestIncomingStanzasAreChecked(t *testing.T) {
 		}
 	})
 	t.Run("untrusted certificate gets no EXTERNAL", func(t *testing.T) {
-		certFile, keyFile := testutil.SelfSigned(t, "evil.test")
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cert := loadCert(t)(testutil.SelfSigned(t, "evil.test"))
 		p := dialRawPeer(t, addr)
 		p.open("evil.test", "b.test")
 		p.startTLS(&cert)
@@ -259,11 +264,7 @@ func TestIncomingStanzasAreChecked(t *testing.T) {
 		}
 	})
 	t.Run("certificate for another domain", func(t *testing.T) {
-		certFile, keyFile := ca.Issue(t, "other.test")
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cert := loadCert(t)(ca.Issue(t, "other.test"))
 		p := dialRawPeer(t, addr)
 		p.open("evil.test", "b.test")
 		p.startTLS(&cert)

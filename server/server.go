@@ -138,8 +138,17 @@ func (s *Server) Start(ctx context.Context) error {
 	type spec struct {
 		role, addr string
 		direct     bool
+		serve      func(context.Context, net.Listener, bool) error
 	}
-	specs := []spec{{"c2s", s.cfg.C2S.Listen, false}, {"c2s_direct_tls", s.cfg.C2S.DirectTLSListen, true}}
+	specs := []spec{
+		{"c2s", s.cfg.C2S.Listen, false, s.c2s.Serve},
+		{"c2s_direct_tls", s.cfg.C2S.DirectTLSListen, true, s.c2s.Serve},
+	}
+	if s.s2s != nil {
+		specs = append(specs,
+			spec{"s2s", s.cfg.S2S.Listen, false, s.s2s.Serve},
+			spec{"s2s_direct_tls", s.cfg.S2S.DirectTLSListen, true, s.s2s.Serve})
+	}
 	for _, sp := range specs {
 		if sp.addr == "" {
 			continue
@@ -152,33 +161,12 @@ func (s *Server) Start(ctx context.Context) error {
 		s.listeners[sp.role] = ln
 		s.log.Info().Str("role", sp.role).Str("addr", ln.Addr().String()).Strs("domains", s.cfg.Server.Domains).Msg("listening")
 		s.wg.Add(1)
-		go func(ln net.Listener, direct bool) {
+		go func(sp spec, ln net.Listener) {
 			defer s.wg.Done()
-			if err := s.c2s.Serve(ctx, ln, direct); err != nil {
+			if err := sp.serve(ctx, ln, sp.direct); err != nil {
 				s.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("accept failed")
 			}
-		}(ln, sp.direct)
-	}
-	if s.s2s != nil {
-		for _, sp := range []spec{{"s2s", s.cfg.S2S.Listen, false}, {"s2s_direct_tls", s.cfg.S2S.DirectTLSListen, true}} {
-			if sp.addr == "" {
-				continue
-			}
-			ln, err := net.Listen("tcp", sp.addr)
-			if err != nil {
-				s.closeListeners()
-				return fmt.Errorf("listen %s on %s: %w", sp.role, sp.addr, err)
-			}
-			s.listeners[sp.role] = ln
-			s.log.Info().Str("role", sp.role).Str("addr", ln.Addr().String()).Msg("listening")
-			s.wg.Add(1)
-			go func(ln net.Listener, direct bool) {
-				defer s.wg.Done()
-				if err := s.s2s.Serve(ctx, ln, direct); err != nil {
-					s.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("accept failed")
-				}
-			}(ln, sp.direct)
-		}
+		}(sp, ln)
 	}
 	if s.poller != nil {
 		s.wg.Add(1)

@@ -63,9 +63,10 @@ async def expect(fut, what, timeout=STEP_TIMEOUT):
 class Side:
     """One end of the federation: a server and an account on it."""
 
-    def __init__(self, name, host, port, domain, user, password):
+    def __init__(self, name, host, port, domain, user, password, muc=None):
         self.name, self.host, self.port = name, host, port
         self.domain, self.user, self.password = domain, user, password
+        self.muc = muc  # the server's group chat service, if any
 
     @property
     def jid(self):
@@ -114,7 +115,7 @@ class Client(slixmpp.ClientXMPP):
         # The server's certificate is a throwaway one.
         self.ssl_context.check_hostname = False
         self.ssl_context.verify_mode = ssl.CERT_NONE
-        for plugin in ("xep_0030", "xep_0092", "xep_0199", "xep_0203"):
+        for plugin in ("xep_0030", "xep_0045", "xep_0092", "xep_0199", "xep_0203"):
             self.register_plugin(plugin)
         # Subscription requests are answered by the scenarios themselves.
         self.roster.auto_authorize = None
@@ -123,6 +124,8 @@ class Client(slixmpp.ClientXMPP):
         self.started = self.loop.create_future()
         self.messages = Inbox()
         self.presences = Inbox()
+        self.groupchat = Inbox()
+        self.roompresences = Inbox()  # xep_0045 keeps room presence from "presence"
 
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("failed_all_auth", self._on_failed_auth)
@@ -135,6 +138,8 @@ class Client(slixmpp.ClientXMPP):
         # "message_error" event.
         self.add_event_handler("message_error", self._on_message_error)
         self.add_event_handler("presence", self.presences.put)
+        self.add_event_handler("groupchat_message", self.groupchat.put)
+        self.add_event_handler("groupchat_presence", self.roompresences.put)
 
     def _on_message_error(self, msg):
         if not msg["body"]:
@@ -464,6 +469,57 @@ async def scenario_errors(sa, sb):
     await with_clients([a, b], body)
 
 
+async def room_with_guest(owner, guest):
+    """owner creates a room on its own server's group chat service; guest,
+    from the other server, joins it over federation; they talk; guest
+    leaves."""
+    room = "fed-%s@%s" % (token(), owner.side.muc)
+    muc = owner["xep_0045"]
+    await expect(muc.join_muc_wait(room, "Owner", maxstanzas=0, timeout=STEP_TIMEOUT),
+                 "%s to create %s" % (owner.name, room))
+    # Accept the default configuration, which unlocks a new room
+    # (XEP-0045 10.1.2) wherever the service locks new rooms.
+    form = await owner.iq("get the configuration of %s" % room, muc.get_room_config(room, timeout=STEP_TIMEOUT))
+    form["type"] = "submit"
+    await owner.iq("submit the configuration of %s" % room, muc.set_room_config(room, form, timeout=STEP_TIMEOUT))
+    ok("%s created %s" % (owner.name, room))
+
+    await expect(guest["xep_0045"].join_muc_wait(room, "Guest", maxstanzas=0, timeout=STEP_TIMEOUT),
+                 "%s to join %s" % (guest.name, room))
+    await owner.roompresences.expect(lambda p: str(p["from"]) == room + "/Guest" and p["type"] != "unavailable",
+                                 "%s to see Guest join" % owner.name)
+    ok("%s joined %s across the federation" % (guest.name, room))
+
+    for sender, nick, receiver in ((owner, "Owner", guest), (guest, "Guest", owner)):
+        text = "groupchat from %s (%s)" % (nick, token())
+        sender.send_message(mto=room, mbody=text, mtype="groupchat")
+        for c in (receiver, sender):
+            await c.groupchat.expect(lambda m: str(m["from"]) == room + "/" + nick and m["body"] == text,
+                                     "%s to get %r from %s/%s" % (c.name, text, room, nick))
+        ok("%s's groupchat message reached both occupants" % nick)
+
+    guest["xep_0045"].leave_muc(room, "Guest", msg="bye")
+    await owner.roompresences.expect(lambda p: str(p["from"]) == room + "/Guest" and p["type"] == "unavailable",
+                                 "%s to see Guest leave" % owner.name)
+    ok("%s saw %s leave" % (owner.name, guest.name))
+    muc.leave_muc(room, "Owner")
+
+
+async def scenario_muc(sa, sb):
+    """Group chat across: a room on each side's service with a guest from the other side."""
+    a, b = Client(sa), Client(sb)
+
+    async def body():
+        ran = False
+        for owner, guest in ((a, b), (b, a)):
+            if owner.side.muc:
+                await room_with_guest(owner, guest)
+                ran = True
+        if not ran:
+            raise Failure("no group chat service given (--a-muc, --b-muc)")
+    await with_clients([a, b], body)
+
+
 SCENARIOS = {
     "subscribe": scenario_subscribe,
     "message": scenario_message,
@@ -471,6 +527,7 @@ SCENARIOS = {
     "offline": scenario_offline,
     "unavailable": scenario_unavailable,
     "errors": scenario_errors,
+    "muc": scenario_muc,
 }
 
 
@@ -485,6 +542,7 @@ def parse_args(argv):
         p.add_argument("--%s-user" % side, default=user, help="the localpart at %s (default %%(default)s)" % S)
         p.add_argument("--%s-password" % side, default=user + "-pw",
                        help="its password (default %(default)s)")
+        p.add_argument("--%s-muc" % side, help="server %s's group chat service domain" % S)
     p.add_argument("--debug", action="store_true", help="log the XML exchanged")
     p.add_argument("scenario", choices=list(SCENARIOS) + ["all"], help="what to run")
     return p.parse_args(argv)
@@ -512,9 +570,11 @@ def main(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    sa = Side("A", args.a_host, args.a_port, args.a_domain, args.a_user, args.a_password)
-    sb = Side("B", args.b_host, args.b_port, args.b_domain, args.b_user, args.b_password)
+    sa = Side("A", args.a_host, args.a_port, args.a_domain, args.a_user, args.a_password, args.a_muc)
+    sb = Side("B", args.b_host, args.b_port, args.b_domain, args.b_user, args.b_password, args.b_muc)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    if args.scenario == "all" and not (sa.muc or sb.muc):
+        names.remove("muc")  # no group chat service to test
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     failed = []
