@@ -15,7 +15,7 @@ import (
 // presence on its behalf). The two parley servers find each other through
 // [s2s.hosts].
 func TestRoomFederatedOccupant(t *testing.T) {
-	aAddr, bAddr := testutil.FreeAddrOn(t, "127.0.0.1"), testutil.FreeAddrOn(t, "127.0.0.1")
+	aAddr, bAddr := testutil.FreeListenAddr(t), testutil.FreeListenAddr(t)
 	const room = "lobby@conference.a.test"
 	a := testutil.Start(t, testutil.Options{Domain: "a.test", Extra: fmt.Sprintf(`[s2s]
 listen = %q

@@ -2,7 +2,6 @@ package s2s_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -41,10 +40,7 @@ func newFederation(t *testing.T, peers ...peer) *federation {
 	t.Helper()
 	f := &federation{t: t, peers: peers}
 	for range peers {
-		// Each s2s listener on a loopback address of its own, so that no
-		// other socket takes its port between choosing and listening.
-		ip := fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(256), 1+rand.IntN(254))
-		f.addrs = append(f.addrs, testutil.FreeAddrOn(t, ip))
+		f.addrs = append(f.addrs, testutil.FreeListenAddr(t))
 	}
 	for i, p := range peers {
 		var hosts strings.Builder

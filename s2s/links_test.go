@@ -45,7 +45,7 @@ func silentListener(t *testing.T) string {
 }
 
 func TestUnreachablePeersBounceEveryQueuedStanza(t *testing.T) {
-	refused := testutil.FreeAddrOn(t, "127.0.0.1") // nothing listens there
+	refused := testutil.FreeListenAddr(t) // nothing listens there
 	hung := silentListener(t)
 	s := federate(t, peer{
 		domain: "a.test",

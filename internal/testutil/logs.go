@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -79,4 +81,14 @@ func FreeAddrOn(t testing.TB, ip string) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// FreeListenAddr returns a host:port on a random loopback address of its
+// own (127.100.0.0 and up) that was free a moment ago. No other socket of
+// the tests uses that address, so nothing takes the port between choosing
+// it and listening on it.
+func FreeListenAddr(t testing.TB) string {
+	t.Helper()
+	ip := fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(256), 1+rand.IntN(254))
+	return FreeAddrOn(t, ip)
 }
