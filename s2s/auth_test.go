@@ -209,7 +209,7 @@ func externalPeer(t *testing.T, addr, domain, to string, ca *testutil.CA) *rawPe
 
 func TestIncomingStanzasAreChecked(t *testing.T) {
 	ca := testutil.NewCA(t)
-	s := federate(t, peer{domain: "b.test", tls: tlsKeys(t, ca, "b.test")})
+	s := federate(t, peer{domain: "b.test", tls: tlsKeys(t, ca, "b.test"), s2s: "max_stanza_size = 10000"})
 	b := s[0]
 	addr := b.Server.Addr("s2s")
 	bob := testutil.Login(t, b.Addr, "bob@b.test", "bob-pw", "pc")
@@ -227,6 +227,9 @@ func TestIncomingStanzasAreChecked(t *testing.T) {
 		{"to a domain not served", "<message from='mallory@evil.test' to='bob@other.test' type='chat'><body>x</body></message>", "host-unknown"},
 		{"no from", "<message to='bob@b.test/pc' type='chat'><body>x</body></message>", "improper-addressing"},
 		{"malformed from", "<message from='@@evil.test' to='bob@b.test/pc'><body>x</body></message>", "invalid-from"},
+		{"malformed XML", "<message from='mallory@evil.test' to='bob@b.test/pc'><body>x</message>", "not-well-formed"},
+		{"oversized stanza", "<message from='mallory@evil.test' to='bob@b.test/pc'><body>" + strings.Repeat("x", 20000) + "</body></message>", "policy-violation"},
+		{"unknown element", "<frobnicate xmlns='urn:example:unknown'/>", "unsupported-stanza-type"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
