@@ -28,6 +28,7 @@ type inStream struct {
 	to, from  string // addresses of the current stream header
 	streamID  string // our id for the current stream (dialback keys use it)
 	peerError string // the stream error the peer sent, if any
+	refused   bool   // the refusal is logged already
 
 	mu       sync.Mutex
 	bidi     bool            // the peer asked for a bidirectional stream (XEP-0288)
@@ -104,7 +105,7 @@ func (in *inStream) finish(err error) {
 		s.setBidi(p, in, false)
 		s.logLink("closed", "in", p, a, reason)
 	}
-	if len(authed) == 0 && cond != "" {
+	if len(authed) == 0 && cond != "" && !in.refused {
 		s.logLink("refused", "in", pair{in.to, in.from}, "", reason+" from "+in.addr)
 	}
 }
@@ -168,6 +169,7 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 	if in.from != "" {
 		if err := s.opts.Policy.Check(in.from); err != nil {
 			s.logLink("refused", "in", pair{in.to, in.from}, "", err.Error())
+			in.refused = true
 			return false, xmlstream.Errorf("policy-violation", "federation with %s is not permitted here", in.from)
 		}
 	}
