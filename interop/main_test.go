@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 var trackOnce sync.Once
 
 // trackInputs reads the files these tests use only through other
-// processes, the parley command's sources and the slixmpp script, so that
+// processes, the parley command's sources and the slixmpp scripts, so that
 // go test's result cache notices when they change.
 func trackInputs(t *testing.T) {
 	trackOnce.Do(func() {
@@ -50,7 +50,8 @@ func trackInputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files := []string{filepath.Join("slixmpp", "scenarios.py")}
+		scripts, _ := filepath.Glob(filepath.Join("slixmpp", "*.py"))
+		files := append([]string(nil), scripts...)
 		filepath.WalkDir(filepath.Join(root, "cmd", "parley"), func(path string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") {
 				files = append(files, path)

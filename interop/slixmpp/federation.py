@@ -24,40 +24,24 @@ import asyncio
 import logging
 import ssl
 import sys
-import uuid
 
+import checks
+from checks import Failure, info, ok, token, with_clients
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
 # How long to wait for any single expected event. Generous: the first
 # stanza to a domain waits for the s2s link to be set up and authenticated.
 STEP_TIMEOUT = 20
-# How long one scenario may take in all.
-SCENARIO_TIMEOUT = 120
-
-
-class Failure(Exception):
-    """A check failed; the message says which and why."""
-
-
-def ok(msg):
-    print("ok: " + msg, flush=True)
-
-
-def info(msg):
-    print("info: " + msg, flush=True)
-
-
-def token():
-    return uuid.uuid4().hex[:10]
 
 
 async def expect(fut, what, timeout=STEP_TIMEOUT):
     """Wait for fut, failing with a message naming what was expected."""
-    try:
-        return await asyncio.wait_for(fut, timeout)
-    except asyncio.TimeoutError:
-        raise Failure("timed out after %ds waiting for %s" % (timeout, what)) from None
+    return await checks.expect(fut, what, timeout)
+
+
+# How long one scenario may take in all.
+SCENARIO_TIMEOUT = 120
 
 
 class Side:
@@ -211,22 +195,6 @@ class Client(slixmpp.ClientXMPP):
             while not (contact in self.client_roster and self.client_roster[contact]["subscription"] in want):
                 await asyncio.sleep(0.1)
         await expect(poll(), "%s's roster to show %s with subscription %s" % (self.name, contact, "/".join(want)))
-
-
-async def with_clients(clients, body):
-    """Start clients in order, run body, and always disconnect them."""
-    started = []
-    try:
-        for c in clients:
-            await c.start()
-            started.append(c)
-        await body()
-    finally:
-        for c in started:
-            try:
-                await c.stop()
-            except Exception:  # noqa: BLE001 - best effort on the way out
-                pass
 
 
 async def wait_gone(pinger, full_jid):

@@ -23,6 +23,8 @@ import logging
 import ssl
 import sys
 
+import checks
+from checks import Failure, ok, with_clients
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout, PresenceError
 
@@ -33,20 +35,9 @@ NS_SID = "urn:xmpp:sid:0"
 STEP_TIMEOUT = 15
 
 
-class Failure(Exception):
-    """A check failed; the message says which and why."""
-
-
-def ok(msg):
-    print("ok: " + msg, flush=True)
-
-
 async def expect(fut, what, timeout=STEP_TIMEOUT):
     """Wait for fut, failing with a message naming what was expected."""
-    try:
-        return await asyncio.wait_for(fut, timeout)
-    except asyncio.TimeoutError:
-        raise Failure("timed out after %ds waiting for %s" % (timeout, what)) from None
+    return await checks.expect(fut, what, timeout)
 
 
 class Client(slixmpp.ClientXMPP):
@@ -128,22 +119,6 @@ class Client(slixmpp.ClientXMPP):
             item = await expect(queue.get(), "%s to get %s" % (self.name, what))
             if match(item):
                 return item
-
-
-async def with_clients(clients, body):
-    """Start clients in order, run body, and always disconnect them."""
-    started = []
-    try:
-        for c in clients:
-            await c.start()
-            started.append(c)
-        await body()
-    finally:
-        for c in started:
-            try:
-                await c.stop()
-            except Exception:  # noqa: BLE001 - best effort on the way out
-                pass
 
 
 async def scenario_muc(args):

@@ -21,6 +21,8 @@ import logging
 import ssl
 import sys
 
+import checks
+from checks import Failure, info, ok, with_clients
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
@@ -32,20 +34,9 @@ NS_VERSION = "jabber:iq:version"
 STEP_TIMEOUT = 15
 
 
-class Failure(Exception):
-    """A check failed; the message says which and why."""
-
-
-def ok(msg):
-    print("ok: " + msg, flush=True)
-
-
 async def expect(fut, what, timeout=STEP_TIMEOUT):
     """Wait for fut, failing with a message naming what was expected."""
-    try:
-        return await asyncio.wait_for(fut, timeout)
-    except asyncio.TimeoutError:
-        raise Failure("timed out after %ds waiting for %s" % (timeout, what)) from None
+    return await checks.expect(fut, what, timeout)
 
 
 class Client(slixmpp.ClientXMPP):
@@ -163,22 +154,6 @@ class Client(slixmpp.ClientXMPP):
                 self.name, what, e.iq["error"]["condition"], e.iq["error"]["text"])) from None
         except IqTimeout:
             raise Failure("%s: %s: no answer from the server" % (self.name, what)) from None
-
-
-async def with_clients(clients, body):
-    """Start clients in order, run body, and always disconnect them."""
-    started = []
-    try:
-        for c in clients:
-            await c.start()
-            started.append(c)
-        await body()
-    finally:
-        for c in started:
-            try:
-                await c.stop()
-            except Exception:  # noqa: BLE001 - best effort on the way out
-                pass
 
 
 def jid(args, local):
