@@ -19,28 +19,19 @@ func (s *Store) MUCRooms(ctx context.Context, service string) ([]storage.MUCRoom
 }
 
 func (s *Store) mucRooms(ctx context.Context, service string) ([]storage.MUCRoom, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT jid, config, subject, subject_by, created FROM muc_rooms WHERE service = ? ORDER BY jid`, service)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var rooms []storage.MUCRoom
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows *sql.Rows) (storage.MUCRoom, error) {
 		var (
 			r       storage.MUCRoom
 			created string
+			err     error
 		)
-		if err := rows.Scan(&r.JID, &r.Config, &r.Subject, &r.SubjectBy, &created); err != nil {
-			return nil, err
+		if err = rows.Scan(&r.JID, &r.Config, &r.Subject, &r.SubjectBy, &created); err != nil {
+			return r, err
 		}
-		if r.Created, err = parseTime(created); err != nil {
-			return nil, err
-		}
+		r.Created, err = parseTime(created)
 		r.Config = nonNil(r.Config)
-		rooms = append(rooms, r)
-	}
-	return rooms, rows.Err()
+		return r, err
+	}, `SELECT jid, config, subject, subject_by, created FROM muc_rooms WHERE service = ? ORDER BY jid`, service)
 }
 
 // PutMUCRoom creates or replaces a room's configuration and subject; the
@@ -75,21 +66,11 @@ func (s *Store) MUCAffiliations(ctx context.Context, room string) ([]storage.MUC
 }
 
 func (s *Store) mucAffiliations(ctx context.Context, room string) ([]storage.MUCAffiliation, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT user, affiliation, reason FROM muc_affiliations WHERE room = ? ORDER BY user`, room)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var affs []storage.MUCAffiliation
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows *sql.Rows) (storage.MUCAffiliation, error) {
 		var a storage.MUCAffiliation
-		if err := rows.Scan(&a.JID, &a.Affiliation, &a.Reason); err != nil {
-			return nil, err
-		}
-		affs = append(affs, a)
-	}
-	return affs, rows.Err()
+		err := rows.Scan(&a.JID, &a.Affiliation, &a.Reason)
+		return a, err
+	}, `SELECT user, affiliation, reason FROM muc_affiliations WHERE room = ? ORDER BY user`, room)
 }
 
 // SetMUCAffiliation records a's affiliation in a stored room, or forgets it
@@ -160,30 +141,21 @@ func (s *Store) mucHistory(ctx context.Context, room string, limit int) ([]stora
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT id, stanza_id, stanza, stamp FROM
-		   (SELECT id, stanza_id, stanza, stamp FROM muc_history WHERE room = ? ORDER BY id DESC LIMIT ?)
-		 ORDER BY id`, room, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var msgs []storage.MUCMessage
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows *sql.Rows) (storage.MUCMessage, error) {
 		var (
 			m     = storage.MUCMessage{Room: room}
 			stamp string
+			err   error
 		)
-		if err := rows.Scan(&m.ID, &m.StanzaID, &m.Stanza, &stamp); err != nil {
-			return nil, err
+		if err = rows.Scan(&m.ID, &m.StanzaID, &m.Stanza, &stamp); err != nil {
+			return m, err
 		}
-		if m.Stamp, err = parseTime(stamp); err != nil {
-			return nil, err
-		}
+		m.Stamp, err = parseTime(stamp)
 		m.Stanza = nonNil(m.Stanza)
-		msgs = append(msgs, m)
-	}
-	return msgs, rows.Err()
+		return m, err
+	}, `SELECT id, stanza_id, stanza, stamp FROM
+		   (SELECT id, stanza_id, stanza, stamp FROM muc_history WHERE room = ? ORDER BY id DESC LIMIT ?)
+		 ORDER BY id`, room, limit)
 }
 
 // serviceOf returns the domain of a room JID ("room@service").

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -32,22 +33,12 @@ func (s *Store) PendingSubscriptions(ctx context.Context, user string) ([]storag
 }
 
 func (s *Store) pendingSubscriptions(ctx context.Context, user string) ([]storage.PendingSubscription, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT from_jid, stanza FROM pending_subscriptions WHERE user = ? ORDER BY seq`, user)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var subs []storage.PendingSubscription
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows *sql.Rows) (storage.PendingSubscription, error) {
 		var p storage.PendingSubscription
-		if err := rows.Scan(&p.From, &p.Stanza); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&p.From, &p.Stanza)
 		p.Stanza = nonNil(p.Stanza)
-		subs = append(subs, p)
-	}
-	return subs, rows.Err()
+		return p, err
+	}, `SELECT from_jid, stanza FROM pending_subscriptions WHERE user = ? ORDER BY seq`, user)
 }
 
 // DeletePendingSubscription forgets the request to user from "from"; no
@@ -84,28 +75,19 @@ func (s *Store) OfflineMessages(ctx context.Context, user string) ([]storage.Off
 }
 
 func (s *Store) offlineMessages(ctx context.Context, user string) ([]storage.OfflineMessage, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT id, stanza, stamp FROM offline_messages WHERE user = ? ORDER BY id`, user)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var msgs []storage.OfflineMessage
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows *sql.Rows) (storage.OfflineMessage, error) {
 		var (
 			m     storage.OfflineMessage
 			stamp string
+			err   error
 		)
-		if err := rows.Scan(&m.ID, &m.Stanza, &stamp); err != nil {
-			return nil, err
+		if err = rows.Scan(&m.ID, &m.Stanza, &stamp); err != nil {
+			return m, err
 		}
-		if m.Stamp, err = parseTime(stamp); err != nil {
-			return nil, err
-		}
+		m.Stamp, err = parseTime(stamp)
 		m.Stanza = nonNil(m.Stanza)
-		msgs = append(msgs, m)
-	}
-	return msgs, rows.Err()
+		return m, err
+	}, `SELECT id, stanza, stamp FROM offline_messages WHERE user = ? ORDER BY id`, user)
 }
 
 // DeleteOffline removes user's messages with ID <= upTo.
