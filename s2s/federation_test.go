@@ -22,7 +22,7 @@ type peer struct {
 
 // federation is a set of parley servers linked through [s2s.hosts].
 type federation struct {
-	t       *testing.T
+	t       testing.TB
 	peers   []peer
 	addrs   []string // s2s listeners
 	options []testutil.Options
@@ -31,12 +31,12 @@ type federation struct {
 
 // federate starts one parley server per peer, each knowing the others'
 // s2s listeners through [s2s.hosts], and adds alice and bob to each.
-func federate(t *testing.T, peers ...peer) []*testutil.Server {
+func federate(t testing.TB, peers ...peer) []*testutil.Server {
 	t.Helper()
 	return newFederation(t, peers...).servers
 }
 
-func newFederation(t *testing.T, peers ...peer) *federation {
+func newFederation(t testing.TB, peers ...peer) *federation {
 	t.Helper()
 	f := &federation{t: t, peers: peers}
 	for range peers {

@@ -1,0 +1,36 @@
+package s2s_test
+
+import (
+	"fmt"
+	"testing"
+
+	"parley/internal/testutil"
+	"parley/stanza"
+)
+
+// BenchmarkFederatedChat measures one-to-one messages between users of two
+// servers: TLS in, route, the server-to-server link (serialize, TLS,
+// parse, address checks), route, TLS out. Compare with c2s's
+// BenchmarkChatThroughput, which takes the same message through one
+// server.
+func BenchmarkFederatedChat(b *testing.B) {
+	s := federate(b, peer{domain: "a.test"}, peer{domain: "b.test"})
+	alice := testutil.Login(b, s[0].Addr, "alice@a.test", "alice-pw", "r")
+	bob := testutil.Login(b, s[1].Addr, "bob@b.test", "bob-pw", "r")
+	msg := fmt.Sprintf("<message to='%s' type='chat' id='x'><body>Hello there, how are you today?</body></message>", bob.JID)
+	// The first message sets the link up; it is not measured.
+	alice.Send(msg)
+	bob.Expect(testutil.IsKind("message"))
+	b.ResetTimer()
+	const window = 64
+	sent := 0
+	for i := 0; i < b.N; i++ {
+		alice.Send(msg)
+		sent++
+		if sent == window || i == b.N-1 {
+			for ; sent > 0; sent-- {
+				bob.Expect(func(el *stanza.Element) bool { return el.Local == "message" })
+			}
+		}
+	}
+}
