@@ -3,6 +3,7 @@ package muc_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"parley/internal/testutil"
 	"parley/muc"
@@ -216,5 +217,69 @@ func TestRoomMembersOnlyConversion(t *testing.T) {
 	adminIQ(alice, "closing", "set", "<item affiliation='none' jid='bob"+dom+"'/>")
 	if p := bob.Expect(isUnavailable(occ("closing", "Bob"))); !hasStatus(p, muc.StatusAffiliationLost) {
 		t.Fatalf("removal on losing membership: %s", p)
+	}
+}
+
+// listJIDs returns the jids of a muc#admin list result.
+func listJIDs(t *testing.T, r *stanza.Element, aff string) []string {
+	t.Helper()
+	q := r.Child(muc.NSAdmin, "query")
+	if r.Type() != "result" || q == nil {
+		t.Fatalf("list: %s", r)
+	}
+	var out []string
+	for _, it := range q.ChildrenNamed(muc.NSAdmin, "item") {
+		if it.Attr("affiliation") != aff {
+			t.Errorf("item of the %s list: %s", aff, it)
+		}
+		out = append(out, it.Attr("jid"))
+	}
+	return out
+}
+
+// TestRoomOwnerAndAdminLists checks the owner and admin lists (XEP-0045
+// §10.5-10.8): owners edit both, the lists read back what was set, and an
+// admin may neither edit them nor remove another admin.
+func TestRoomOwnerAndAdminLists(t *testing.T) {
+	srv := mucServer(t, "", "")
+	owner := user(t, srv, "owner")
+	adm := user(t, srv, "adm")
+	adm2 := user(t, srv, "adm2")
+	create(t, owner, "lists", "Owner")
+	if r := adminIQ(owner, "lists", "set", "<item affiliation='admin' jid='adm"+dom+"'/><item affiliation='admin' jid='adm2"+dom+"'/>"+
+		"<item affiliation='owner' jid='co"+dom+"'/>"); r.Type() != "result" {
+		t.Fatalf("editing the lists: %s", r)
+	}
+	if got := listJIDs(t, adminIQ(owner, "lists", "get", "<item affiliation='owner'/>"), "owner"); fmt.Sprint(got) != fmt.Sprint([]string{"co" + dom, "owner" + dom}) {
+		t.Errorf("owner list: %v", got)
+	}
+	if got := listJIDs(t, adminIQ(owner, "lists", "get", "<item affiliation='admin'/>"), "admin"); fmt.Sprint(got) != fmt.Sprint([]string{"adm2" + dom, "adm" + dom}) {
+		t.Errorf("admin list: %v", got)
+	}
+	join(t, adm, "lists", "Adm", "")
+	join(t, adm2, "lists", "Adm2", "")
+	for _, c := range []struct{ name, items, want string }{
+		{"admin kicks an admin", "<item nick='Adm2' role='none'/>", "not-allowed"},
+		{"admin bans an admin", "<item affiliation='outcast' jid='adm2" + dom + "'/>", "not-allowed"},
+		{"admin removes an owner", "<item affiliation='none' jid='co" + dom + "'/>", "not-allowed"},
+		{"admin adds an owner", "<item affiliation='owner' jid='adm" + dom + "'/>", "forbidden"},
+	} {
+		if r := adminIQ(adm, "lists", "set", c.items); testutil.ErrorCondition(r) != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, r, c.want)
+		}
+	}
+	adm.ExpectNone(isUnavailable(occ("lists", "Adm2")), 100*time.Millisecond)
+	// Revoking an admin's status makes it a participant.
+	if r := adminIQ(owner, "lists", "set", "<item affiliation='none' jid='adm2"+dom+"'/>"); r.Type() != "result" {
+		t.Fatalf("revoking admin status: %s", r)
+	}
+	p := adm.Expect(func(el *stanza.Element) bool {
+		return isPresence(occ("lists", "Adm2"))(el) && item(t, el).Attr("affiliation") == "none"
+	})
+	if item(t, p).Attr("role") != "participant" || item(t, p).Child(muc.NSUser, "actor").Attr("nick") != "Owner" {
+		t.Fatalf("the former admin's presence: %s", p)
+	}
+	if got := listJIDs(t, adminIQ(owner, "lists", "get", "<item affiliation='admin'/>"), "admin"); fmt.Sprint(got) != fmt.Sprint([]string{"adm" + dom}) {
+		t.Errorf("admin list after revoking: %v", got)
 	}
 }

@@ -131,3 +131,64 @@ func TestRoomConcurrentSenders(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomVanishingKeepsOrder has a user enter a temporary room and post
+// at once while its last occupant leaves: whether the join lands before
+// the room vanishes or creates it afresh, the user's message must never
+// overtake its join (it would get item-not-found from a room it is
+// entering).
+func TestRoomVanishingKeepsOrder(t *testing.T) {
+	const domain = "order.test"
+	ctx := context.Background()
+	r := router.New([]string{domain}, everyAccount{}, zerolog.Nop())
+	svc, err := muc.Register(ctx, r, nil, muc.Options{
+		Domain: "conference." + domain,
+		Log:    zerolog.Nop(),
+		Policy: muc.Policy{MaxOccupants: 10},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := make([]*testutil.RecordingSession, 2)
+	fulls := make([]string, 2)
+	for i := range sessions {
+		fulls[i] = fmt.Sprintf("u%d@%s/r", i, domain)
+		j, _ := r.ParseJID(fulls[i])
+		sessions[i] = &testutil.RecordingSession{}
+		r.Bind(ctx, j, sessions[i]).SetPresence(stanza.New("", "presence"))
+	}
+	for round := range 500 {
+		room := fmt.Sprintf("r%d@conference.%s", round, domain)
+		svc.Handle(ctx, stanza.New("", "presence", "from", fulls[0], "to", room+"/a"))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			svc.Handle(ctx, stanza.New("", "presence", "type", "unavailable", "from", fulls[0], "to", room+"/a"))
+		}()
+		go func() {
+			defer wg.Done()
+			svc.Handle(ctx, stanza.New("", "presence", "from", fulls[1], "to", room+"/b"))
+			svc.Handle(ctx, stanza.New("", "message", "type", "groupchat", "from", fulls[1], "to", room).
+				Append(stanza.New("", "body").AppendText("hi")))
+			svc.Handle(ctx, stanza.New("", "presence", "type", "unavailable", "from", fulls[1], "to", room+"/b"))
+		}()
+		wg.Wait()
+		deadline := time.Now().Add(testutil.Timeout)
+		for done := false; !done; {
+			for _, el := range sessions[1].Sent() {
+				if el.Type() == "error" {
+					t.Fatalf("round %d: %s", round, el)
+				}
+				done = done || (el.Local == "presence" && el.Type() == "unavailable")
+			}
+			if !done {
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d: u1 never left", round)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		sessions[0].Sent()
+	}
+}

@@ -56,7 +56,7 @@ func configForm(room string, c RoomConfig, p Policy) *stanza.Element {
 		withOptions(field(fieldMaxUsers, "list-single", "Maximum number of occupants", strconv.Itoa(c.MaxUsers)),
 			maxUserOptions(p.MaxOccupants)...),
 		field(fieldChangeSubject, "boolean", "Participants may change the subject", formatBoolean(c.ChangeSubject)),
-		field(fieldAllowInvites, "boolean", "Members may invite others to a members-only room", formatBoolean(c.AllowInvites)),
+		field(fieldAllowInvites, "boolean", "Occupants may invite others (moderators always may)", formatBoolean(c.AllowInvites)),
 		withOptions(field(fieldAllowPM, "list-single", "Who may send private messages", c.AllowPM),
 			"Anyone", PMAnyone, "Participants", PMParticipants, "Moderators", PMModerators, "Nobody", PMNone),
 		field(fieldHistory, "text-single", fmt.Sprintf("Messages replayed to new occupants (0 to %d)", p.HistoryLength), strconv.Itoa(c.HistoryLength)),

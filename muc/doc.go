@@ -12,8 +12,12 @@
 // works, so a stanza that comes straight back to a room while it fans out
 // (an error bounced by the router, say) is just queued behind the current
 // one; rooms never wait on each other, and nothing global is locked on
-// the message path. Fan-out builds each outgoing stanza once and sends
-// every occupant a shallow copy that differs only in its to.
+// the message path. A room that vanishes queues the stanzas still
+// waiting for it on its successor (the room a join among them creates)
+// before anyone else can reach the room's name, so a sender's later
+// stanza never overtakes an earlier one. Fan-out builds each outgoing
+// stanza once and sends every occupant a shallow copy that differs only
+// in its to.
 //
 // # Decisions
 //
@@ -25,9 +29,12 @@
 //     vanishes when its creator leaves.
 //   - Joining sends existing occupants' presence, the self-presence, the
 //     history and then the subject, the order XEP-0045 §7.2 prescribes.
-//   - A user is one occupant per room: another resource of the same
-//     account asking for a nick in use gets conflict (no multi-session
-//     nicks).
+//   - Each session (real full JID) is an occupant of its own, with its
+//     own nick: another session of the same account may enter under
+//     another nick, and one asking for a nick in use, even its own
+//     account's, gets conflict. Multi-session nicks, which XEP-0045's
+//     nickname conflict rules (§7.2) let a service offer, are not
+//     implemented.
 //   - The history length is the room configuration field
 //     muc#maxhistoryfetch (muc#roomconfig_historylength is accepted as
 //     well); it is bounded by Policy.HistoryLength. Only messages with a
@@ -50,6 +57,14 @@
 //     307 and 333, XEP-0045 §18.1.2). A client refusing one message
 //     (forbidden, not-acceptable) stays, and IQ errors are answers, never
 //     a reason to remove anyone.
+//   - Mediated invitations (§7.8.2) may be sent by moderators, and by
+//     any occupant when muc#roomconfig_allowinvites is on (off by
+//     default, as in ejabberd); others get forbidden. In a members-only
+//     room the invitee becomes a member.
+//   - A configuration change is announced with status 104 only when
+//     something other than anonymity or logging changed; those have
+//     their own codes (170-173), sent alone when nothing else changed,
+//     as Prosody and ejabberd do.
 //   - A decline (§7.8.2) is relayed only to the inviter of a pending
 //     mediated invitation of the declining user, so the room cannot be
 //     used to send declines to arbitrary addresses.

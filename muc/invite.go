@@ -5,17 +5,17 @@ import (
 )
 
 // invite sends mediated invitations (XEP-0045 §7.8.2) on behalf of an
-// occupant. In a members-only room only admins, owners and moderators
-// invite unless the room allows members to (muc#roomconfig_allowinvites),
-// and whoever may invite there makes the invitee a member.
+// occupant. Moderators (admins and owners among them) may always invite;
+// other occupants only when the room allows it
+// (muc#roomconfig_allowinvites). In a members-only room whoever may
+// invite makes the invitee a member.
 func (r *room) invite(t task, o *occupant, x *stanza.Element) {
 	if o == nil {
 		r.refuse(t, stanza.ErrText("not-acceptable", "only occupants may invite others to the room"))
 		return
 	}
-	aff := r.affiliation(o.bare)
-	if r.cfg.MembersOnly && aff < Admin && o.role != Moderator && !r.cfg.AllowInvites {
-		r.refuse(t, stanza.ErrText("forbidden", "only admins and owners may invite others to this room"))
+	if !r.mayInvite(o) {
+		r.refuse(t, stanza.ErrText("forbidden", "only moderators may invite others to this room"))
 		return
 	}
 	for _, inv := range x.ChildrenNamed(NSUser, "invite") {
@@ -50,6 +50,11 @@ func (r *room) invite(t task, o *occupant, x *stanza.Element) {
 		r.invites[bare] = o.real
 		r.sendTo(t.ctx, msg, to.String())
 	}
+}
+
+// mayInvite reports whether o may send mediated invitations.
+func (r *room) mayInvite(o *occupant) bool {
+	return r.cfg.AllowInvites || o.role == Moderator || r.affiliation(o.bare) >= Admin
 }
 
 // decline relays an invitee's refusal to the inviter (XEP-0045 §7.8.2).

@@ -98,3 +98,36 @@ func TestRoomDirectInvitation(t *testing.T) {
 	sendGroupchat(bob, "direct", fmt.Sprint("thanks"))
 	alice.Expect(isGroupchat(occ("direct", "Bob"), "thanks"))
 }
+
+// TestRoomInvitePrivilege checks muc#roomconfig_allowinvites ("allow
+// occupants to invite others") in an open room: off, only moderators may
+// send mediated invitations and the others get forbidden; on, any
+// occupant may.
+func TestRoomInvitePrivilege(t *testing.T) {
+	srv := mucServer(t, "", "")
+	alice := user(t, srv, "alice")
+	bob := user(t, srv, "bob")
+	carol := user(t, srv, "carol")
+	create(t, alice, "open", "Alice")
+	join(t, bob, "open", "Bob", "")
+	invite := fmt.Sprintf("<message to='%s'><x xmlns='%s'><invite to='carol@%s'/></x></message>", roomJID("open"), muc.NSUser, testutil.Domain)
+
+	bob.Send(invite)
+	if e := bob.Expect(isError("message", roomJID("open"))); testutil.ErrorCondition(e) != "forbidden" {
+		t.Fatalf("invitation by a participant with allowinvites off: %s", e)
+	}
+	carol.ExpectNone(isInvite("open"), quiet)
+	alice.Send(invite)
+	carol.Expect(isInvite("open"))
+
+	configure(t, alice, "open", "muc#roomconfig_allowinvites", "1")
+	bob.Send(invite)
+	if i := carol.Expect(isInvite("open")); mucUser(i, "invite").Attr("from") != "bob@"+testutil.Domain {
+		t.Fatalf("invitation by a participant with allowinvites on: %s", i)
+	}
+	// An open room lists nobody as a member for being invited.
+	r := adminIQ(alice, "open", "get", "<item affiliation='member'/>")
+	if its := r.Child(muc.NSAdmin, "query").ChildrenNamed(muc.NSAdmin, "item"); len(its) != 0 {
+		t.Fatalf("member list of an open room after invitations: %s", r)
+	}
+}

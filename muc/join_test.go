@@ -154,6 +154,10 @@ func TestRoomJoinErrors(t *testing.T) {
 	})
 	t.Run("right password", func(t *testing.T) {
 		join(t, bob, "locked", "Bob", "<password>pw</password>")
+		// The others never see the password the join carried.
+		if p := alice.Expect(isPresence(occ("locked", "Bob"))); p.Child(muc.NS, "x") != nil || strings.Contains(p.String(), "pw<") {
+			t.Fatalf("bob's presence to the owner: %s", p)
+		}
 	})
 	t.Run("owners enter full rooms", func(t *testing.T) {
 		alice2 := login(t, srv, "alice", "phone")
@@ -291,4 +295,129 @@ func TestRoomRejoin(t *testing.T) {
 	}
 	bob.Expect(isSubject("again"))
 	alice.ExpectNone(func(el *stanza.Element) bool { return el.Local == "presence" && el.Type() == "unavailable" }, 100*time.Millisecond)
+}
+
+// TestRoomNickModifiedByService checks status 210 (XEP-0045 §7.2): a
+// nick the service normalizes (here a decomposed é, which PRECIS
+// composes) is reported back with 210, on entering and on renaming, and
+// the room uses the normalized form.
+func TestRoomNickModifiedByService(t *testing.T) {
+	srv := mucServer(t, "", "")
+	alice := user(t, srv, "alice")
+	bob := user(t, srv, "bob")
+	create(t, alice, "norm", "Alice")
+
+	const sent, normal = "Rene\u0301", "Ren\u00e9"
+	bob.Send(joinStanza("norm", sent, ""))
+	self := bob.Expect(isPresence(occ("norm", normal)))
+	if !hasStatus(self, muc.StatusSelf) || !hasStatus(self, muc.StatusNickModified) {
+		t.Fatalf("self-presence for a normalized nick lacks 110 or 210: %s", self)
+	}
+	bob.Expect(isSubject("norm"))
+	if p := alice.Expect(isPresence(occ("norm", normal))); hasStatus(p, muc.StatusNickModified) {
+		t.Errorf("210 sent to another occupant: %s", p)
+	}
+	// A nick used as sent gets no 210.
+	bob.Sendf("<presence to='%s'/>", occ("norm", "Bob"))
+	bob.Expect(isUnavailable(occ("norm", normal)))
+	if p := bob.Expect(isPresence(occ("norm", "Bob"))); hasStatus(p, muc.StatusNickModified) || !hasStatus(p, muc.StatusSelf) {
+		t.Fatalf("presence of a new nick used as sent: %s", p)
+	}
+	// Renaming to a nick the service changes gets 210 again.
+	bob.Sendf("<presence to='%s'/>", occ("norm", sent))
+	bob.Expect(isUnavailable(occ("norm", "Bob")))
+	if p := bob.Expect(isPresence(occ("norm", normal))); !hasStatus(p, muc.StatusNickModified) || !hasStatus(p, muc.StatusSelf) {
+		t.Fatalf("presence of a renamed, normalized nick: %s", p)
+	}
+}
+
+// TestRoomPresenceUpdate checks that an occupant's new show and status go
+// to every occupant from its occupant JID (XEP-0045 §7.7), with 110 to
+// itself and its real JID only to moderators of a semi-anonymous room.
+func TestRoomPresenceUpdate(t *testing.T) {
+	srv := mucServer(t, "", "")
+	alice := user(t, srv, "alice")
+	bob := user(t, srv, "bob")
+	carol := user(t, srv, "carol")
+	create(t, alice, "moods", "Alice")
+	join(t, bob, "moods", "Bob", "")
+	join(t, carol, "moods", "Carol", "")
+	bob.Drain()
+
+	carol.Sendf("<presence to='%s'><show>away</show><status>lunch</status></presence>", occ("moods", "Carol"))
+	for _, c := range []*testutil.Client{alice, bob, carol} {
+		p := c.Expect(func(el *stanza.Element) bool {
+			return isPresence(occ("moods", "Carol"))(el) && el.ChildText("", "show") == "away"
+		})
+		it := item(t, p)
+		if p.ChildText("", "status") != "lunch" || it.Attr("role") != "participant" || p.Child(muc.NS, "x") != nil {
+			t.Errorf("%s: presence update: %s", c.JID, p)
+		}
+		if hasStatus(p, muc.StatusSelf) != (c == carol) {
+			t.Errorf("%s: 110 on the presence update: %s", c.JID, p)
+		}
+		if sees := c != bob; it.HasAttr("jid") != sees {
+			t.Errorf("%s: real JID shown = %v, want %v: %s", c.JID, it.HasAttr("jid"), sees, p)
+		}
+	}
+	// The room remembers it for those who enter later.
+	dave := user(t, srv, "dave")
+	dave.Send(joinStanza("moods", "Dave", ""))
+	if p := dave.Expect(isPresence(occ("moods", "Carol"))); p.ChildText("", "show") != "away" {
+		t.Fatalf("carol's presence to a new occupant: %s", p)
+	}
+}
+
+// TestRoomSameUserTwoSessions checks the decision on several sessions of
+// one account (XEP-0045 §7.2 lets a service allow multi-session nicks):
+// each session is an occupant of its own, so a second session
+// asking for the nick of the first gets conflict, on entering and on
+// renaming, while another nick is fine.
+func TestRoomSameUserTwoSessions(t *testing.T) {
+	srv := mucServer(t, "", "")
+	alice := user(t, srv, "alice")
+	bob := user(t, srv, "bob")
+	create(t, alice, "twice", "Alice")
+	join(t, bob, "twice", "Bob", "")
+	phone := login(t, srv, "alice", "phone")
+
+	if got := joinError(t, phone, "twice", "Alice", ""); got != "conflict" {
+		t.Fatalf("second session with the same nick: %s, want conflict", got)
+	}
+	self := join(t, phone, "twice", "AlicePhone", "")
+	if it := item(t, self); it.Attr("affiliation") != "owner" || it.Attr("role") != "moderator" {
+		t.Fatalf("the second session's item: %s", it)
+	}
+	phone.Sendf("<presence to='%s'/>", occ("twice", "Alice"))
+	if p := phone.Expect(isError("presence", occ("twice", "Alice"))); testutil.ErrorCondition(p) != "conflict" {
+		t.Fatalf("renaming to the nick of one's other session: %s", p)
+	}
+	// Each session is addressed and leaves on its own.
+	sendGroupchat(bob, "twice", "to both")
+	alice.Expect(isGroupchat(occ("twice", "Bob"), "to both"))
+	phone.Expect(isGroupchat(occ("twice", "Bob"), "to both"))
+	phone.Sendf("<presence type='unavailable' to='%s'/>", occ("twice", "AlicePhone"))
+	bob.Expect(isUnavailable(occ("twice", "AlicePhone")))
+	bob.ExpectNone(isUnavailable(occ("twice", "Alice")), quiet)
+}
+
+// TestRoomBouncedPresenceRemovesOccupant checks XEP-0045 §18.1.2 for
+// presence: an error the room's presence draws from an occupant's real
+// JID removes it when it says the occupant cannot be reached.
+func TestRoomBouncedPresenceRemovesOccupant(t *testing.T) {
+	srv := mucServer(t, "", "")
+	alice := user(t, srv, "alice")
+	bob := user(t, srv, "bob")
+	create(t, alice, "perr", "Alice")
+	join(t, bob, "perr", "Bob", "")
+	alice.Expect(isPresence(occ("perr", "Bob")))
+	bob.Sendf("<presence type='error' to='%s'><error type='cancel'><remote-server-not-found xmlns='%s'/></error></presence>", occ("perr", "Alice"), stanza.NSStanzas)
+	p := alice.Expect(isUnavailable(occ("perr", "Bob")))
+	if !hasStatus(p, muc.StatusKicked) || !hasStatus(p, muc.StatusRemovedOnError) || item(t, p).Attr("role") != "none" {
+		t.Fatalf("removal presence: %s", p)
+	}
+	sendGroupchat(bob, "perr", "still here?")
+	if e := bob.Expect(isError("message", roomJID("perr"))); testutil.ErrorCondition(e) != "not-acceptable" {
+		t.Fatalf("message from the removed occupant: %s", e)
+	}
 }

@@ -222,3 +222,53 @@ func TestRoomHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestRoomHistoryKeepsStanzaID checks that a replayed message carries the
+// XEP-0359 stanza ID the room gave it when it was reflected, once.
+func TestRoomHistoryKeepsStanzaID(t *testing.T) {
+	srv := mucServer(t, "history_length = 5", "history = true")
+	alice := user(t, srv, "alice")
+	bob := user(t, srv, "bob")
+	create(t, alice, "ids", "Alice")
+	sendGroupchat(alice, "ids", "remember me")
+	m := alice.Expect(isGroupchat(occ("ids", "Alice"), "remember me"))
+	sid := m.Child(muc.NSStanzaID, "stanza-id")
+	if sid == nil || sid.Attr("id") == "" {
+		t.Fatalf("reflected message without a stanza ID: %s", m)
+	}
+	bob.Send(joinStanza("ids", "Bob", ""))
+	h := bob.Expect(isGroupchat(occ("ids", "Alice"), "remember me"))
+	got := h.ChildrenNamed(muc.NSStanzaID, "stanza-id")
+	if len(got) != 1 || got[0].Attr("id") != sid.Attr("id") || got[0].Attr("by") != roomJID("ids") {
+		t.Fatalf("replayed message's stanza IDs: %s, want the one of %s", h, m)
+	}
+	if h.Child(stanza.NSDelay, "delay") == nil || h.To() != bob.JID {
+		t.Fatalf("replayed message: %s", h)
+	}
+}
+
+// TestRoomVisitorSubject checks that a visitor of a moderated room may
+// not change the subject even when participants may (XEP-0045 §8.1):
+// forbidden, and the subject stays.
+func TestRoomVisitorSubject(t *testing.T) {
+	srv := mucServer(t, "", "moderated = true")
+	alice := user(t, srv, "alice")
+	bob := user(t, srv, "bob")
+	create(t, alice, "podium", "Alice")
+	alice.Sendf("<message to='%s' type='groupchat'><subject>Agenda</subject></message>", roomJID("podium"))
+	alice.Expect(isSubject("podium"))
+	join(t, bob, "podium", "Bob", "")
+	bob.Sendf("<message to='%s' type='groupchat'><subject>Mine</subject></message>", roomJID("podium"))
+	if e := bob.Expect(isError("message", roomJID("podium"))); testutil.ErrorCondition(e) != "forbidden" {
+		t.Fatalf("subject change by a visitor: %s", e)
+	}
+	alice.ExpectNone(isSubject("podium"), quiet)
+	r := alice.IQ(discoIQ(roomJID("podium"), muc.NSDiscoInfo))
+	for _, x := range r.Child(muc.NSDiscoInfo, "query").ChildrenNamed("jabber:x:data", "x") {
+		for _, f := range x.ChildrenNamed("jabber:x:data", "field") {
+			if f.Attr("var") == "muc#roominfo_subject" && f.ChildText("jabber:x:data", "value") != "Agenda" {
+				t.Fatalf("the subject changed: %s", r)
+			}
+		}
+	}
+}

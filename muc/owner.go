@@ -61,7 +61,7 @@ func (r *room) configure(ctx context.Context, cfg RoomConfig) {
 		r.svc.log.Info().Str("room", r.addr).Msg("group-chat room configured and unlocked")
 	}
 	var codes []int
-	if !wasLocked && old != cfg {
+	if !wasLocked && otherChange(old, cfg) {
 		codes = append(codes, StatusConfigChanged)
 	}
 	switch {
@@ -84,6 +84,17 @@ func (r *room) configure(ctx context.Context, cfg RoomConfig) {
 			}
 		}
 	}
+}
+
+// otherChange reports whether cfg differs from old in more than what the
+// privacy-related codes announce (anonymity, and logging when it starts or
+// stops), which alone do not make a change worth status 104.
+func otherChange(old, cfg RoomConfig) bool {
+	cfg.NonAnonymous = old.NonAnonymous
+	if cfg.logged() != old.logged() {
+		cfg.Logging = old.Logging
+	}
+	return old != cfg
 }
 
 // destroy ends the room (XEP-0045 §10.9): every occupant gets its own

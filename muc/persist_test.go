@@ -84,3 +84,40 @@ func TestPersistentRoomSurvivesRestart(t *testing.T) {
 		t.Fatalf("rooms after destroying the only persistent one: %v", got)
 	}
 }
+
+// TestPersistentRoomOutlivesOccupants checks that a persistent room stays
+// when its last occupant leaves, with its configuration, subject and
+// history, while a temporary one vanishes.
+func TestPersistentRoomOutlivesOccupants(t *testing.T) {
+	srv := mucServer(t, "", "history = true")
+	alice := user(t, srv, "alice")
+	bob := user(t, srv, "bob")
+	create(t, alice, "stays", "Alice")
+	configure(t, alice, "stays", "muc#roomconfig_persistentroom", "1", "muc#roomconfig_roomname", "Stays")
+	alice.Sendf("<message to='%s' type='groupchat'><subject>Still here</subject></message>", roomJID("stays"))
+	alice.Expect(isSubject("stays"))
+	sendGroupchat(alice, "stays", "for later")
+	alice.Expect(isGroupchat(occ("stays", "Alice"), "for later"))
+	alice.Sendf("<presence type='unavailable' to='%s'/>", occ("stays", "Alice"))
+	alice.Expect(isUnavailable(occ("stays", "Alice")))
+
+	if got := items(bob.IQ(discoIQ(service, muc.NSDiscoItems))); got[roomJID("stays")] != "Stays (0)" {
+		t.Fatalf("rooms after the last occupant left: %v", got)
+	}
+	bob.Send(joinStanza("stays", "Bob", ""))
+	self := bob.Expect(isPresence(occ("stays", "Bob")))
+	if hasStatus(self, muc.StatusCreated) || item(t, self).Attr("affiliation") != "none" {
+		t.Fatalf("joining the empty persistent room: %s", self)
+	}
+	bob.Expect(isGroupchat(occ("stays", "Alice"), "for later"))
+	if s := bob.Expect(isSubject("stays")); s.ChildText("", "subject") != "Still here" {
+		t.Fatalf("subject: %s", s)
+	}
+	// Made temporary, it goes with its last occupant.
+	configure(t, alice, "stays", "muc#roomconfig_persistentroom", "0")
+	bob.Sendf("<presence type='unavailable' to='%s'/>", occ("stays", "Bob"))
+	bob.Expect(isUnavailable(occ("stays", "Bob")))
+	if self := join(t, bob, "stays", "Bob", ""); !hasStatus(self, muc.StatusCreated) {
+		t.Fatalf("the room made temporary survived its last occupant: %s", self)
+	}
+}

@@ -109,6 +109,19 @@ func (r *room) enqueue(t task) bool {
 	return true
 }
 
+// adopt queues t on a room that is in the service (so not closed) without
+// running it; it reports whether the caller must now run the queue.
+func (r *room) adopt(t task) bool {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	r.queue = append(r.queue, t)
+	if r.running {
+		return false
+	}
+	r.running = true
+	return true
+}
+
 // maxInlineTasks is how many tasks a goroutine that found its room idle
 // runs before it hands a busy room's queue to a goroutine of its own, so
 // that a client's stream is not held up by other occupants' traffic.

@@ -21,7 +21,7 @@ type RoomConfig struct {
 	NonAnonymous  bool   `json:"non_anonymous"`      // whois anyone
 	MaxUsers      int    `json:"max_users"`
 	ChangeSubject bool   `json:"change_subject"` // participants may change the subject
-	AllowInvites  bool   `json:"allow_invites"`  // members may invite to a members-only room
+	AllowInvites  bool   `json:"allow_invites"`  // occupants may invite others; moderators always may
 	AllowPM       string `json:"allow_pm"`
 	HistoryLength int    `json:"history_length"` // messages replayed; 0: no history
 	Logging       bool   `json:"logging"`        // store messages (persistent rooms)

@@ -154,11 +154,21 @@ func (s *Service) dispatch(t task) {
 // other stanzas to unknown rooms get item-not-found, or nothing when they
 // expect no answer.
 func (s *Service) roomFor(t task) (*room, error) {
-	name := t.to.Localpart()
 	s.mu.RLock()
-	r := s.rooms[name]
+	r := s.rooms[t.to.Localpart()]
 	s.mu.RUnlock()
 	if r != nil {
+		return r, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roomForLocked(t)
+}
+
+// roomForLocked is roomFor with s.mu held.
+func (s *Service) roomForLocked(t task) (*room, error) {
+	name := t.to.Localpart()
+	if r := s.rooms[name]; r != nil {
 		return r, nil
 	}
 	if t.el.Kind() != "presence" || t.el.Type() != "" {
@@ -174,11 +184,6 @@ func (s *Service) roomFor(t task) (*room, error) {
 	if err := s.mayCreate(t.from); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r := s.rooms[name]; r != nil {
-		return r, nil
-	}
 	if max := s.policy.MaxRoomsPerUser; max > 0 && !s.admins[creator] {
 		n := 0
 		for _, r := range s.rooms {
@@ -190,7 +195,7 @@ func (s *Service) roomFor(t task) (*room, error) {
 			return nil, stanza.ErrText("not-allowed", fmt.Sprintf("you have created %d rooms, the most allowed", n))
 		}
 	}
-	r = newRoom(s, t.to.Bare(), newRoomConfig(s.policy))
+	r := newRoom(s, t.to.Bare(), newRoomConfig(s.policy))
 	r.creator = creator
 	r.fresh, r.creatorReal = true, t.from.String()
 	r.publishSummary()
@@ -216,7 +221,10 @@ func (s *Service) mayCreate(from jid.JID) error {
 }
 
 // removeRoom takes a room out of the service. Tasks still queued for it
-// are handled again as if they had just arrived.
+// are handled as if they had just arrived, but ahead of any that arrive
+// later: they are queued on the room's successor (the room a join among
+// them creates) before the service lock is released, so that a sender's
+// later stanza cannot overtake its earlier one.
 func (s *Service) removeRoom(r *room) {
 	s.mu.Lock()
 	r.qmu.Lock()
@@ -227,10 +235,34 @@ func (s *Service) removeRoom(r *room) {
 	if s.rooms[r.name] == r {
 		delete(s.rooms, r.name)
 	}
-	s.mu.Unlock()
+	var (
+		next    *room
+		start   bool
+		refused []refusal
+	)
 	for _, t := range pending {
-		s.dispatch(t)
+		nr, err := s.roomForLocked(t)
+		switch {
+		case err != nil:
+			refused = append(refused, refusal{t, err})
+		case nr != nil:
+			start = nr.adopt(t) || start
+			next = nr
+		}
 	}
+	s.mu.Unlock()
+	for _, f := range refused {
+		s.refuse(f.t, f.err)
+	}
+	if start {
+		next.run()
+	}
+}
+
+// refusal is a task to answer with an error.
+type refusal struct {
+	t   task
+	err error
 }
 
 // track records that a real full JID is in a room, so that the end of
