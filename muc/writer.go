@@ -48,10 +48,14 @@ func (w *historyWriter) run(ctx context.Context) {
 	w.mu.Lock()
 	w.running = true
 	w.mu.Unlock()
+	// Writes are never cancelled half-way: a message accepted for the
+	// history is stored even when shutdown begins during the write (or
+	// wins the select against a pending wake-up).
+	wctx := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-w.wake:
-			w.flush(ctx)
+			w.flush(wctx)
 		case <-ctx.Done():
 			w.mu.Lock()
 			w.running = false
