@@ -57,7 +57,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	f.Close()
-	base := "file:" + escapePath(abs) + "?_busy_timeout=5000&_foreign_keys=on"
+	// Each connection keeps its prepared statements: the store runs a
+	// small fixed set of queries, and preparing one costs more than most
+	// of them take to run.
+	base := "file:" + escapePath(abs) + "?_busy_timeout=5000&_foreign_keys=on&_stmt_cache_size=64"
 
 	w, err := sql.Open("sqlite3", base+"&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")
 	if err != nil {
