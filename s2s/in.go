@@ -35,9 +35,12 @@ type inStream struct {
 	authed   map[pair]string // pair -> auth method
 	pending  map[pair]bool   // dialback verifications under way
 	idle     *idleTimer
+	opened   bool // our header for the current stream is sent
 	closing  bool
 	endOnce  sync.Once
 	endCause string
+
+	verifying sync.WaitGroup // dialback verifications, which end with the stream
 }
 
 func newInStream(s *Service, nc net.Conn, directTLS bool) *inStream {
@@ -47,8 +50,12 @@ func newInStream(s *Service, nc net.Conn, directTLS bool) *inStream {
 	return in
 }
 
-// serve negotiates and then reads the stream until it ends.
+// serve negotiates and then reads the stream until it ends. Dialback
+// verifications still under way then are abandoned: their answer could
+// only go to a closed stream.
 func (in *inStream) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s := in.svc
 	raw := in.t.raw
 	// Until a domain pair authenticates, the stream has ConnectTimeout.
@@ -61,6 +68,8 @@ func (in *inStream) serve(ctx context.Context) {
 		}
 	}
 	err := in.loop(ctx)
+	cancel()
+	in.verifying.Wait()
 	in.finish(err)
 }
 
@@ -97,8 +106,13 @@ func (in *inStream) finish(err error) {
 	if cause != "" {
 		cond, text, reason = "", "", cause
 	}
-	if cond != "" && !in.headerSentForErrors() {
-		in.t.w.SendRaw(streamHeader(in.to, in.from, newStreamID()))
+	if cond != "" {
+		// A stream error needs our header first.
+		local := in.to
+		if !s.isLocal(local) {
+			local = ""
+		}
+		in.openStream(local, in.from, newStreamID())
 	}
 	in.t.close(cond, text)
 	for p, a := range authed {
@@ -110,19 +124,32 @@ func (in *inStream) finish(err error) {
 	}
 }
 
-// headerSentForErrors reports whether we already answered the peer's
-// stream header, so a stream error can follow directly.
-func (in *inStream) headerSentForErrors() bool { return in.streamID != "" }
+// openStream sends our stream header, unless one was sent for the
+// current stream already or stop closed it.
+func (in *inStream) openStream(from, to, id string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.opened || in.endCause != "" {
+		return
+	}
+	in.opened = true
+	in.t.w.SendRaw(streamHeader(from, to, id))
+}
 
 // shutdown ends the stream with system-shutdown.
 func (in *inStream) shutdown() { in.stop("shutdown") }
 
 // stop closes the connection from another goroutine; the reading
-// goroutine then finishes the stream.
+// goroutine then finishes the stream. A stream whose header we have not
+// answered yet gets one first, so that what we send is well-formed.
 func (in *inStream) stop(cause string) {
 	in.endOnce.Do(func() {
 		in.mu.Lock()
 		in.endCause = cause
+		if !in.opened {
+			in.opened = true
+			in.t.w.SendRaw(streamHeader("", "", newStreamID()))
+		}
 		in.mu.Unlock()
 		cond, text := "", ""
 		if cause == "shutdown" {
@@ -147,7 +174,9 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 	s := in.svc
 	t := in.t
 	t.restart()
-	in.streamID = ""
+	in.mu.Lock()
+	in.opened = false
+	in.mu.Unlock()
 	h, err := t.rd.ReadHeader()
 	if err != nil {
 		return false, err
@@ -156,15 +185,17 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 	if h.Namespace != stanza.NSServer {
 		return false, xmlstream.Errorf("invalid-namespace", "the default namespace must be jabber:server")
 	}
+	in.streamID = newStreamID()
 	if in.to == "" || !s.isLocal(in.to) {
-		in.streamID = newStreamID()
-		t.w.SendRaw(streamHeader("", in.from, in.streamID))
+		in.openStream("", in.from, in.streamID)
 		return false, xmlstream.Errorf("host-unknown", "%s is not served here", h.To)
 	}
-	in.streamID = newStreamID()
-	t.w.SendRaw(streamHeader(in.to, in.from, in.streamID))
+	in.openStream(in.to, in.from, in.streamID)
 	if !strings.HasPrefix(h.Version, "1.") {
 		return false, xmlstream.Errorf("unsupported-version", "only XMPP 1.0 streams are supported")
+	}
+	if s.isLocal(in.from) {
+		return false, xmlstream.Errorf("invalid-from", "%s is served here", in.from)
 	}
 	if in.from != "" {
 		if err := s.opts.Policy.Check(in.from); err != nil {
@@ -179,9 +210,7 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if in.idle != nil {
-			in.idle.touch()
-		}
+		in.touch()
 		switch {
 		case el.Space == nsTLS && el.Local == "starttls":
 			if t.tls {
@@ -302,18 +331,33 @@ func (in *inStream) enableBidi() {
 }
 
 // send writes a stanza back to the peer over a bidirectional stream; it
-// reports false once the stream has ended.
+// reports false once the stream has ended, and from then on the stream is
+// no longer offered for its pairs.
 func (in *inStream) send(el *stanza.Element) bool {
+	if !in.t.w.Send(el) {
+		in.mu.Lock()
+		pairs := make([]pair, 0, len(in.authed))
+		for p := range in.authed {
+			pairs = append(pairs, p)
+		}
+		in.mu.Unlock()
+		for _, p := range pairs {
+			in.svc.setBidi(p, in, false)
+		}
+		return false
+	}
+	in.touch()
+	return true
+}
+
+// touch marks activity for the idle timer, once there is one.
+func (in *inStream) touch() {
 	in.mu.Lock()
 	idle := in.idle
 	in.mu.Unlock()
-	if !in.t.w.Send(el) {
-		return false
-	}
 	if idle != nil {
 		idle.touch()
 	}
-	return true
 }
 
 // authenticated records that p may send stanzas on this stream.
@@ -366,6 +410,10 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 	case !s.isLocal(p.local):
 		reply("error", "item-not-found", p.local+" is not served here")
 		return nil
+	case s.isLocal(p.remote):
+		reply("error", "not-allowed", p.remote+" is served here")
+		s.logLink("refused", "in", p, "dialback", "the peer claims a domain served here")
+		return nil
 	case s.opts.SecureAuth:
 		reply("error", "policy-violation", "this server requires certificate authentication (secure_auth)")
 		s.logLink("refused", "in", p, "dialback", "dialback is disabled by secure_auth")
@@ -391,10 +439,13 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 		return nil // answered when the verification in progress ends
 	}
 	id := in.streamID
-	go func() {
+	in.verifying.Go(func() {
 		vctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
 		defer cancel()
 		valid, err := s.verifyKey(vctx, p, id, key)
+		if ctx.Err() != nil {
+			return // the stream ended: there is nobody to answer
+		}
 		switch {
 		case err != nil:
 			in.mu.Lock()
@@ -415,8 +466,11 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 			in.mu.Unlock()
 			reply("invalid", "", "")
 			s.logLink("refused", "in", p, "dialback", "the authoritative server says the key is invalid")
+			// The peer tried to spoof p.remote: the stream ends
+			// (XEP-0220 §2.2.1).
+			in.stop("dialback key for " + p.remote + " found invalid")
 		}
-	}()
+	})
 	return nil
 }
 
@@ -440,7 +494,9 @@ func (in *inStream) answerVerify(el *stanza.Element) {
 	in.t.w.SendRaw(head + " type='" + typ + "'/>")
 }
 
-// stanza checks the addresses of a stanza from the peer and delivers it.
+// stanza checks the addresses of a stanza from the peer and delivers it:
+// its from and to domains must be a pair authenticated on this stream
+// (RFC 6120 §4.9.3.9, XEP-0220 §2.1.1).
 func (in *inStream) stanza(ctx context.Context, el *stanza.Element) error {
 	s := in.svc
 	if el.From() == "" || el.To() == "" {
@@ -450,19 +506,21 @@ func (in *inStream) stanza(ctx context.Context, el *stanza.Element) error {
 	if err != nil {
 		return xmlstream.Errorf("invalid-from", "from address %q is not a valid JID", el.From())
 	}
+	if !in.isAuthenticated(from.Domainpart()) {
+		return xmlstream.Errorf("invalid-from", "%s has not authenticated on this stream", from.Domainpart())
+	}
 	to, err := s.opts.Router.ParseJID(el.To())
 	if err != nil {
-		if stanza.IsError(el) {
-			return nil
-		}
-		in.t.w.Send(stanza.ErrorReply(el, stanza.ErrText("jid-malformed", "invalid to address")))
-		return nil
+		return xmlstream.Errorf("improper-addressing", "to address %q is not a valid JID", el.To())
 	}
 	if !s.isLocal(to.Domainpart()) {
 		return xmlstream.Errorf("host-unknown", "%s is not served here", to.Domainpart())
 	}
-	if !in.isAuthenticated(from.Domainpart()) {
-		return xmlstream.Errorf("invalid-from", "%s has not authenticated on this stream", from.Domainpart())
+	in.mu.Lock()
+	_, ok := in.authed[pair{local: to.Domainpart(), remote: from.Domainpart()}]
+	in.mu.Unlock()
+	if !ok {
+		return xmlstream.Errorf("invalid-from", "%s has not authenticated for %s on this stream", from.Domainpart(), to.Domainpart())
 	}
 	s.opts.Router.Deliver(ctx, el)
 	return nil

@@ -43,8 +43,10 @@ type outLink struct {
 	bidi   bool   // the peer may send stanzas back on this stream (XEP-0288)
 }
 
-func newOutLink(s *Service, p pair) *outLink {
-	return &outLink{svc: s, pair: p}
+// newOutLink returns a link for p; cancel ends the context its run gets,
+// so that end can stop it at any point of its set-up.
+func newOutLink(s *Service, p pair, cancel context.CancelFunc) *outLink {
+	return &outLink{svc: s, pair: p, cancel: cancel}
 }
 
 func (l *outLink) done() bool {
@@ -81,11 +83,7 @@ func (l *outLink) send(el *stanza.Element) bool {
 
 // run sets the link up, then reads from it until it ends.
 func (l *outLink) run(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	l.mu.Lock()
-	l.cancel = cancel
-	l.mu.Unlock()
-	defer cancel()
+	defer l.cancel()
 	s := l.svc
 	setup, stop := context.WithTimeout(ctx, s.opts.ConnectTimeout)
 	t, auth, err := l.connect(setup)
@@ -94,8 +92,16 @@ func (l *outLink) run(ctx context.Context) {
 		l.failed(err)
 		return
 	}
-	s.logLink("established", "out", l.pair, auth, "")
 	l.mu.Lock()
+	if l.state == linkDone {
+		// Ended (shut down) just as the set-up succeeded: nothing
+		// queued was sent.
+		reason := l.reason
+		l.mu.Unlock()
+		l.closeStream(t, reason)
+		l.failed(fmt.Errorf("the link ended before use: %s", reason))
+		return
+	}
 	l.t = t
 	l.state = linkReady
 	l.idle = newIdleTimer(s.opts.IdleTimeout, func() { l.end("idle") })
@@ -105,6 +111,7 @@ func (l *outLink) run(ctx context.Context) {
 		t.w.Send(el)
 	}
 	l.mu.Unlock()
+	s.logLink("established", "out", l.pair, auth, "")
 	reason := l.read(ctx, t)
 	l.end(reason)
 	l.mu.Lock()
@@ -127,19 +134,21 @@ func (l *outLink) end(reason string) {
 	if l.idle != nil {
 		l.idle.stop()
 	}
-	cancel := l.cancel
 	l.mu.Unlock()
 	l.svc.forget(l)
 	if t != nil {
-		cond, text := "", ""
-		if reason == "shutdown" {
-			cond, text = "system-shutdown", "the server is shutting down"
-		}
-		t.close(cond, text)
+		l.closeStream(t, reason)
 	}
-	if cancel != nil {
-		cancel()
+	l.cancel()
+}
+
+// closeStream closes t, with a system-shutdown stream error on shutdown.
+func (l *outLink) closeStream(t *transport, reason string) {
+	cond, text := "", ""
+	if reason == "shutdown" {
+		cond, text = "system-shutdown", "the server is shutting down"
 	}
+	t.close(cond, text)
 }
 
 func (l *outLink) shutdown() { l.end("shutdown") }
@@ -238,14 +247,9 @@ func (l *outLink) connect(ctx context.Context) (*transport, string, error) {
 	}
 	var errs []error
 	for _, tg := range targets {
-		t, f, id, err := l.svc.dialPeer(ctx, l.pair, tg)
+		t, auth, err := l.try(ctx, tg)
 		if err == nil {
-			var auth string
-			if auth, err = l.authenticate(ctx, t, f, id); err == nil {
-				t.raw.SetDeadline(time.Time{})
-				return t, auth, nil
-			}
-			t.raw.Close()
+			return t, auth, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", tg.Addr, err))
 		if ctx.Err() != nil {
@@ -256,6 +260,29 @@ func (l *outLink) connect(ctx context.Context) (*transport, string, error) {
 		return nil, "", fmt.Errorf("no address for %s", l.pair.remote)
 	}
 	return nil, "", errors.Join(errs...)
+}
+
+// try connects to one target and authenticates there. ctx ending at any
+// point closes the connection.
+func (l *outLink) try(ctx context.Context, tg Target) (*transport, string, error) {
+	t, f, id, err := l.svc.dialPeer(ctx, l.pair, tg)
+	if err != nil {
+		return nil, "", err
+	}
+	stop := context.AfterFunc(ctx, func() { t.raw.Close() })
+	auth, err := l.authenticate(ctx, t, f, id)
+	if !stop() && err == nil {
+		err = errors.New("the connection was closed")
+	}
+	if err != nil {
+		t.raw.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return nil, "", err
+	}
+	t.raw.SetDeadline(time.Time{})
+	return t, auth, nil
 }
 
 // dialPeer connects to one target and negotiates TLS, returning the
@@ -364,11 +391,11 @@ func (l *outLink) authenticate(ctx context.Context, t *transport, f features, id
 		return "", fmt.Errorf("secure_auth: %w", certErr)
 	}
 	suffix := ""
-	if f.bidi && certErr == nil {
-		// Stanzas coming back on this stream are accepted only from a
-		// peer whose certificate proves its domain.
+	// Stanzas coming back on this stream are accepted only from a peer
+	// whose certificate, on this very connection, proves its domain.
+	l.bidi = f.bidi && certErr == nil
+	if l.bidi {
 		t.w.SendRaw("<bidi xmlns='" + nsBidi + "'/>")
-		l.bidi = true
 		suffix = "+bidi"
 	}
 	if f.offers("EXTERNAL") {
@@ -401,8 +428,8 @@ func (l *outLink) authenticate(ctx context.Context, t *transport, f features, id
 		if err != nil {
 			return "", fmt.Errorf("dialback: %w", err)
 		}
-		if el.Space != nsDialback || el.Local != "result" {
-			continue
+		if el.Space != nsDialback || el.Local != "result" || !answers(el, p) {
+			continue // an answer must be about the request sent (XEP-0220 §3.1)
 		}
 		switch el.Type() {
 		case "valid":
@@ -414,6 +441,12 @@ func (l *outLink) authenticate(ctx context.Context, t *transport, f features, id
 			return "", fmt.Errorf("dialback refused: %s %s", cond, text)
 		}
 	}
+}
+
+// answers reports whether a dialback answer from the peer is about p: from
+// its domain to ours.
+func answers(el *stanza.Element, p pair) bool {
+	return normalizeDomain(el.Attr("from")) == p.remote && normalizeDomain(el.Attr("to")) == p.local
 }
 
 // dialbackErrorOf returns the condition and text of a dialback error

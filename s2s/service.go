@@ -153,12 +153,13 @@ func (s *Service) link(p pair) sender {
 	if in, ok := s.bidi[p]; ok {
 		return in
 	}
-	l := newOutLink(s, p)
+	ctx, cancel := context.WithCancel(s.ctx)
+	l := newOutLink(s, p, cancel)
 	s.out[p] = l
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		l.run(s.ctx)
+		l.run(ctx)
 	}()
 	return l
 }

@@ -45,7 +45,7 @@ func (s *Service) verifyAt(ctx context.Context, p pair, tg Target, id, key strin
 		if err != nil {
 			return false, err
 		}
-		if el.Space != nsDialback || el.Local != "verify" || el.Attr("id") != id {
+		if el.Space != nsDialback || el.Local != "verify" || el.Attr("id") != id || !answers(el, p) {
 			continue
 		}
 		switch el.Type() {

@@ -57,6 +57,10 @@ func TestErrorReply(t *testing.T) {
 	if ErrorReply(r, Err("bad-request")) != nil {
 		t.Fatal("an error stanza was answered with an error")
 	}
+	res, _ := Parse(`<iq xmlns='jabber:client' from='a@x/r' to='b@x/s' id='8' type='result'/>`)
+	if ErrorReply(res, Err("service-unavailable")) != nil {
+		t.Fatal("an iq result was answered with an error (RFC 6120 8.2.3)")
+	}
 }
 
 func TestAccessors(t *testing.T) {

@@ -86,9 +86,10 @@ func IsError(s *Element) bool { return s.Attr("type") == "error" }
 
 // ErrorReply builds the error response to s per RFC 6120 §8.3.1: to and from
 // swapped, type error, the original payload kept, and the error appended.
-// It returns nil when s is itself an error (errors are never answered).
+// It returns nil when s is itself an error, or an iq result: neither is
+// ever answered (RFC 6120 §8.2.3).
 func ErrorReply(s *Element, e Error) *Element {
-	if IsError(s) {
+	if IsError(s) || s.Local == "iq" && s.Type() == "result" {
 		return nil
 	}
 	r := &Element{Space: s.Space, Local: s.Local, Children: append([]Node(nil), s.Children...)}
