@@ -261,7 +261,7 @@ func (c *conn) header() string {
 		from = c.srv.opts.Router.Domains()[0]
 	}
 	return "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='" +
-		newStreamID() + "' from='" + from + "' version='1.0' xml:lang='en'>"
+		xmlstream.NewStreamID() + "' from='" + from + "' version='1.0' xml:lang='en'>"
 }
 
 func (c *conn) setHeaderSent(v bool) {
@@ -387,7 +387,7 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 		b.WriteString("<failure xmlns='" + nsSASL + "'><" + cond + "/>")
 		if text != "" {
 			b.WriteString("<text>")
-			b.WriteString(escapeText(text))
+			b.WriteString(xmlstream.Escape(text))
 			b.WriteString("</text>")
 		}
 		b.WriteString("</failure>")
@@ -476,11 +476,6 @@ func decodeSASL(s string) ([]byte, bool) {
 	return b, err == nil
 }
 
-func escapeText(s string) string {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
-}
-
 func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 	if iq.Type() != "set" {
 		c.Send(stanza.ErrorReply(iq, stanza.ErrText("bad-request", "bind must be an iq set")))
@@ -488,7 +483,7 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 	}
 	resource := strings.TrimSpace(iq.Child(nsBind, "bind").ChildText(nsBind, "resource"))
 	if resource == "" {
-		resource = "parley-" + newStreamID()[:8]
+		resource = "parley-" + xmlstream.NewStreamID()[:8]
 	}
 	user, err := jid.Parse(c.user)
 	if err != nil {

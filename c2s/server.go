@@ -5,11 +5,8 @@ package c2s
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
-	"errors"
 	"net"
 	"sync"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"parley/idlepoll"
+	"parley/internal/accept"
 	"parley/router"
 	"parley/sasl"
 	"parley/stanza"
@@ -98,31 +96,19 @@ func New(o Options) *Server {
 // TLS handshake comes first (XEP-0368); otherwise STARTTLS is offered and
 // required.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) error {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
+	return accept.Loop(ctx, ln, func(nc net.Conn) {
 		c := s.newConn(nc, directTLS)
 		s.mu.Lock()
 		if s.done {
 			s.mu.Unlock()
 			nc.Close()
-			continue
+			return
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go c.serve(ctx)
-	}
+	})
 }
 
 // forget drops an ended stream.
@@ -161,10 +147,4 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 	}
-}
-
-func newStreamID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -112,7 +112,7 @@ func (in *inStream) finish(err error) {
 		if !s.isLocal(local) {
 			local = ""
 		}
-		in.openStream(local, in.from, newStreamID())
+		in.openStream(local, in.from, xmlstream.NewStreamID())
 	}
 	in.t.close(cond, text)
 	for p, a := range authed {
@@ -148,7 +148,7 @@ func (in *inStream) stop(cause string) {
 		in.endCause = cause
 		if !in.opened {
 			in.opened = true
-			in.t.w.SendRaw(streamHeader("", "", newStreamID()))
+			in.t.w.SendRaw(streamHeader("", "", xmlstream.NewStreamID()))
 		}
 		in.mu.Unlock()
 		cond, text := "", ""
@@ -185,7 +185,7 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 	if h.Namespace != stanza.NSServer {
 		return false, xmlstream.Errorf("invalid-namespace", "the default namespace must be jabber:server")
 	}
-	in.streamID = newStreamID()
+	in.streamID = xmlstream.NewStreamID()
 	if in.to == "" || !s.isLocal(in.to) {
 		in.openStream("", in.from, in.streamID)
 		return false, xmlstream.Errorf("host-unknown", "%s is not served here", h.To)
@@ -283,7 +283,7 @@ func (in *inStream) features() string {
 func (in *inStream) external(auth *stanza.Element) (bool, error) {
 	s := in.svc
 	failure := func(cond, text string) (bool, error) {
-		in.t.w.SendRaw("<failure xmlns='" + nsSASL + "'><" + cond + "/><text>" + escapeAttr(text) + "</text></failure>")
+		in.t.w.SendRaw("<failure xmlns='" + nsSASL + "'><" + cond + "/><text>" + xmlstream.Escape(text) + "</text></failure>")
 		s.logLink("refused", "in", pair{in.to, in.from}, "EXTERNAL", text)
 		return false, nil
 	}
@@ -390,13 +390,13 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 	key := strings.TrimSpace(el.Text())
 	reply := func(typ, cond, text string) {
 		var b strings.Builder
-		b.WriteString("<db:result from='" + escapeAttr(p.local) + "' to='" + escapeAttr(p.remote) + "' type='" + typ + "'")
+		b.WriteString("<db:result from='" + xmlstream.Escape(p.local) + "' to='" + xmlstream.Escape(p.remote) + "' type='" + typ + "'")
 		if cond == "" {
 			b.WriteString("/>")
 		} else {
 			b.WriteString("><error type='cancel'><" + cond + " xmlns='" + stanza.NSStanzas + "'/>")
 			if text != "" {
-				b.WriteString("<text xmlns='" + stanza.NSStanzas + "'>" + escapeAttr(text) + "</text>")
+				b.WriteString("<text xmlns='" + stanza.NSStanzas + "'>" + xmlstream.Escape(text) + "</text>")
 			}
 			b.WriteString("</error></db:result>")
 		}
@@ -481,7 +481,7 @@ func (in *inStream) answerVerify(el *stanza.Element) {
 	receiving := normalizeDomain(el.Attr("from"))
 	originating := normalizeDomain(el.Attr("to"))
 	id := el.Attr("id")
-	head := "<db:verify from='" + escapeAttr(originating) + "' to='" + escapeAttr(receiving) + "' id='" + escapeAttr(id) + "'"
+	head := "<db:verify from='" + xmlstream.Escape(originating) + "' to='" + xmlstream.Escape(receiving) + "' id='" + xmlstream.Escape(id) + "'"
 	if !s.isLocal(originating) {
 		in.t.w.SendRaw(head + " type='error'><error type='cancel'><item-not-found xmlns='" + stanza.NSStanzas + "'/></error></db:verify>")
 		return

@@ -422,7 +422,7 @@ func (l *outLink) authenticate(ctx context.Context, t *transport, f features, id
 		return "", errors.New("the peer's stream header has no id, which dialback needs")
 	}
 	key := dialbackKey(s.opts.DialbackSecret, p.remote, p.local, id)
-	t.w.SendRaw("<db:result from='" + escapeAttr(p.local) + "' to='" + escapeAttr(p.remote) + "'>" + key + "</db:result>")
+	t.w.SendRaw("<db:result from='" + xmlstream.Escape(p.local) + "' to='" + xmlstream.Escape(p.remote) + "'>" + key + "</db:result>")
 	for {
 		el, err := t.next()
 		if err != nil {

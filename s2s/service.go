@@ -9,8 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/internal/accept"
 	"parley/router"
 	"parley/stanza"
 )
@@ -188,25 +187,13 @@ func (s *Service) forget(l *outLink) {
 // Serve accepts incoming server streams on ln until ctx ends or ln is
 // closed. With directTLS, TLS starts at the first byte (XEP-0368).
 func (s *Service) Serve(ctx context.Context, ln net.Listener, directTLS bool) error {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("accept: %w", err)
-		}
+	return accept.Loop(ctx, ln, func(nc net.Conn) {
 		in := newInStream(s, nc, directTLS)
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			nc.Close()
-			continue
+			return
 		}
 		s.incoming[in] = struct{}{}
 		s.wg.Add(1)
@@ -218,7 +205,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener, directTLS bool) er
 			delete(s.incoming, in)
 			s.mu.Unlock()
 		}()
-	}
+	})
 }
 
 // Shutdown closes every link with a system-shutdown stream error and

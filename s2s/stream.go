@@ -2,10 +2,8 @@ package s2s
 
 import (
 	"bufio"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -87,7 +85,7 @@ func streamHeader(from, to, id string) string {
 	b.WriteString("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'")
 	attr := func(name, v string) {
 		if v != "" {
-			b.WriteString(" " + name + "='" + escapeAttr(v) + "'")
+			b.WriteString(" " + name + "='" + xmlstream.Escape(v) + "'")
 		}
 	}
 	attr("from", from)
@@ -95,16 +93,6 @@ func streamHeader(from, to, id string) string {
 	attr("id", id)
 	b.WriteString(" version='1.0' xml:lang='en'>")
 	return b.String()
-}
-
-func escapeAttr(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", "'", "&apos;", "\"", "&quot;", ">", "&gt;").Replace(s)
-}
-
-func newStreamID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // features lists what a <stream:features/> element offers.

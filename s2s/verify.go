@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"parley/xmlstream"
 )
 
 // verifyKey asks the authoritative server of p.remote whether it
@@ -39,7 +41,7 @@ func (s *Service) verifyAt(ctx context.Context, p pair, tg Target, id, key strin
 	defer t.close("", "")
 	stop := context.AfterFunc(ctx, func() { t.raw.Close() })
 	defer stop()
-	t.w.SendRaw("<db:verify from='" + escapeAttr(p.local) + "' to='" + escapeAttr(p.remote) + "' id='" + escapeAttr(id) + "'>" + key + "</db:verify>")
+	t.w.SendRaw("<db:verify from='" + xmlstream.Escape(p.local) + "' to='" + xmlstream.Escape(p.remote) + "' id='" + xmlstream.Escape(id) + "'>" + key + "</db:verify>")
 	for {
 		el, err := t.next()
 		if err != nil {

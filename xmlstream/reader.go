@@ -5,6 +5,8 @@
 package xmlstream
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -45,17 +47,26 @@ func (e *Error) Element() string {
 	b.WriteString(" xmlns='" + stanza.NSStreams + "'/>")
 	if e.Text != "" {
 		b.WriteString("<text xmlns='" + stanza.NSStreams + "'>")
-		b.WriteString(escape(e.Text))
+		b.WriteString(Escape(e.Text))
 		b.WriteString("</text>")
 	}
 	b.WriteString("</stream:error>")
 	return b.String()
 }
 
-func escape(s string) string {
+// Escape escapes s for use as XML character data or inside a quoted
+// attribute value.
+func Escape(s string) string {
 	var b strings.Builder
 	xml.EscapeText(&b, []byte(s))
 	return b.String()
+}
+
+// NewStreamID returns a random stream ID (RFC 6120 §4.7.3): 128 bits, hex.
+func NewStreamID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Header is an opening stream tag.
