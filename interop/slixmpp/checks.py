@@ -6,7 +6,11 @@ directory first on the module path).
 """
 
 import asyncio
+import ssl
 import uuid
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
 
 
 class Failure(Exception):
@@ -48,3 +52,62 @@ async def with_clients(clients, body):
                 await c.stop()
             except Exception:  # noqa: BLE001 - best effort on the way out
                 pass
+
+
+class Client(slixmpp.ClientXMPP):
+    """The base of the scripts' clients: any server certificate accepted
+    (test servers use throwaway ones), the given plugins registered, and
+    `started`, a future that settles when the session starts or logging in
+    fails."""
+
+    def __init__(self, jid, password, plugins, name=None, **kwargs):
+        super().__init__(jid, password, **kwargs)
+        self.name = name or jid
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE
+        for plugin in plugins:
+            self.register_plugin(plugin)
+        self.started = self.loop.create_future()
+        self.add_event_handler("session_start", self._on_session_start)
+        self.add_event_handler("failed_all_auth", self._on_failed_auth)
+        self.add_event_handler("connection_failed", self._on_connection_failed)
+        self.add_event_handler("stream_error", self._on_stream_error)
+        self.add_event_handler("disconnected", self._on_disconnected)
+
+    def _fail_start(self, why):
+        if not self.started.done():
+            self.started.set_exception(Failure("%s: %s" % (self.name, why)))
+
+    def _on_session_start(self, _event):
+        if not self.started.done():
+            self.started.set_result(True)
+
+    def _on_failed_auth(self, _event):
+        self._fail_start("authentication failed with every mechanism tried")
+
+    def _on_connection_failed(self, err):
+        self._fail_start("connection failed: %s" % err)
+
+    def _on_stream_error(self, err):
+        self._fail_start("stream error %s" % err["condition"])
+
+    def _on_disconnected(self, reason):
+        self._fail_start("disconnected before the session started (%s)" % reason)
+
+    async def wait_started(self):
+        """Wait until the session started; a failed login fails the check."""
+        await expect(self.started, "%s to log in" % self.name, 30)
+
+    async def stop(self):
+        self.del_event_handler("disconnected", self._on_disconnected)
+        await asyncio.wait_for(self.disconnect(wait=5), 10)
+
+    async def iq(self, what, coro):
+        """Await an iq; an error or no answer fails the check."""
+        try:
+            return await coro
+        except IqError as e:
+            raise Failure("%s: %s: answered with error %s (%s)" % (
+                self.name, what, e.iq["error"]["condition"], e.iq["error"]["text"])) from None
+        except IqTimeout:
+            raise Failure("%s: %s: no answer" % (self.name, what)) from None

@@ -22,12 +22,10 @@ Run with --help to list the scenarios and options.
 import argparse
 import asyncio
 import logging
-import ssl
 import sys
 
 import checks
 from checks import Failure, info, ok, token, with_clients
-import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
 # How long to wait for any single expected event. Generous: the first
@@ -87,35 +85,25 @@ class Inbox:
 CLIENTS = []
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(checks.Client):
     """A slixmpp client that records what the checks need."""
 
     def __init__(self, side, status=None):
-        super().__init__("%s/%s" % (side.jid, "fed-" + token()), side.password)
+        super().__init__("%s/%s" % (side.jid, "fed-" + token()), side.password,
+                         ("xep_0030", "xep_0045", "xep_0092", "xep_0199", "xep_0203"),
+                         name="%s (%s)" % (side.jid, side.name))
         CLIENTS.append(self)
         self.side = side
         self.status = status
-        self.name = "%s (%s)" % (side.jid, side.name)
-        # The server's certificate is a throwaway one.
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        for plugin in ("xep_0030", "xep_0045", "xep_0092", "xep_0199", "xep_0203"):
-            self.register_plugin(plugin)
         # Subscription requests are answered by the scenarios themselves.
         self.roster.auto_authorize = None
         self.roster.auto_subscribe = False
 
-        self.started = self.loop.create_future()
         self.messages = Inbox()
         self.presences = Inbox()
         self.groupchat = Inbox()
         self.roompresences = Inbox()  # xep_0045 keeps room presence from "presence"
 
-        self.add_event_handler("session_start", self._on_session_start)
-        self.add_event_handler("failed_all_auth", self._on_failed_auth)
-        self.add_event_handler("connection_failed", self._on_connection_failed)
-        self.add_event_handler("stream_error", self._on_stream_error)
-        self.add_event_handler("disconnected", self._on_disconnected)
         self.add_event_handler("message", self.messages.put)
         # slixmpp's "message" event is only for messages with a body; an
         # error that does not echo the original (Prosody's) only makes a
@@ -129,47 +117,13 @@ class Client(slixmpp.ClientXMPP):
         if not msg["body"]:
             self.messages.put(msg)
 
-    def _fail_start(self, why):
-        if not self.started.done():
-            self.started.set_exception(Failure("%s: %s" % (self.name, why)))
-
-    def _on_session_start(self, _event):
-        if not self.started.done():
-            self.started.set_result(True)
-
-    def _on_failed_auth(self, _event):
-        self._fail_start("authentication failed with every mechanism tried")
-
-    def _on_connection_failed(self, err):
-        self._fail_start("connection failed: %s" % err)
-
-    def _on_stream_error(self, err):
-        self._fail_start("stream error %s" % err["condition"])
-
-    def _on_disconnected(self, reason):
-        self._fail_start("disconnected before the session started (%s)" % reason)
-
     async def start(self):
         """Log in with STARTTLS, get the roster, send available presence."""
         self.connect((self.side.host, self.side.port), use_ssl=False, force_starttls=True)
-        await expect(self.started, "%s to log in" % self.name, timeout=30)
+        await self.wait_started()
         await self.iq("roster get", self.get_roster(timeout=STEP_TIMEOUT))
         self.send_presence(pstatus=self.status)
         ok("%s logged in as %s" % (self.name, self.boundjid.full))
-
-    async def stop(self):
-        self.del_event_handler("disconnected", self._on_disconnected)
-        await asyncio.wait_for(self.disconnect(wait=5), 10)
-
-    async def iq(self, what, coro):
-        """Await an iq; an error or no answer fails the check."""
-        try:
-            return await coro
-        except IqError as e:
-            raise Failure("%s: %s: answered with error %s (%s)" % (
-                self.name, what, e.iq["error"]["condition"], e.iq["error"]["text"])) from None
-        except IqTimeout:
-            raise Failure("%s: %s: no answer" % (self.name, what)) from None
 
     async def iq_error(self, what, coro):
         """Await an iq that must fail; returns the error condition."""

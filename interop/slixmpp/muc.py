@@ -20,13 +20,11 @@ Usage:
 import argparse
 import asyncio
 import logging
-import ssl
 import sys
 
 import checks
 from checks import Failure, ok, with_clients
-import slixmpp
-from slixmpp.exceptions import IqError, IqTimeout, PresenceError
+from slixmpp.exceptions import PresenceError
 
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_SID = "urn:xmpp:sid:0"
@@ -40,46 +38,25 @@ async def expect(fut, what, timeout=STEP_TIMEOUT):
     return await checks.expect(fut, what, timeout)
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(checks.Client):
     """A slixmpp client with the MUC plugin that queues what it receives."""
 
     def __init__(self, args, jid, password, room):
-        super().__init__(jid, password)
+        super().__init__(jid, password, ("xep_0030", "xep_0045", "xep_0199", "xep_0203"))
         self.args = args
-        self.name = jid
         self.room = room
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        for plugin in ("xep_0030", "xep_0045", "xep_0199", "xep_0203"):
-            self.register_plugin(plugin)
 
-        self.started = self.loop.create_future()
         self.groupchat = asyncio.Queue()
         self.subjects = asyncio.Queue()
         self.private = asyncio.Queue()
         self.online = asyncio.Queue()
         self.offline = asyncio.Queue()
 
-        self.add_event_handler("session_start", self._on_session_start)
-        self.add_event_handler("failed_all_auth", lambda _: self._fail_start("authentication failed"))
-        self.add_event_handler("connection_failed", lambda e: self._fail_start("connection failed: %s" % e))
-        self.add_event_handler("disconnected", self._on_disconnected)
         self.add_event_handler("groupchat_message", self.groupchat.put_nowait)
         self.add_event_handler("groupchat_subject", self.subjects.put_nowait)
         self.add_event_handler("message", self._on_message)
         self.add_event_handler("muc::%s::got_online" % room, self.online.put_nowait)
         self.add_event_handler("muc::%s::got_offline" % room, self.offline.put_nowait)
-
-    def _fail_start(self, why):
-        if not self.started.done():
-            self.started.set_exception(Failure("%s: %s" % (self.name, why)))
-
-    def _on_session_start(self, _event):
-        if not self.started.done():
-            self.started.set_result(True)
-
-    def _on_disconnected(self, reason):
-        self._fail_start("disconnected before the session started (%s)" % reason)
 
     def _on_message(self, msg):
         if msg["type"] in ("chat", "normal", "error") and msg["from"].bare == self.room:
@@ -87,22 +64,9 @@ class Client(slixmpp.ClientXMPP):
 
     async def start(self):
         self.connect((self.args.host, self.args.port), force_starttls=True)
-        await expect(self.started, "%s to log in" % self.name, timeout=30)
+        await self.wait_started()
         self.send_presence()
         ok("%s logged in as %s" % (self.name, self.boundjid.full))
-
-    async def stop(self):
-        self.del_event_handler("disconnected", self._on_disconnected)
-        await asyncio.wait_for(self.disconnect(wait=5), 10)
-
-    async def iq(self, what, coro):
-        try:
-            return await coro
-        except IqError as e:
-            raise Failure("%s: %s: the server answered with error %s (%s)" % (
-                self.name, what, e.iq["error"]["condition"], e.iq["error"]["text"])) from None
-        except IqTimeout:
-            raise Failure("%s: %s: no answer from the server" % (self.name, what)) from None
 
     async def join(self, nick):
         try:

@@ -18,13 +18,11 @@ Run with --help to list the scenarios and their options.
 import argparse
 import asyncio
 import logging
-import ssl
 import sys
 
 import checks
 from checks import Failure, info, ok, with_clients
-import slixmpp
-from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.exceptions import IqError
 
 NS_PING = "urn:xmpp:ping"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -39,36 +37,24 @@ async def expect(fut, what, timeout=STEP_TIMEOUT):
     return await checks.expect(fut, what, timeout)
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(checks.Client):
     """A slixmpp client that records what the checks need."""
 
     def __init__(self, args, jid, password, mech=None, direct_tls=False):
-        super().__init__(jid, password, sasl_mech=mech)
+        super().__init__(jid, password, ("xep_0030", "xep_0092", "xep_0199", "xep_0203"), sasl_mech=mech)
         self.args = args
         self.direct_tls = direct_tls
-        self.name = jid
-        # The server's certificate is self-signed.
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
         if args.no_channel_binding:
             self._hide_channel_binding()
-        for plugin in ("xep_0030", "xep_0092", "xep_0199", "xep_0203"):
-            self.register_plugin(plugin)
         # Answer presence subscription requests like a typical client.
         self.roster.auto_authorize = True
         self.roster.auto_subscribe = False
 
-        self.started = self.loop.create_future()
         self.messages = asyncio.Queue()
         self.presences = asyncio.Queue()
         self.subscribed = asyncio.Queue()
         self.mech_used = None
 
-        self.add_event_handler("session_start", self._on_session_start)
-        self.add_event_handler("failed_all_auth", self._on_failed_auth)
-        self.add_event_handler("connection_failed", self._on_connection_failed)
-        self.add_event_handler("stream_error", self._on_stream_error)
-        self.add_event_handler("disconnected", self._on_disconnected)
         self.add_event_handler("message", self._on_message)
         self.add_event_handler("presence_available", self._on_presence)
         self.add_event_handler("presence_subscribed", self._on_subscribed)
@@ -91,29 +77,9 @@ class Client(slixmpp.ClientXMPP):
             return creds
         mechs.sasl_callback = credentials
 
-    def _fail_start(self, why):
-        if not self.started.done():
-            self.started.set_exception(Failure("%s: %s" % (self.name, why)))
-
-    def _on_session_start(self, _event):
-        if not self.started.done():
-            self.started.set_result(True)
-
     def _on_auth_success(self, _event):
         mech = self["feature_mechanisms"].mech
         self.mech_used = mech.name if mech is not None else None
-
-    def _on_failed_auth(self, _event):
-        self._fail_start("authentication failed with every mechanism tried")
-
-    def _on_connection_failed(self, err):
-        self._fail_start("connection failed: %s" % err)
-
-    def _on_stream_error(self, err):
-        self._fail_start("stream error %s" % err["condition"])
-
-    def _on_disconnected(self, reason):
-        self._fail_start("disconnected before the session started (%s)" % reason)
 
     def _on_message(self, msg):
         if msg["type"] in ("chat", "normal", "error"):
@@ -128,14 +94,10 @@ class Client(slixmpp.ClientXMPP):
     async def start(self):
         host, port = self.args.host, self.args.direct_port if self.direct_tls else self.args.port
         self.connect((host, port), use_ssl=self.direct_tls, force_starttls=not self.direct_tls)
-        await expect(self.started, "%s to log in" % self.name, timeout=30)
+        await self.wait_started()
         ok("%s logged in as %s (%s, SASL %s)" % (
             self.name, self.boundjid.full,
             "direct TLS" if self.direct_tls else "STARTTLS", self.mech_used))
-
-    async def stop(self):
-        self.del_event_handler("disconnected", self._on_disconnected)
-        await asyncio.wait_for(self.disconnect(wait=5), 10)
 
     async def next_message(self, what, want_from=None):
         while True:
@@ -145,16 +107,6 @@ class Client(slixmpp.ClientXMPP):
                     self.name, what, msg["error"]["condition"]))
             if want_from is None or msg["from"].bare == want_from:
                 return msg
-
-    async def iq(self, what, coro):
-        try:
-            return await coro
-        except IqError as e:
-            raise Failure("%s: %s: the server answered with error %s (%s)" % (
-                self.name, what, e.iq["error"]["condition"], e.iq["error"]["text"])) from None
-        except IqTimeout:
-            raise Failure("%s: %s: no answer from the server" % (self.name, what)) from None
-
 
 def jid(args, local):
     return "%s@%s" % (local, args.domain)
