@@ -98,7 +98,7 @@ func TestFederationWithProsodyAndEjabberd(t *testing.T) {
 					out, err := runFederation(t, py, parley, peer)
 					if err != nil {
 						t.Errorf("federation.py against %s: %v\n%s", peer.Name, err, failLines(out))
-						t.Logf("%s log (tail):\n%s", peer.Name, tailLines(peer.Log(), 150))
+						t.Logf("%s log (tail):\n%s", peer.Name, tailLines(peer.Log(), 60))
 					}
 					// The group chat service authenticates its own links
 					// to the peer, the same way.

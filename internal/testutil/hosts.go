@@ -58,15 +58,14 @@ func MapHosts(t testing.TB, m map[string]string) {
 		Missing(t, "cannot read "+HostsFile+": "+err.Error())
 		return
 	}
-	// Drop lines of test processes that are gone, and refuse to shadow a
-	// mapping of a live one.
-	lines := strings.SplitAfter(string(data), "\n")
-	kept := lines[:0]
-	for _, l := range lines {
+	// Retire lines of test processes that are gone, and refuse to shadow
+	// a mapping of a live one.
+	content := retireLines(string(data), func(l string) bool {
 		pid, ok := hostsLinePID(l)
-		if ok && pid != os.Getpid() && !processAlive(pid) {
-			continue
-		}
+		return ok && pid != os.Getpid() && !processAlive(pid)
+	})
+	for _, l := range strings.SplitAfter(content, "\n") {
+		pid, ok := hostsLinePID(l)
 		if f := strings.Fields(strings.SplitN(l, "#", 2)[0]); ok && len(f) >= 2 {
 			for _, name := range f[1:] {
 				if ip, mine := m[name]; mine && ip != f[0] {
@@ -74,14 +73,11 @@ func MapHosts(t testing.TB, m map[string]string) {
 				}
 			}
 		}
-		kept = append(kept, l)
 	}
-	if len(kept) != len(lines) {
-		if err := rewriteHosts(strings.Join(kept, "")); err != nil {
-			t.Fatalf("MapHosts: %v", err)
-		}
-		data = []byte(strings.Join(kept, ""))
+	if content, err = storeHosts(string(data), content); err != nil {
+		t.Fatalf("MapHosts: %v", err)
 	}
+	data = []byte(content)
 
 	var add strings.Builder
 	if len(data) > 0 && data[len(data)-1] != '\n' {
@@ -122,23 +118,92 @@ func unmapHosts(t testing.TB, m map[string]string) {
 	for d := range m {
 		left[d] = true
 	}
-	lines := strings.SplitAfter(string(data), "\n")
-	kept := lines[:0]
-	for _, l := range lines {
+	content := retireLines(string(data), func(l string) bool {
 		if pid, ok := hostsLinePID(l); ok && pid == os.Getpid() {
 			if f := strings.Fields(l); len(f) >= 2 && left[f[1]] && m[f[1]] == f[0] {
 				delete(left, f[1])
-				continue
+				return true
 			}
 		}
-		kept = append(kept, l)
-	}
-	if len(kept) == len(lines) {
-		return
-	}
-	if err := rewriteHosts(strings.Join(kept, "")); err != nil {
+		return false
+	})
+	if _, err := storeHosts(string(data), content); err != nil {
 		t.Errorf("MapHosts cleanup: %v", err)
 	}
+}
+
+// retiredLine is how a removed line starts: it is overwritten in place by
+// this comment, padded with spaces to its old length.
+const retiredLine = "#parley-test-retired"
+
+// retireLines overwrites each line of content that retire selects with a
+// comment of the same length, so that every other line keeps its place.
+func retireLines(content string, retire func(line string) bool) string {
+	lines := strings.SplitAfter(content, "\n")
+	for i, l := range lines {
+		body := strings.TrimSuffix(l, "\n")
+		if len(body) < len(retiredLine) || !retire(l) {
+			continue
+		}
+		lines[i] = retiredLine + strings.Repeat(" ", len(body)-len(retiredLine)) + l[len(body):]
+	}
+	return strings.Join(lines, "")
+}
+
+// storeHosts writes content, an edit of old made by retireLines, to
+// HostsFile, and returns what the file now holds. Resolvers of other
+// processes read the file at any moment, and where it is a mount point
+// (a container's /etc/hosts) it cannot be replaced by a rename, only
+// rewritten in place: so while any live test process has lines in it,
+// the edit keeps the file's length and only changes the retired lines'
+// bytes, and a reader sees every live line whatever it catches. Retired
+// lines are removed once no live test process has lines left.
+func storeHosts(old, content string) (string, error) {
+	if !hasLiveLines(content) {
+		compact := compactHosts(content)
+		if compact == old {
+			return old, nil
+		}
+		return compact, rewriteHosts(compact)
+	}
+	if content == old {
+		return old, nil
+	}
+	f, err := os.OpenFile(HostsFile, os.O_WRONLY, 0)
+	if err != nil {
+		return old, err
+	}
+	_, werr := f.WriteAt([]byte(content), 0)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return old, fmt.Errorf("rewrite %s in place: %w", HostsFile, werr)
+	}
+	return content, nil
+}
+
+// hasLiveLines reports whether content has a line tagged by a running
+// test process.
+func hasLiveLines(content string) bool {
+	for _, l := range strings.SplitAfter(content, "\n") {
+		if pid, ok := hostsLinePID(l); ok && (pid == os.Getpid() || processAlive(pid)) {
+			return true
+		}
+	}
+	return false
+}
+
+// compactHosts drops the retired lines of content.
+func compactHosts(content string) string {
+	lines := strings.SplitAfter(content, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, retiredLine) {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "")
 }
 
 // hostsLinePID reports the process that added a tagged line.

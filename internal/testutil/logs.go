@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,36 @@ func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// logTailLines is how much of a failed test's server log is printed.
+const logTailLines = 40
+
+// saveLogOnFailure writes the whole server log of a failed test to a file
+// that outlives the test, and prints its path and last lines.
+func saveLogOnFailure(t testing.TB, logs *logBuffer) {
+	if !t.Failed() {
+		return
+	}
+	all := logs.String()
+	if all == "" {
+		return
+	}
+	f, err := os.CreateTemp("", "parley-test-*.log")
+	if err != nil {
+		t.Logf("save server log: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.WriteString(all); err != nil {
+		t.Logf("save server log: %v", err)
+		return
+	}
+	lines := strings.Split(strings.TrimRight(all, "\n"), "\n")
+	if len(lines) > logTailLines {
+		lines = lines[len(lines)-logTailLines:]
+	}
+	t.Logf("server log saved to %s; its last %d lines:\n%s", f.Name(), len(lines), strings.Join(lines, "\n"))
 }
 
 // Log returns everything the server logged so far (JSON lines).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -113,4 +114,70 @@ func TestMapHosts(t *testing.T) {
 	if got := hostsLines(t, name); len(got) != 0 {
 		t.Errorf("lines left after the test: %q", got)
 	}
+}
+
+// TestMapHostsInPlace checks that while another running test process has
+// a line in HostsFile, removing this process's lines only overwrites them
+// in place: the file keeps its length and the other line its offset, so a
+// resolver reading the file meanwhile never sees a live mapping vanish.
+// Once no running test process has lines left, the retired ones go.
+func TestMapHostsInPlace(t *testing.T) {
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Skipf("start a stand-in test process: %v", err)
+	}
+	defer other.Wait()
+	defer other.Process.Kill()
+
+	foreign := fmt.Sprintf("127.0.0.67 other-%d.harness.test # parley-test %d\n", os.Getpid(), other.Process.Pid)
+	f, err := os.OpenFile(HostsFile, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		Missing(t, "cannot write "+HostsFile+": "+err.Error())
+	}
+	_, err = f.WriteString(foreign)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignAt := func() (offset, size int) {
+		data, err := os.ReadFile(HostsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Index(string(data), foreign), len(data)
+	}
+	name := fmt.Sprintf("inplace-%d.harness.test", os.Getpid())
+	var mappedAt, mappedSize int
+	t.Run("map", func(t *testing.T) {
+		MapHosts(t, map[string]string{name: "127.0.0.68"})
+		mappedAt, mappedSize = foreignAt()
+	})
+	offset, size := foreignAt()
+	if offset < 0 || offset != mappedAt || size != mappedSize {
+		t.Errorf("with a live line of another process, unmapping moved it from %d to %d or resized the file from %d to %d", mappedAt, offset, mappedSize, size)
+	}
+	if got := hostsLines(t, name); len(got) != 0 {
+		t.Errorf("lines left after unmapping: %q", got)
+	}
+
+	other.Process.Kill()
+	other.Wait()
+	t.Run("map again", func(t *testing.T) {
+		MapHosts(t, map[string]string{name: "127.0.0.68"})
+	})
+	if offset, _ := foreignAt(); offset >= 0 {
+		t.Error("the line of a process that ended is still there")
+	}
+	if got := hostsLines(t, retiredLine); len(got) != 0 && !hasLiveLines(readHosts(t)) {
+		t.Errorf("retired lines kept with no live test process: %q", got)
+	}
+}
+
+func readHosts(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(HostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }

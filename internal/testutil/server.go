@@ -107,7 +107,12 @@ level = %q
 		t.Fatalf("load test config: %v", err)
 	}
 	logs := &logBuffer{}
-	log := zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), logs)).With().Timestamp().Logger().Level(level(cfg.Log.Level))
+	// Warnings and errors go to the test output as they happen; every
+	// line is kept for Log and WaitLog, and saved to a file if the test
+	// fails, so a busy info log cannot bury the failure itself.
+	stream := &zerolog.FilteredLevelWriter{Writer: zerolog.LevelWriterAdapter{Writer: zerolog.NewTestWriter(t)}, Level: streamLevel()}
+	log := zerolog.New(zerolog.MultiLevelWriter(stream, logs)).With().Timestamp().Logger().Level(level(cfg.Log.Level))
+	t.Cleanup(func() { saveLogOnFailure(t, logs) })
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
@@ -166,6 +171,15 @@ func logLevel() string {
 		return l
 	}
 	return "warn"
+}
+
+// streamLevel is the lowest level copied to the test output: warn, or
+// $PARLEY_TEST_LOG when set.
+func streamLevel() zerolog.Level {
+	if l := os.Getenv("PARLEY_TEST_LOG"); l != "" {
+		return level(l)
+	}
+	return zerolog.WarnLevel
 }
 
 func level(s string) zerolog.Level {
