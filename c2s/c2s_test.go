@@ -55,6 +55,7 @@ func TestStreamErrors(t *testing.T) {
 			if got := s.ExpectStreamError(); got != c.want {
 				t.Fatalf("stream error %q, want %q", got, c.want)
 			}
+			s.ExpectOrderlyClose()
 		})
 	}
 }

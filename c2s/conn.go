@@ -14,6 +14,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"parley/internal/linger"
 	"parley/router"
 	"parley/sasl"
 	"parley/stanza"
@@ -40,6 +41,7 @@ type conn struct {
 	headerSent bool
 	user       string // authenticated bare JID
 	res        *router.Resource
+	unbound    bool // res was unbound from the router
 	full       string
 
 	authFailures int
@@ -73,7 +75,12 @@ func (c *conn) Send(el *stanza.Element) bool { return c.w.Send(el) }
 
 // Close implements router.Session: it sends a stream error (if condition is
 // set) and the closing stream tag, then closes the connection.
-func (c *conn) Close(condition, text string) {
+func (c *conn) Close(condition, text string) { c.closeStream(condition, text, false) }
+
+// closeStream is Close; onInputError says that the stream error answers
+// what the client sent, on the reading goroutine, which then lets the
+// client read it before the connection closes (see package linger).
+func (c *conn) closeStream(condition, text string, onInputError bool) {
 	c.closeOnce.Do(func() {
 		var b strings.Builder
 		c.hmu.Lock()
@@ -86,7 +93,11 @@ func (c *conn) Close(condition, text string) {
 		}
 		b.WriteString("</stream:stream>")
 		c.w.Close(b.String(), 2*time.Second)
-		c.closeTransport()
+		if onInputError {
+			c.closeTransportWith(linger.Close)
+		} else {
+			c.closeTransport()
+		}
 	})
 }
 
@@ -96,6 +107,12 @@ func (c *conn) Close(condition, text string) {
 // It acts once: after the socket is closed its descriptor number may
 // belong to another connection, which a second cancel would disturb.
 func (c *conn) closeTransport() {
+	c.closeTransportWith(net.Conn.Close)
+}
+
+// closeTransportWith is closeTransport, closing the connection with
+// closeConn.
+func (c *conn) closeTransportWith(closeConn func(net.Conn) error) {
 	c.pmu.Lock()
 	if c.closing {
 		c.pmu.Unlock()
@@ -104,7 +121,7 @@ func (c *conn) closeTransport() {
 	c.closing = true
 	parked := c.srv.opts.Poller != nil && c.srv.opts.Poller.Cancel(c.fd)
 	c.pmu.Unlock()
-	c.raw.Close()
+	closeConn(c.raw)
 	if parked {
 		go c.loop()
 	}
@@ -131,7 +148,7 @@ func (c *conn) fail(err error) {
 	var se *xmlstream.Error
 	if errors.As(err, &se) {
 		c.srv.opts.Log.Info().Str("remote", c.remote).Str("condition", se.Condition).Str("text", se.Text).Msg("stream error")
-		c.Close(se.Condition, se.Text)
+		c.closeStream(se.Condition, se.Text, true)
 		return
 	}
 	if errors.Is(err, xmlstream.ErrStreamClosed) {
@@ -222,19 +239,28 @@ func (c *conn) loop() {
 	}
 }
 
-// stop ends a bound session after err.
+// stop ends a bound session after err. The resource is unbound first, so
+// that stanzas routed meanwhile go elsewhere or to offline storage rather
+// than to a stream that is closing.
 func (c *conn) stop(err error) {
+	c.unbind()
 	c.fail(err)
 	c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Msg("client session ended")
 	c.end()
 }
 
+// unbind removes the bound resource from the router, once.
+func (c *conn) unbind() {
+	if c.res != nil && !c.unbound {
+		c.unbound = true
+		c.srv.opts.Router.Unbind(context.WithoutCancel(c.ctx), c.res)
+	}
+}
+
 // end releases everything the stream held; it runs once, on the goroutine
 // that saw the stream end.
 func (c *conn) end() {
-	if c.res != nil {
-		c.srv.opts.Router.Unbind(context.WithoutCancel(c.ctx), c.res)
-	}
+	c.unbind()
 	c.closeTransport()
 	c.srv.forget(c)
 }

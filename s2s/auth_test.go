@@ -228,7 +228,7 @@ func TestIncomingStanzasAreChecked(t *testing.T) {
 		{"no from", "<message to='bob@b.test/pc' type='chat'><body>x</body></message>", "improper-addressing"},
 		{"malformed from", "<message from='@@evil.test' to='bob@b.test/pc'><body>x</body></message>", "invalid-from"},
 		{"malformed XML", "<message from='mallory@evil.test' to='bob@b.test/pc'><body>x</message>", "not-well-formed"},
-		{"oversized stanza", "<message from='mallory@evil.test' to='bob@b.test/pc'><body>" + strings.Repeat("x", 20000) + "</body></message>", "policy-violation"},
+		{"oversized stanza", "<message from='mallory@evil.test' to='bob@b.test/pc'><body>" + strings.Repeat("x", 200000) + "</body></message>", "policy-violation"},
 		{"unknown element", "<frobnicate xmlns='urn:example:unknown'/>", "unsupported-stanza-type"},
 	}
 	for _, c := range cases {
@@ -238,6 +238,7 @@ func TestIncomingStanzasAreChecked(t *testing.T) {
 			if got := p.streamError(); got != c.condition {
 				t.Errorf("stream error %q, want %q", got, c.condition)
 			}
+			testutil.ExpectOrderlyClose(t, p.conn, p.br)
 		})
 	}
 	bob.ExpectNone(testutil.IsKind("message"), 200*time.Millisecond)

@@ -114,7 +114,11 @@ func (in *inStream) finish(err error) {
 		}
 		in.openStream(local, in.from, xmlstream.NewStreamID())
 	}
-	in.t.close(cond, text)
+	if se != nil && cause == "" {
+		in.t.closeOnInputError(cond, text)
+	} else {
+		in.t.close(cond, text)
+	}
 	for p, a := range authed {
 		s.setBidi(p, in, false)
 		s.logLink("closed", "in", p, a, reason)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"parley/internal/linger"
 	"parley/stanza"
 	"parley/xmlstream"
 )
@@ -70,13 +71,23 @@ func (t *transport) upgrade(tc *tls.Conn, deadline time.Time) error {
 // close ends the stream with an optional stream error and closes the
 // connection.
 func (t *transport) close(condition, text string) {
-	var b strings.Builder
-	if condition != "" {
-		b.WriteString((&xmlstream.Error{Condition: condition, Text: text}).Element())
-	}
-	b.WriteString("</stream:stream>")
-	t.w.Close(b.String(), 2*time.Second)
+	t.w.Close(closingTags(condition, text), 2*time.Second)
 	t.raw.Close()
+}
+
+// closeOnInputError ends the stream with a stream error caused by what
+// the peer sent, and lets the peer read it before the connection closes
+// (see package linger). Only the reading goroutine may call it.
+func (t *transport) closeOnInputError(condition, text string) {
+	t.w.Close(closingTags(condition, text), 2*time.Second)
+	linger.Close(t.raw)
+}
+
+func closingTags(condition, text string) string {
+	if condition == "" {
+		return "</stream:stream>"
+	}
+	return (&xmlstream.Error{Condition: condition, Text: text}).Element() + "</stream:stream>"
 }
 
 // streamHeader renders an opening server stream tag.

@@ -6,11 +6,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -424,4 +427,37 @@ func DialTLS(t testing.TB, addr, domain string) *Stream {
 func (s *Stream) OpenFeatures(domain string) *stanza.Element {
 	s.T.Helper()
 	return s.Open(domain)
+}
+
+// ExpectOrderlyClose checks, after a stream error, that the server closes
+// the connection in order although the client is still sending: it
+// writes more, shuts the client's side, and reads r (the buffered reader
+// of conn) to the end, which must not be a reset. A reset can destroy
+// data in flight, such as the stream error itself, before the peer reads
+// it. conn is the client's connection, TLS or plain TCP.
+func ExpectOrderlyClose(t testing.TB, conn net.Conn, r io.Reader) {
+	t.Helper()
+	more := []byte(strings.Repeat(" ", 16<<10))
+	for range 4 {
+		if _, err := conn.Write(more); err != nil {
+			t.Fatalf("write after the stream error: %v (the server closed the connection without reading what was still arriving)", err)
+		}
+	}
+	tcp := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		tcp = tc.NetConn()
+	}
+	if hc, ok := tcp.(interface{ CloseWrite() error }); ok {
+		hc.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(Timeout))
+	if _, err := io.Copy(io.Discard, r); errors.Is(err, syscall.ECONNRESET) || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("after the stream error: %v, want an orderly end of the connection", err)
+	}
+}
+
+// ExpectOrderlyClose is ExpectOrderlyClose on the stream's connection.
+func (s *Stream) ExpectOrderlyClose() {
+	s.T.Helper()
+	ExpectOrderlyClose(s.T, s.Conn, s.BR)
 }
