@@ -300,6 +300,35 @@ func TestUnknownTopLevelElementAfterBind(t *testing.T) {
 	}
 }
 
+// TestFailingSessionIsUnboundFirst checks that a session ended by a stream
+// error stops receiving stanzas before its stream closes: a message sent
+// while the server still lets the client read the error goes to offline
+// storage instead of into the closing stream.
+func TestFailingSessionIsUnboundFirst(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	srv.AddUser("bob", "pw")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "r")
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "r")
+	// Available, so that messages to alice's bare JID go to this session.
+	a.Send("<presence/>")
+	a.Expect(testutil.IsKind("presence"))
+	a.Send("<message><body></message>")
+	a.Expect(isStreamError)
+	// The client has not closed its side: the server is still waiting
+	// for it before closing the connection.
+	b.Send("<message to='alice@" + testutil.Domain + "' type='chat'><body>while you were leaving</body></message>")
+	b.ExpectNone(testutil.IsKind("message"), 200*time.Millisecond)
+	a.Conn.Close()
+
+	again := testutil.Login(t, srv.Addr, "alice", "pw", "r2")
+	again.Send("<presence/>")
+	got := again.Expect(testutil.IsKind("message"))
+	if got.ChildText("", "body") != "while you were leaving" {
+		t.Fatalf("after logging in again: %s", got)
+	}
+}
+
 func TestStreamLanguageStamped(t *testing.T) {
 	srv := testutil.StartServer(t, "")
 	srv.AddUser("alice", "pw")
