@@ -73,7 +73,7 @@ func (in *inStream) serve(ctx context.Context) {
 	in.finish(err)
 }
 
-// finish closes the stream after loop returned err and logs it.
+// finish logs how the stream ended after loop returned err, and closes it.
 func (in *inStream) finish(err error) {
 	s := in.svc
 	cond, text, reason := "", "", ""
@@ -114,17 +114,17 @@ func (in *inStream) finish(err error) {
 		}
 		in.openStream(local, in.from, xmlstream.NewStreamID())
 	}
-	if se != nil && cause == "" {
-		in.t.closeOnInputError(cond, text)
-	} else {
-		in.t.close(cond, text)
-	}
 	for p, a := range authed {
 		s.setBidi(p, in, false)
 		s.logLink("closed", "in", p, a, reason)
 	}
 	if len(authed) == 0 && cond != "" && !in.refused {
 		s.logLink("refused", "in", pair{in.to, in.from}, "", reason+" from "+in.addr)
+	}
+	if se != nil && cause == "" {
+		in.t.closeOnInputError(cond, text)
+	} else {
+		in.t.close(cond, text)
 	}
 }
 
