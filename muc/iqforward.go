@@ -71,13 +71,7 @@ func (r *room) iqAnswer(t task, nick string) {
 // readdress copies an IQ with a new from and id and no to, sharing the
 // payload.
 func readdress(el *stanza.Element, from, id string) *stanza.Element {
-	out := &stanza.Element{Local: el.Local, Children: el.Children}
-	for _, a := range el.Attrs {
-		if a.Space == "" && (a.Local == "to" || a.Local == "from" || a.Local == "id") {
-			continue
-		}
-		out.Attrs = append(out.Attrs, a)
-	}
+	out := &stanza.Element{Local: el.Local, Attrs: el.AttrsWithout("to", "from", "id"), Children: el.Children}
 	return out.SetAttr("from", from).SetAttr("id", id)
 }
 

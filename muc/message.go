@@ -90,13 +90,7 @@ func (r *room) groupchat(t task, o *occupant) {
 // XEP-0359 stanza ID by the room in place of any the sender claimed the
 // room had given. It returns the message and the ID.
 func (r *room) reflect(in *stanza.Element, o *occupant) (*stanza.Element, string) {
-	out := &stanza.Element{Local: "message", Attrs: make([]stanza.Attr, 0, len(in.Attrs)+1)}
-	for _, a := range in.Attrs {
-		if a.Space == "" && (a.Local == "to" || a.Local == "from") {
-			continue
-		}
-		out.Attrs = append(out.Attrs, a)
-	}
+	out := &stanza.Element{Local: "message", Attrs: in.AttrsWithout("to", "from")}
 	out.SetAttr("from", r.occupantJID(o.nick))
 	out.Children = make([]stanza.Node, 0, len(in.Children)+1)
 	for _, n := range in.Children {

@@ -24,13 +24,7 @@ func (r *room) privateMessage(t task, o *occupant, nick string) {
 		r.refuse(t, stanza.ErrText("forbidden", "private messages are not allowed to you in this room"))
 		return
 	}
-	out := &stanza.Element{Local: "message"}
-	for _, a := range t.el.Attrs {
-		if a.Space == "" && (a.Local == "to" || a.Local == "from") {
-			continue
-		}
-		out.Attrs = append(out.Attrs, a)
-	}
+	out := &stanza.Element{Local: "message", Attrs: t.el.AttrsWithout("to", "from")}
 	out.SetAttr("from", r.occupantJID(o.nick))
 	for _, n := range t.el.Children {
 		if c, ok := n.(*stanza.Element); ok && c.Space == NSUser {

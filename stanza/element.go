@@ -6,6 +6,7 @@ package stanza
 import (
 	"bytes"
 	"encoding/xml"
+	"slices"
 	"strings"
 )
 
@@ -74,6 +75,20 @@ func (e *Element) HasAttr(local string) bool {
 		}
 	}
 	return false
+}
+
+// AttrsWithout returns a copy of e's attributes without the plain ones
+// named, with room for two more: what a stanza passed on keeps of the
+// original before it is readdressed.
+func (e *Element) AttrsWithout(locals ...string) []Attr {
+	out := make([]Attr, 0, len(e.Attrs)+2)
+	for _, a := range e.Attrs {
+		if a.Space == "" && slices.Contains(locals, a.Local) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // Lang returns the xml:lang attribute.

@@ -95,3 +95,25 @@ func BenchmarkSerializeMessage(b *testing.B) {
 	}
 	b.SetBytes(int64(buf.Len()))
 }
+
+func TestAttrsWithout(t *testing.T) {
+	e := &Element{Local: "message", Attrs: []Attr{
+		{Local: "to", Value: "a@b"}, {Local: "from", Value: "c@d"}, {Local: "id", Value: "1"},
+		{Space: NSXML, Local: "lang", Value: "en"}, {Space: "urn:x", Local: "to", Value: "kept"},
+	}}
+	got := e.AttrsWithout("to", "from")
+	want := []Attr{{Local: "id", Value: "1"}, {Space: NSXML, Local: "lang", Value: "en"}, {Space: "urn:x", Local: "to", Value: "kept"}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	// The copy is the caller's: changing it leaves e as it was.
+	got[0].Value = "changed"
+	if e.ID() != "1" {
+		t.Errorf("AttrsWithout shares its result with the element: id is now %q", e.ID())
+	}
+}

@@ -92,13 +92,7 @@ func ErrorReply(s *Element, e Error) *Element {
 	if IsError(s) || s.Local == "iq" && s.Type() == "result" {
 		return nil
 	}
-	r := &Element{Space: s.Space, Local: s.Local, Children: append([]Node(nil), s.Children...)}
-	for _, a := range s.Attrs {
-		if a.Space == "" && (a.Local == "to" || a.Local == "from" || a.Local == "type") {
-			continue
-		}
-		r.Attrs = append(r.Attrs, a)
-	}
+	r := &Element{Space: s.Space, Local: s.Local, Attrs: s.AttrsWithout("to", "from", "type"), Children: append([]Node(nil), s.Children...)}
 	if from := s.From(); from != "" {
 		r.SetAttr("to", from)
 	}
