@@ -31,9 +31,9 @@ func TestSlixmppMUC(t *testing.T) {
 	}
 	out, err := runScript(t, scenarioTimeout, py, args...)
 	if err != nil {
-		t.Fatalf("muc.py: %v\n%s", err, failLine(out))
+		t.Fatalf("muc.py: %v\n%s", err, failLines(out))
 	}
-	if !strings.Contains(out, "PASS: muc") {
+	if !strings.Contains(out, "PASS muc") {
 		t.Fatalf("muc.py exited without PASS")
 	}
 }

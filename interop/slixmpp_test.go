@@ -33,7 +33,7 @@ func runScenario(t *testing.T, srv *testutil.Server, scenario string, extra ...s
 	t.Helper()
 	out, err := scenarioOutput(t, srv, scenario, extra...)
 	if err != nil {
-		t.Fatalf("slixmpp scenario %s: %v\n%s", scenario, err, failLine(out))
+		t.Fatalf("slixmpp scenario %s: %v\n%s", scenario, err, failLines(out))
 	}
 	return out
 }
@@ -73,16 +73,6 @@ func runScript(t *testing.T, timeout time.Duration, py string, args ...string) (
 		return out.String(), errors.New("killed after " + timeout.String())
 	}
 	return out.String(), err
-}
-
-// failLine picks the script's FAIL line out of its output.
-func failLine(out string) string {
-	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "FAIL: ") {
-			return l
-		}
-	}
-	return "(no FAIL line; see the output above)"
 }
 
 func splitAddr(t *testing.T, addr string) (host, port string) {

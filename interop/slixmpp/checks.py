@@ -30,7 +30,11 @@ def token():
     return uuid.uuid4().hex[:10]
 
 
-async def expect(fut, what, timeout):
+# How long to wait for any single expected event, unless a script says.
+STEP_TIMEOUT = 15
+
+
+async def expect(fut, what, timeout=STEP_TIMEOUT):
     """Wait for fut, failing with a message naming what was expected."""
     try:
         return await asyncio.wait_for(fut, timeout)
@@ -111,3 +115,40 @@ class Client(slixmpp.ClientXMPP):
                 self.name, what, e.iq["error"]["condition"], e.iq["error"]["text"])) from None
         except IqTimeout:
             raise Failure("%s: %s: no answer" % (self.name, what)) from None
+
+
+def run_scenarios(scenarios, limit, before=None):
+    """Run scenarios, a list of (name, make) where make() returns the
+    scenario's coroutine, one after the other on a new event loop, each
+    within limit seconds. Each ends with a line "PASS <name>" or
+    "FAIL <name>: <what went wrong>"; before(name), if given, runs first.
+    Returns the names of the scenarios that failed."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    failed = []
+    try:
+        for name, make in scenarios:
+            if before:
+                before(name)
+            why = None
+            try:
+                loop.run_until_complete(asyncio.wait_for(make(), limit))
+            except Failure as e:
+                why = str(e)
+            except asyncio.TimeoutError:
+                why = "did not finish within %ds" % limit
+            except Exception as e:  # noqa: BLE001 - report, do not stop the others
+                why = "%s: %s" % (type(e).__name__, e)
+            if why is None:
+                print("PASS %s" % name, flush=True)
+            else:
+                print("FAIL %s: %s" % (name, why), flush=True)
+                failed.append(name)
+    finally:
+        # Let slixmpp's background tasks end quietly.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+    return failed

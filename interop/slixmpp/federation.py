@@ -470,24 +470,6 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def run(loop, name, sa, sb):
-    """Run one scenario; True if it passed."""
-    print("=== %s: %s" % (name, SCENARIOS[name].__doc__.strip()), flush=True)
-    try:
-        loop.run_until_complete(asyncio.wait_for(SCENARIOS[name](sa, sb), SCENARIO_TIMEOUT))
-    except Failure as e:
-        print("FAIL %s: %s" % (name, e), flush=True)
-        return False
-    except asyncio.TimeoutError:
-        print("FAIL %s: did not finish within %ds" % (name, SCENARIO_TIMEOUT), flush=True)
-        return False
-    except Exception as e:  # noqa: BLE001 - report, do not crash "all"
-        print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
-        return False
-    print("PASS %s" % name, flush=True)
-    return True
-
-
 def main(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
@@ -497,20 +479,9 @@ def main(argv):
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     if args.scenario == "all" and not (sa.muc or sb.muc):
         names.remove("muc")  # no group chat service to test
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    failed = []
-    try:
-        for name in names:
-            if not run(loop, name, sa, sb):
-                failed.append(name)
-    finally:
-        # Let slixmpp's background tasks end quietly.
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
+    failed = checks.run_scenarios(
+        [(name, lambda name=name: SCENARIOS[name](sa, sb)) for name in names], SCENARIO_TIMEOUT,
+        before=lambda name: print("=== %s: %s" % (name, SCENARIOS[name].__doc__.strip()), flush=True))
     if len(names) > 1:
         print("%d of %d scenarios passed%s" % (
             len(names) - len(failed), len(names), "; failed: " + " ".join(failed) if failed else ""), flush=True)

@@ -6,7 +6,7 @@ client does: the first creates a room and configures it through the
 room configuration form, the second joins, they exchange groupchat
 messages, the first changes the subject, the second sends a private
 message through the room and leaves. The script prints one "ok: ..."
-line per check and "PASS: muc" at the end, or "FAIL: muc: <what went
+line per check and "PASS muc" at the end, or "FAIL muc: <what went
 wrong>" on the first failed check, and exits 1.
 
 The server's certificate is self-signed, so certificate verification is
@@ -23,20 +23,11 @@ import logging
 import sys
 
 import checks
-from checks import Failure, ok, with_clients
+from checks import STEP_TIMEOUT, Failure, expect, ok, with_clients
 from slixmpp.exceptions import PresenceError
 
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_SID = "urn:xmpp:sid:0"
-
-# How long to wait for any single expected event.
-STEP_TIMEOUT = 15
-
-
-async def expect(fut, what, timeout=STEP_TIMEOUT):
-    """Wait for fut, failing with a message naming what was expected."""
-    return await checks.expect(fut, what, timeout)
-
 
 class Client(checks.Client):
     """A slixmpp client with the MUC plugin that queues what it receives."""
@@ -187,24 +178,8 @@ def main(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(asyncio.wait_for(scenario_muc(args), 50))
-    except Failure as e:
-        print("FAIL: muc: %s" % e, flush=True)
-        return 1
-    except asyncio.TimeoutError:
-        print("FAIL: muc: did not finish within 50s", flush=True)
-        return 1
-    finally:
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-    print("PASS: muc", flush=True)
-    return 0
+    failed = checks.run_scenarios([("muc", lambda: scenario_muc(args))], 50)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

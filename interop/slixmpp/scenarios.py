@@ -3,8 +3,8 @@
 
 Each scenario connects one or more slixmpp clients to the server given on
 the command line, checks what an ordinary XMPP client relies on, prints one
-"ok: ..." line per check and exits 0. On the first failed check it prints
-"FAIL: <what went wrong>" and exits 1.
+"ok: ..." line per check and "PASS <scenario>", and exits 0. On the first
+failed check it prints "FAIL <scenario>: <what went wrong>" and exits 1.
 
 The server's certificate is self-signed, so certificate verification is
 turned off: these scenarios test the protocol, not the PKI.
@@ -21,21 +21,12 @@ import logging
 import sys
 
 import checks
-from checks import Failure, info, ok, with_clients
+from checks import STEP_TIMEOUT, Failure, expect, info, ok, with_clients
 from slixmpp.exceptions import IqError
 
 NS_PING = "urn:xmpp:ping"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_VERSION = "jabber:iq:version"
-
-# How long to wait for any single expected event.
-STEP_TIMEOUT = 15
-
-
-async def expect(fut, what, timeout=STEP_TIMEOUT):
-    """Wait for fut, failing with a message naming what was expected."""
-    return await checks.expect(fut, what, timeout)
-
 
 class Client(checks.Client):
     """A slixmpp client that records what the checks need."""
@@ -330,25 +321,8 @@ def main(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(asyncio.wait_for(SCENARIOS[args.scenario](args), 50))
-    except Failure as e:
-        print("FAIL: %s: %s" % (args.scenario, e), flush=True)
-        return 1
-    except asyncio.TimeoutError:
-        print("FAIL: %s: did not finish within 50s" % args.scenario, flush=True)
-        return 1
-    finally:
-        # Let slixmpp's background tasks end quietly.
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-    print("PASS: %s" % args.scenario, flush=True)
-    return 0
+    failed = checks.run_scenarios([(args.scenario, lambda: SCENARIOS[args.scenario](args))], 50)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
