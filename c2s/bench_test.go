@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"parley/internal/testutil"
-	"parley/stanza"
 )
 
 // BenchmarkChatThroughput measures one-to-one messages through a real
@@ -18,15 +17,5 @@ func BenchmarkChatThroughput(b *testing.B) {
 	bob := testutil.Login(b, srv.Addr, "bob", "pw", "r")
 	msg := fmt.Sprintf("<message to='%s' type='chat' id='x'><body>Hello there, how are you today?</body></message>", bob.JID)
 	b.ResetTimer()
-	const window = 64
-	sent := 0
-	for i := 0; i < b.N; i++ {
-		a.Send(msg)
-		sent++
-		if sent == window || i == b.N-1 {
-			for ; sent > 0; sent-- {
-				bob.Expect(func(el *stanza.Element) bool { return el.Local == "message" })
-			}
-		}
-	}
+	testutil.BenchChat(b, a, bob, msg)
 }

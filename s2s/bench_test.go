@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"parley/internal/testutil"
-	"parley/stanza"
 )
 
 // BenchmarkFederatedChat measures one-to-one messages between users of two
@@ -22,15 +21,5 @@ func BenchmarkFederatedChat(b *testing.B) {
 	alice.Send(msg)
 	bob.Expect(testutil.IsKind("message"))
 	b.ResetTimer()
-	const window = 64
-	sent := 0
-	for i := 0; i < b.N; i++ {
-		alice.Send(msg)
-		sent++
-		if sent == window || i == b.N-1 {
-			for ; sent > 0; sent-- {
-				bob.Expect(func(el *stanza.Element) bool { return el.Local == "message" })
-			}
-		}
-	}
+	testutil.BenchChat(b, alice, bob, msg)
 }
