@@ -286,14 +286,20 @@ async def iq_towards(c, other):
     ok("%s: %s runs %s %s" % (c.name, dom, v["name"], v["version"]))
 
 
-async def scenario_iq(sa, sb):
-    """Pings (server and client), disco#info and version across, both ways."""
+async def both_ways(sa, sb, towards):
+    """Log a client in on each side and run towards(a, b), then
+    towards(b, a)."""
     a, b = Client(sa), Client(sb)
 
     async def body():
-        await iq_towards(a, b)
-        await iq_towards(b, a)
+        await towards(a, b)
+        await towards(b, a)
     await with_clients([a, b], body)
+
+
+async def scenario_iq(sa, sb):
+    """Pings (server and client), disco#info and version across, both ways."""
+    await both_ways(sa, sb, iq_towards)
 
 
 async def offline_one_way(sa, sb):
@@ -383,12 +389,7 @@ async def errors_towards(c, other):
 
 async def scenario_errors(sa, sb):
     """Stanzas to non-existent users and resources across get errors."""
-    a, b = Client(sa), Client(sb)
-
-    async def body():
-        await errors_towards(a, b)
-        await errors_towards(b, a)
-    await with_clients([a, b], body)
+    await both_ways(sa, sb, errors_towards)
 
 
 async def room_with_guest(owner, guest):
