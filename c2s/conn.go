@@ -551,7 +551,7 @@ func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 		t := el.Type()
 		if el.ID() == "" || (t != "get" && t != "set" && t != "result" && t != "error") {
 			if t != "error" && t != "result" {
-				c.Send(stanza.ErrorReply(el, stanza.ErrText("bad-request", "iq needs an id and a type")))
+				c.srv.opts.Router.Send(ctx, c.res, stanza.ErrorReply(el, stanza.ErrText("bad-request", "iq needs an id and a type")))
 			}
 			return nil
 		}

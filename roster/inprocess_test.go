@@ -79,7 +79,7 @@ func TestResourceAvailableHook(t *testing.T) {
 		if !res.Available() {
 			t.Error("hook ran before the resource was available")
 		}
-		w.r.Send(res, stanza.New("", "message", "id", "hook"))
+		w.r.Send(w.ctx, res, stanza.New("", "message", "id", "hook"))
 	})
 
 	bob, _ := w.bind("bob", "r")

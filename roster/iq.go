@@ -83,7 +83,7 @@ func (m *Module) set(ctx context.Context, iq *router.IQ) error {
 	if err != nil {
 		return fmt.Errorf("roster set: %w", err)
 	}
-	m.push(user.String(), itemElement(item), ver)
+	m.push(ctx, user.String(), itemElement(item), ver)
 	return nil
 }
 
@@ -141,7 +141,7 @@ func (m *Module) remove(ctx context.Context, user, contact jid.JID) error {
 		return fmt.Errorf("roster remove: %w", err)
 	}
 	m.log.Debug().Str("user", user.String()).Str("contact", contact.String()).Msg("roster item removed")
-	m.push(user.String(), stanza.New(NS, "item", "jid", contact.String(), "subscription", "remove"), ver)
+	m.push(ctx, user.String(), stanza.New(NS, "item", "jid", contact.String(), "subscription", "remove"), ver)
 
 	s := stateOf(old)
 	if s.To || s.PendingOut {

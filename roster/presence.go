@@ -59,7 +59,7 @@ func (m *Module) refuse(ctx context.Context, res *router.Resource, p *stanza.Ele
 		return
 	}
 	if reply := stanza.ErrorReply(p, e); reply != nil {
-		m.r.Send(res, reply)
+		m.r.Send(ctx, res, reply)
 	}
 }
 
@@ -72,7 +72,7 @@ func (m *Module) InboundPresence(ctx context.Context, to jid.JID, p *stanza.Elem
 	}
 	switch p.Type() {
 	case "", "unavailable", "error":
-		m.r.DeliverToResources(to, p)
+		m.r.DeliverToResources(ctx, to, p)
 	case "probe":
 		m.probe(ctx, to.Bare(), from)
 	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
@@ -107,7 +107,7 @@ func (m *Module) available(ctx context.Context, res *router.Resource, p *stanza.
 		}
 		out := p.ShallowCopy()
 		out.SetAttr("to", o.JID.String())
-		m.r.Send(o, out)
+		m.r.Send(ctx, o, out)
 	}
 	if !initial {
 		return
@@ -119,7 +119,7 @@ func (m *Module) available(ctx context.Context, res *router.Resource, p *stanza.
 		if op := o.Presence(); op != nil {
 			out := op.ShallowCopy()
 			out.SetAttr("to", res.JID.String())
-			m.r.Send(res, out)
+			m.r.Send(ctx, res, out)
 		}
 	}
 	m.redeliverPending(ctx, res)
@@ -143,7 +143,7 @@ func (m *Module) unavailable(ctx context.Context, res *router.Resource, p *stanz
 			}
 			out := p.ShallowCopy()
 			out.SetAttr("to", o.JID.String())
-			m.r.Send(o, out)
+			m.r.Send(ctx, o, out)
 		}
 	}
 	for _, d := range directed {

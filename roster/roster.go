@@ -91,14 +91,14 @@ func (m *Module) nextID() string {
 
 // push sends a roster push carrying item at version ver to every
 // interested resource of user (RFC 6121 §2.1.6).
-func (m *Module) push(user string, item *stanza.Element, ver int64) {
+func (m *Module) push(ctx context.Context, user string, item *stanza.Element, ver int64) {
 	q := stanza.New(NS, "query", "ver", strconv.FormatInt(ver, 10)).Append(item)
 	for _, res := range m.r.Resources(user) {
 		if !res.Interested() {
 			continue
 		}
 		iq := stanza.New("", "iq", "type", "set", "id", m.nextID(), "to", res.JID.String()).Append(q)
-		m.r.Send(res, iq)
+		m.r.Send(ctx, res, iq)
 	}
 }
 

@@ -221,7 +221,7 @@ func (m *Module) outboundSubscription(ctx context.Context, res *router.Resource,
 	}
 	m.log.Debug().Str("user", user.String()).Str("contact", contact.String()).Str("type", typ).Bool("routed", c.forward).Msg("outbound subscription")
 	if c.written && c.visible() {
-		m.push(user.String(), itemElement(c.item), c.ver)
+		m.push(ctx, user.String(), itemElement(c.item), c.ver)
 	}
 	if !c.forward {
 		return
@@ -260,10 +260,10 @@ func (m *Module) inboundSubscription(ctx context.Context, user, contact jid.JID,
 	m.log.Debug().Str("user", user.String()).Str("contact", contact.String()).Str("type", typ).
 		Bool("delivered", c.forward).Bool("auto_reply", c.autoReply).Msg("inbound subscription")
 	if c.written && c.visible() {
-		m.push(user.String(), itemElement(c.item), c.ver)
+		m.push(ctx, user.String(), itemElement(c.item), c.ver)
 	}
 	if c.forward {
-		m.r.DeliverToResources(user, in)
+		m.r.DeliverToResources(ctx, user, in)
 	}
 	switch {
 	case c.autoReply:
@@ -316,6 +316,6 @@ func (m *Module) redeliverPending(ctx context.Context, res *router.Resource) {
 			m.log.Error().Err(fmt.Errorf("stored request from %s: %w", req.From, err)).Str("user", user).Msg("dropping unreadable subscription request")
 			continue
 		}
-		m.r.Send(res, el)
+		m.r.Send(ctx, res, el)
 	}
 }

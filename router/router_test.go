@@ -118,12 +118,12 @@ func TestMessageDeliveryRules(t *testing.T) {
 	}
 }
 
-func TestOfflineHandlerForUnavailableUser(t *testing.T) {
+func TestUndeliverableForUnavailableUser(t *testing.T) {
 	r := newTestRouter()
 	var stored []string
-	r.SetOfflineHandler(func(_ context.Context, user jid.JID, m *stanza.Element) bool {
-		stored = append(stored, user.String()+":"+m.Type())
-		return true
+	r.Hook(Undeliverable, 0, func(_ context.Context, ev *Event) Verdict {
+		stored = append(stored, ev.To.String()+":"+ev.Stanza.Type())
+		return Handled
 	})
 	bobRes, bob := bind(t, r, "bob@example.test/x", "<presence/>")
 	_, connected := bind(t, r, "alice@example.test/idle", "") // bound, never available

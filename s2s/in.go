@@ -526,7 +526,7 @@ func (in *inStream) stanza(ctx context.Context, el *stanza.Element) error {
 	if !ok {
 		return xmlstream.Errorf("invalid-from", "%s has not authenticated for %s on this stream", from.Domainpart(), to.Domainpart())
 	}
-	s.opts.Router.Deliver(ctx, el)
+	s.opts.Router.Inbound(ctx, el)
 	return nil
 }
 

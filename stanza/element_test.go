@@ -50,7 +50,7 @@ func TestParseRestricted(t *testing.T) {
 func TestErrorReply(t *testing.T) {
 	in, _ := Parse(`<message xmlns='jabber:client' from='a@x/r' to='b@x' id='7' type='chat'><body>hi</body></message>`)
 	r := ErrorReply(in, Err("service-unavailable"))
-	want := `<message id='7' to='a@x/r' from='b@x' type='error'><body>hi</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`
+	want := `<message id='7' to='a@x/r' from='b@x' type='error'><body>hi</body><error type='cancel' code='503'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`
 	if r.String() != want {
 		t.Fatalf("got  %s\nwant %s", r, want)
 	}
@@ -115,5 +115,23 @@ func TestAttrsWithout(t *testing.T) {
 	got[0].Value = "changed"
 	if e.ID() != "1" {
 		t.Errorf("AttrsWithout shares its result with the element: id is now %q", e.ID())
+	}
+}
+
+func TestErrorLegacyCodes(t *testing.T) {
+	cases := []struct{ condition, code string }{
+		{"item-not-found", "404"},
+		{"service-unavailable", "503"},
+		{"not-acceptable", "406"},
+		{"bad-request", "400"},
+		{"forbidden", "403"},
+	}
+	for _, c := range cases {
+		if got := Err(c.condition).Element().Attr("code"); got != c.code {
+			t.Errorf("%s: code %q, want %q", c.condition, got, c.code)
+		}
+	}
+	if Err("no-such-condition").Element().HasAttr("code") {
+		t.Error("an unknown condition got a legacy code")
 	}
 }

@@ -35,6 +35,33 @@ var conditionTypes = map[string]string{
 	"unexpected-request":      ErrorWait,
 }
 
+// legacyCodes are the XEP-0086 error codes of the defined conditions,
+// written beside the condition for clients that still read them.
+var legacyCodes = map[string]string{
+	"bad-request":             "400",
+	"conflict":                "409",
+	"feature-not-implemented": "501",
+	"forbidden":               "403",
+	"gone":                    "302",
+	"internal-server-error":   "500",
+	"item-not-found":          "404",
+	"jid-malformed":           "400",
+	"not-acceptable":          "406",
+	"not-allowed":             "405",
+	"not-authorized":          "401",
+	"policy-violation":        "406",
+	"recipient-unavailable":   "404",
+	"redirect":                "302",
+	"registration-required":   "407",
+	"remote-server-not-found": "404",
+	"remote-server-timeout":   "504",
+	"resource-constraint":     "500",
+	"service-unavailable":     "503",
+	"subscription-required":   "407",
+	"undefined-condition":     "500",
+	"unexpected-request":      "400",
+}
+
 // Error describes a stanza error to send back.
 type Error struct {
 	Type      string // one of the Error* types; "" takes the condition's default
@@ -58,7 +85,8 @@ func (e Error) Error() string {
 	return e.Condition
 }
 
-// Element renders the <error/> child.
+// Element renders the <error/> child, with the legacy code (XEP-0086)
+// of the condition.
 func (e Error) Element() *Element {
 	typ := e.Type
 	if typ == "" {
@@ -68,6 +96,9 @@ func (e Error) Element() *Element {
 		}
 	}
 	el := New("", "error", "type", typ)
+	if code := legacyCodes[e.Condition]; code != "" {
+		el.SetAttr("code", code)
+	}
 	if e.By != "" {
 		el.SetAttr("by", e.By)
 	}

@@ -50,7 +50,12 @@ type Module struct {
 	locks keyedMutex
 }
 
-// Register installs the module as the router's offline handler, delivers
+// HookPriority is where offline storage sits among the Undeliverable
+// hooks: after those that only observe (push notifications), which run
+// first with a higher priority.
+const HookPriority = 0
+
+// Register subscribes the module to undeliverable messages, delivers
 // stored messages when a resource becomes available, and advertises
 // msgoffline on the server.
 func Register(r *router.Router, store storage.Offline, log zerolog.Logger, cfg Config) *Module {
@@ -58,14 +63,23 @@ func Register(r *router.Router, store storage.Offline, log zerolog.Logger, cfg C
 	if m.limit <= 0 {
 		m.limit = DefaultLimit
 	}
-	r.SetOfflineHandler(m.Store)
+	r.Hook(router.Undeliverable, HookPriority, m.undeliverable)
 	r.OnAvailable(m.Available)
 	r.AddFeature(router.TargetServer, Feature)
 	return m
 }
 
-// Store is the router's offline handler. It stores msg for user and
-// reports true, or reports false (the router then bounces the message
+// undeliverable stores a message no resource took; one it does not store
+// goes on to the router's bounce.
+func (m *Module) undeliverable(ctx context.Context, ev *router.Event) router.Verdict {
+	if m.Store(ctx, ev.To, ev.Stanza) {
+		return router.Handled
+	}
+	return router.Continue
+}
+
+// Store stores msg for user and reports true, or reports false (the
+// router then bounces the message
 // with service-unavailable) when the sender asked for no storage
 // (XEP-0334 <no-store/>), the account's queue is full, or storage failed.
 // A standalone chat state notification is discarded without an error
@@ -153,7 +167,7 @@ func (m *Module) deliver(ctx context.Context, res *router.Resource) {
 		el.Append(stanza.New(stanza.NSDelay, "delay",
 			"from", res.JID.Domainpart(),
 			"stamp", om.Stamp.UTC().Format(stampLayout)).AppendText("Offline Storage"))
-		if !res.Session.Send(el) {
+		if !m.r.Send(ctx, res, el) {
 			break
 		}
 		upTo = om.ID
