@@ -210,15 +210,13 @@ func (p *probeConn) Read(b []byte) (int, error) {
 	return rawReadOnce(p.raw, b)
 }
 
-// waitReadable blocks until the socket may have input (spurious wakeups
-// are possible and harmless) or the read deadline passes.
+// waitReadable blocks until the socket has input (or is closed or
+// failed) or the read deadline passes.
+//
+// It looks at the socket before every wait: the runtime's poller reports
+// a socket readable once per arrival of data and forgets it when a wait
+// begins, so input that arrived between the caller's last read and this
+// wait would otherwise never wake it.
 func (p *probeConn) waitReadable() error {
-	waited := false
-	return p.raw.Read(func(uintptr) bool {
-		if waited {
-			return true
-		}
-		waited = true
-		return false
-	})
+	return p.raw.Read(socketReadable)
 }

@@ -7,3 +7,5 @@ import "syscall"
 const rawReadSupported = false
 
 func rawReadOnce(syscall.RawConn, []byte) (int, error) { return 0, errWouldBlock }
+
+func socketReadable(uintptr) bool { return true }

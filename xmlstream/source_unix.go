@@ -31,3 +31,12 @@ func rawReadOnce(raw syscall.RawConn, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// socketReadable reports, without consuming input or blocking, whether a
+// read from the socket would return at once: with data, end of file or an
+// error.
+func socketReadable(fd uintptr) bool {
+	var b [1]byte
+	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
+}
