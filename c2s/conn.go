@@ -18,6 +18,7 @@ import (
 	"parley/router"
 	"parley/sasl"
 	"parley/stanza"
+	"parley/streamfeature"
 	"parley/xmlstream"
 )
 
@@ -374,32 +375,41 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 	}
 }
 
+// features returns the stream features for the negotiation stage: TLS
+// first, then SASL with the Unauthenticated features of the registry,
+// then resource binding with the Authenticated ones.
 func (c *conn) features() string {
-	var b strings.Builder
-	b.WriteString("<stream:features>")
+	var els []*stanza.Element
 	switch {
 	case !c.tls:
-		b.WriteString("<starttls xmlns='" + nsTLS + "'><required/></starttls>")
+		els = append(els, stanza.New(nsTLS, "starttls").Append(stanza.New(nsTLS, "required")))
 	case c.user == "":
-		b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
+		mechs := stanza.New(nsSASL, "mechanisms")
 		for _, m := range sasl.Mechanisms(c.cb, c.tls) {
-			b.WriteString("<mechanism>" + m + "</mechanism>")
+			mechs.Append(stanza.New(nsSASL, "mechanism").AppendText(m))
 		}
-		b.WriteString("</mechanisms>")
+		els = append(els, mechs)
 		if cb := c.cb; len(cb) > 0 {
-			b.WriteString("<sasl-channel-binding xmlns='" + nsSASLCB + "'>")
+			// XEP-0440: the channel-binding types the server supports.
+			types := stanza.New(nsSASLCB, "sasl-channel-binding")
 			for _, t := range []string{"tls-exporter", "tls-server-end-point"} {
 				if _, ok := cb[t]; ok {
-					b.WriteString("<channel-binding type='" + t + "'/>")
+					types.Append(stanza.New(nsSASLCB, "channel-binding", "type", t))
 				}
 			}
-			b.WriteString("</sasl-channel-binding>")
+			els = append(els, types)
 		}
+		els = append(els, c.srv.features.Elements(streamfeature.Unauthenticated)...)
 	default:
-		b.WriteString("<bind xmlns='" + nsBind + "'/>")
-		b.WriteString("<session xmlns='" + nsSession + "'><optional/></session>")
-		b.WriteString("<ver xmlns='" + nsRosterV + "'/>")
-		b.WriteString("<sub xmlns='" + nsPreApproval + "'/>")
+		els = append(els,
+			stanza.New(nsBind, "bind"),
+			stanza.New(nsSession, "session").Append(stanza.New(nsSession, "optional")))
+		els = append(els, c.srv.features.Elements(streamfeature.Authenticated)...)
+	}
+	var b strings.Builder
+	b.WriteString("<stream:features>")
+	for _, el := range els {
+		b.WriteString(el.String())
 	}
 	b.WriteString("</stream:features>")
 	return b.String()

@@ -18,6 +18,7 @@ import (
 	"parley/router"
 	"parley/sasl"
 	"parley/stanza"
+	"parley/streamfeature"
 	"parley/xmlstream"
 )
 
@@ -28,14 +29,14 @@ const (
 	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
 	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
 	nsSASLCB  = "urn:xmpp:sasl-cb:0"
-	nsRosterV = "urn:xmpp:features:rosterver"
-	// nsPreApproval advertises subscription pre-approval (RFC 6121 §3.4).
-	nsPreApproval = "urn:xmpp:features:pre-approval"
 )
 
 // Options configure the client listener.
 type Options struct {
-	Router        *router.Router
+	Router *router.Router
+	// Features are the stream features modules offer; nil offers none
+	// beyond TLS, SASL and binding.
+	Features      *streamfeature.Registry
 	TLS           *tls.Config // must hold the server certificate
 	Credentials   sasl.CredentialSource
 	Throttle      *sasl.Throttle
@@ -54,6 +55,7 @@ type Options struct {
 // Server accepts client connections.
 type Server struct {
 	opts     Options
+	features *streamfeature.Registry
 	auth     *sasl.Authenticator
 	pool     *sync.Pool // write buffers
 	readPool *sync.Pool // read buffers
@@ -85,7 +87,10 @@ func New(o Options) *Server {
 	if o.MaxAuthTries == 0 {
 		o.MaxAuthTries = 5
 	}
-	s := &Server{opts: o, auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool(), conns: make(map[*conn]struct{})}
+	if o.Features == nil {
+		o.Features = new(streamfeature.Registry)
+	}
+	s := &Server{opts: o, features: o.Features, auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool(), conns: make(map[*conn]struct{})}
 	o.Router.HandleIQ(router.TargetAccount, nsSession, func(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 		return nil, nil
 	})

@@ -34,7 +34,7 @@ func BenchmarkRoomFanout(b *testing.B) {
 			ctx := context.Background()
 			const domain, service = "bench.test", "conference.bench.test"
 			r := router.New([]string{domain}, everyAccount{}, zerolog.Nop())
-			svc, err := muc.Register(ctx, r, nil, muc.Options{
+			svc, err := muc.Register(ctx, r, muc.Options{
 				Domain: service,
 				Log:    zerolog.Nop(),
 				Policy: muc.Policy{MaxOccupants: 1000, HistoryLength: 20, Defaults: muc.RoomDefaults{History: true}},

@@ -30,7 +30,7 @@ func TestRoomConcurrentSenders(t *testing.T) {
 	)
 	ctx := context.Background()
 	r := router.New([]string{domain}, everyAccount{}, zerolog.Nop())
-	svc, err := muc.Register(ctx, r, nil, muc.Options{
+	svc, err := muc.Register(ctx, r, muc.Options{
 		Domain: "conference." + domain,
 		Log:    zerolog.Nop(),
 		Policy: muc.Policy{MaxOccupants: 100, HistoryLength: 10, Defaults: muc.RoomDefaults{History: true}},
@@ -141,7 +141,7 @@ func TestRoomVanishingKeepsOrder(t *testing.T) {
 	const domain = "order.test"
 	ctx := context.Background()
 	r := router.New([]string{domain}, everyAccount{}, zerolog.Nop())
-	svc, err := muc.Register(ctx, r, nil, muc.Options{
+	svc, err := muc.Register(ctx, r, muc.Options{
 		Domain: "conference." + domain,
 		Log:    zerolog.Nop(),
 		Policy: muc.Policy{MaxOccupants: 10},

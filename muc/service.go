@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 	"mellium.im/xmpp/jid"
 
-	"parley/modules/disco"
 	"parley/router"
 	"parley/stanza"
 	"parley/storage"
@@ -68,8 +67,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 
 // Register creates the service and hooks it into the router: it becomes
 // the component for its domain, learns when local sessions end, and is
-// listed as an item of the server's service discovery (d may be nil).
-func Register(ctx context.Context, r *router.Router, d *disco.Disco, o Options) (*Service, error) {
+// listed as an item of the server's service discovery.
+func Register(ctx context.Context, r *router.Router, o Options) (*Service, error) {
 	o.Router = r
 	s, err := New(ctx, o)
 	if err != nil {
@@ -77,9 +76,7 @@ func Register(ctx context.Context, r *router.Router, d *disco.Disco, o Options) 
 	}
 	r.RegisterComponent(s.domain, s.Handle)
 	r.OnUnbind(s.Unbound)
-	if d != nil {
-		d.AddItem(s.domain, ServiceName)
-	}
+	r.AddItem(router.Item{JID: s.domain, Name: ServiceName})
 	return s, nil
 }
 

@@ -17,9 +17,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/module"
 	"parley/router"
 	"parley/stanza"
 	"parley/storage"
+	"parley/streamfeature"
 )
 
 // NS is the roster namespace.
@@ -134,4 +136,15 @@ func (m *Module) unbound(ctx context.Context, res *router.Resource) {
 	if user := res.JID.Bare().String(); len(m.r.Resources(user)) == 0 {
 		m.cache.forget(user)
 	}
+}
+
+// Spec declares rosters and presence (RFC 6121) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "roster", Setup: func(h *module.Host) (any, error) {
+		// Roster versioning (XEP-0237) and subscription pre-approval
+		// (RFC 6121 §3.4) are announced as stream features.
+		h.Features.Add(streamfeature.Authenticated, stanza.New("urn:xmpp:features:rosterver", "ver"))
+		h.Features.Add(streamfeature.Authenticated, stanza.New("urn:xmpp:features:pre-approval", "sub"))
+		return Register(h.Router, h.Store, h.Log), nil
+	}}
 }

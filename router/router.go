@@ -72,8 +72,8 @@ type AccountChecker interface {
 // (a component such as group chat, or the federation layer).
 type Handler func(ctx context.Context, el *stanza.Element)
 
-// Router routes stanzas. Handlers, features and hooks are registered
-// before the first stream is served.
+// Router routes stanzas. Handlers, hooks and service discovery features,
+// identities and items are registered before the first stream is served.
 type Router struct {
 	log      zerolog.Logger
 	accounts AccountChecker
@@ -81,6 +81,8 @@ type Router struct {
 
 	iq         map[iqKey]IQHandler
 	features   map[Target][]string
+	identities map[Target][]Identity
+	items      []Item
 	presence   PresenceHandler
 	hooks      hooks
 	available  []func(context.Context, *Resource)
@@ -108,6 +110,7 @@ func New(domains []string, accounts AccountChecker, log zerolog.Logger) *Router 
 		domains:    make(map[string]struct{}),
 		iq:         make(map[iqKey]IQHandler),
 		features:   make(map[Target][]string),
+		identities: make(map[Target][]Identity),
 		components: make(map[string]Handler),
 		users:      make(map[string][]*Resource),
 		jids:       newJIDCache(1 << 16),
@@ -608,7 +611,7 @@ func (r *Router) routeMessage(ctx context.Context, from *Resource, to jid.JID, e
 		return
 	}
 	var ev *Event
-	if r.HasHooks(ToAccount) || r.HasHooks(Chosen) || r.HasHooks(Undeliverable) {
+	if r.HasHooks(ToAccount) || r.HasHooks(Chosen) {
 		ev = &Event{Point: ToAccount, Stanza: el, To: to, Session: from}
 		if r.run(ctx, ev) != Continue {
 			return
@@ -637,7 +640,10 @@ func (r *Router) routeMessage(ctx context.Context, from *Resource, to jid.JID, e
 	if typ == "headline" {
 		return
 	}
-	if ev != nil {
+	if r.HasHooks(Undeliverable) {
+		if ev == nil {
+			ev = &Event{Stanza: el, To: to, Session: from}
+		}
 		ev.Point, ev.Targets = Undeliverable, nil
 		if r.run(ctx, ev) != Continue {
 			return

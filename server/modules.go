@@ -1,8 +1,7 @@
 package server
 
 import (
-	"github.com/rs/zerolog"
-
+	"parley/module"
 	"parley/modules/disco"
 	"parley/modules/entitytime"
 	"parley/modules/lastactivity"
@@ -11,23 +10,24 @@ import (
 	"parley/modules/private"
 	"parley/modules/vcard"
 	"parley/modules/version"
+	"parley/muc"
 	"parley/roster"
-	"parley/router"
-	"parley/storage"
 )
 
-// registerModules hooks every feature module into the router, the way
-// each XEP is a unit that registers its handlers and disco features. It
-// returns service discovery, to which components add their items.
-func registerModules(r *router.Router, store storage.Store, log zerolog.Logger) *disco.Disco {
-	d := disco.Register(r, store)
-	roster.Register(r, store, log.With().Str("module", "roster").Logger())
-	ping.Register(r)
-	version.Register(r)
-	entitytime.Register(r)
-	lastactivity.Register(r, store, log.With().Str("module", "lastactivity").Logger())
-	offline.Register(r, store, log.With().Str("module", "offline").Logger(), offline.Config{})
-	vcard.Register(r, store)
-	private.Register(r, store)
-	return d
+// modules lists every feature module in the order it is set up; a
+// module's Enabled decides from the configuration whether it runs. Hooks
+// registered at the same point with the same priority run in this order.
+func modules() []module.Spec {
+	return []module.Spec{
+		disco.Spec(),
+		roster.Spec(),
+		ping.Spec(),
+		version.Spec(),
+		entitytime.Spec(),
+		lastactivity.Spec(),
+		offline.Spec(),
+		vcard.Spec(),
+		private.Spec(),
+		muc.Spec(),
+	}
 }

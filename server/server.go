@@ -20,12 +20,14 @@ import (
 	"parley/config"
 	"parley/idlepoll"
 	"parley/memtrim"
+	"parley/module"
 	"parley/muc"
 	"parley/router"
 	"parley/s2s"
 	"parley/sasl"
 	"parley/storage"
 	"parley/storage/sqlite"
+	"parley/streamfeature"
 )
 
 // Server is one parley instance.
@@ -37,8 +39,12 @@ type Server struct {
 	c2s    *c2s.Server
 	s2s    *s2s.Service // nil when federation is disabled
 	muc    *muc.Service // nil when group chat is disabled
-	cert   tls.Certificate
-	poller *idlepoll.Poller // nil where unsupported
+	// modules are the feature modules set up, features the stream
+	// features they offer.
+	modules  *module.Set
+	features *streamfeature.Registry
+	cert     tls.Certificate
+	poller   *idlepoll.Poller // nil where unsupported
 
 	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls", "pprof"
 	wg        sync.WaitGroup
@@ -62,11 +68,19 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, store: store, cert: cert, listeners: make(map[string]net.Listener)}
 	s.router = router.New(cfg.Server.Domains, store, log.With().Str("component", "router").Logger())
-	d := registerModules(s.router, store, log)
-	if s.muc, err = registerMUC(context.Background(), s.router, d, store, cfg.MUC, log); err != nil {
+	s.features = new(streamfeature.Registry)
+	s.modules, err = module.Setup(modules(), module.Host{
+		Router:   s.router,
+		Store:    store,
+		Config:   cfg,
+		Features: s.features,
+		Log:      log,
+	})
+	if err != nil {
 		store.Close()
 		return nil, err
 	}
+	s.muc, _ = s.modules.Instance("muc").(*muc.Service)
 	if p, err := idlepoll.New(); err == nil {
 		s.poller = p
 	} else {
@@ -75,6 +89,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	s.c2s = c2s.New(c2s.Options{
 		Poller:        s.poller,
 		Router:        s.router,
+		Features:      s.features,
 		TLS:           s.tlsConfig(),
 		Credentials:   store,
 		Throttle:      sasl.NewThrottle(cfg.C2S.LoginFailureDelay.Duration, cfg.C2S.LoginFailureMaxDelay.Duration),
@@ -175,11 +190,11 @@ func (s *Server) Start(ctx context.Context) error {
 			s.poller.Run(ctx)
 		}()
 	}
-	if s.muc != nil {
+	for _, run := range s.modules.Runs() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.muc.Run(ctx)
+			run(ctx)
 		}()
 	}
 	s.wg.Add(1)

@@ -1,13 +1,12 @@
 // Package disco implements Service Discovery (XEP-0030) for the server and,
-// on their behalf, for local accounts. Features come from the router, where
-// every module registers its own; identities and server items can be added
-// by other modules through the value Register returns.
+// on their behalf, for local accounts. Features, identities and server
+// items come from the router, where every module registers its own.
 package disco
 
 import (
 	"context"
-	"sync"
 
+	"parley/module"
 	"parley/modules/internal/guard"
 	"parley/router"
 	"parley/stanza"
@@ -20,31 +19,15 @@ const (
 	NSItems = "http://jabber.org/protocol/disco#items"
 )
 
-// Identity is a disco#info identity.
-type Identity struct {
-	Category, Type, Name string
-}
-
-// Item is a disco#items entry of the server: a JID (a component such as a
-// group chat service) and an optional human-readable name.
-type Item struct {
-	JID, Name string
-}
-
-// Disco answers disco#info and disco#items queries. It is safe for
-// concurrent use; identities and items may be added at any time.
+// Disco answers disco#info and disco#items queries from what the router
+// holds: the features, identities and items every module registered.
 type Disco struct {
 	r       *router.Router
 	rosters storage.Rosters
-
-	mu         sync.RWMutex
-	identities map[router.Target][]Identity
-	items      []Item
 }
 
 // Register installs disco#info and disco#items for served domains and
-// local accounts and returns the Disco so other modules can add items and
-// identities. The server identifies as server/im; accounts as
+// local accounts. The server identifies as server/im; accounts as
 // account/registered.
 //
 // Queries to an account are answered, as XEP-0030 §8 requires, only to
@@ -52,14 +35,9 @@ type Disco struct {
 // ("from" or "both"): others get service-unavailable for disco#info and an
 // empty disco#items result.
 func Register(r *router.Router, rosters storage.Rosters) *Disco {
-	d := &Disco{
-		r:       r,
-		rosters: rosters,
-		identities: map[router.Target][]Identity{
-			router.TargetServer:  {{Category: "server", Type: "im", Name: "parley"}},
-			router.TargetAccount: {{Category: "account", Type: "registered"}},
-		},
-	}
+	d := &Disco{r: r, rosters: rosters}
+	r.AddIdentity(router.TargetServer, router.Identity{Category: "server", Type: "im", Name: "parley"})
+	r.AddIdentity(router.TargetAccount, router.Identity{Category: "account", Type: "registered"})
 	for _, t := range []router.Target{router.TargetServer, router.TargetAccount} {
 		r.AddFeature(t, NSInfo)
 		r.AddFeature(t, NSItems)
@@ -69,21 +47,6 @@ func Register(r *router.Router, rosters storage.Rosters) *Disco {
 	r.HandleIQ(router.TargetAccount, NSInfo, d.accountInfo)
 	r.HandleIQ(router.TargetAccount, NSItems, d.accountItems)
 	return d
-}
-
-// AddIdentity adds an identity reported for target (for example
-// pubsub/pep on accounts).
-func (d *Disco) AddIdentity(target router.Target, id Identity) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.identities[target] = append(d.identities[target], id)
-}
-
-// AddItem adds an item to the server's disco#items list.
-func (d *Disco) AddItem(jid, name string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.items = append(d.items, Item{JID: jid, Name: name})
 }
 
 func (d *Disco) serverInfo(_ context.Context, iq *router.IQ) (*stanza.Element, error) {
@@ -98,9 +61,7 @@ func (d *Disco) serverItems(_ context.Context, iq *router.IQ) (*stanza.Element, 
 		return nil, err
 	}
 	q := stanza.New(NSItems, "query")
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	for _, it := range d.items {
+	for _, it := range d.r.Items() {
 		q.Append(stanza.New(NSItems, "item", "jid", it.JID).SetAttr("name", it.Name))
 	}
 	return q, nil
@@ -163,11 +124,9 @@ func check(iq *router.IQ) error {
 // info builds the disco#info result for target.
 func (d *Disco) info(target router.Target) *stanza.Element {
 	q := stanza.New(NSInfo, "query")
-	d.mu.RLock()
-	for _, id := range d.identities[target] {
+	for _, id := range d.r.Identities(target) {
 		q.Append(stanza.New(NSInfo, "identity", "category", id.Category, "type", id.Type).SetAttr("name", id.Name))
 	}
-	d.mu.RUnlock()
 	prev := ""
 	for _, f := range d.r.Features(target) { // sorted
 		if f != prev {
@@ -176,4 +135,11 @@ func (d *Disco) info(target router.Target) *stanza.Element {
 		prev = f
 	}
 	return q
+}
+
+// Spec declares Service Discovery (XEP-0030) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "disco", Setup: func(h *module.Host) (any, error) {
+		return Register(h.Router, h.Store), nil
+	}}
 }

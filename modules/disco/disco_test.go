@@ -123,10 +123,10 @@ func TestAddedItemsAndResources(t *testing.T) {
 	}
 	t.Cleanup(func() { store.Close() })
 	r := router.New([]string{"example.test"}, store, zerolog.Nop())
-	d := disco.Register(r, store)
-	d.AddItem("muc.example.test", "Chatrooms")
-	d.AddItem("upload.example.test", "")
-	d.AddIdentity(router.TargetAccount, disco.Identity{Category: "pubsub", Type: "pep"})
+	disco.Register(r, store)
+	r.AddItem(router.Item{JID: "muc.example.test", Name: "Chatrooms"})
+	r.AddItem(router.Item{JID: "upload.example.test"})
+	r.AddIdentity(router.TargetAccount, router.Identity{Category: "pubsub", Type: "pep"})
 
 	var sess, other testutil.RecordingSession
 	res := r.Bind(ctx, jid.MustParse("alice@example.test/desk"), &sess)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"time"
 
+	"parley/module"
 	"parley/modules/internal/guard"
 	"parley/router"
 	"parley/stanza"
@@ -30,4 +31,12 @@ func Register(r *router.Router) {
 		), nil
 	})
 	r.AddFeature(router.TargetServer, NS)
+}
+
+// Spec declares Entity Time (XEP-0202) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "time", Setup: func(h *module.Host) (any, error) {
+		Register(h.Router)
+		return nil, nil
+	}}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/module"
 	"parley/modules/internal/guard"
 	"parley/router"
 	"parley/stanza"
@@ -27,7 +28,7 @@ type Store interface {
 	storage.Rosters
 }
 
-type module struct {
+type activity struct {
 	r       *router.Router
 	store   Store
 	log     zerolog.Logger
@@ -45,7 +46,7 @@ type module struct {
 // recorded status text is empty: by the time a resource is unbound its
 // unavailable presence, if any, has already cleared its state.
 func Register(r *router.Router, store Store, log zerolog.Logger) {
-	m := &module{r: r, store: store, log: log, started: time.Now()}
+	m := &activity{r: r, store: store, log: log, started: time.Now()}
 	r.HandleIQ(router.TargetServer, NS, m.server)
 	r.HandleIQ(router.TargetAccount, NS, m.account)
 	r.AddFeature(router.TargetServer, NS)
@@ -53,14 +54,14 @@ func Register(r *router.Router, store Store, log zerolog.Logger) {
 	r.OnUnbind(m.unbound)
 }
 
-func (m *module) server(_ context.Context, iq *router.IQ) (*stanza.Element, error) {
+func (m *activity) server(_ context.Context, iq *router.IQ) (*stanza.Element, error) {
 	if err := guard.Get(iq, "query"); err != nil {
 		return nil, err
 	}
 	return query(time.Since(m.started), ""), nil
 }
 
-func (m *module) account(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
+func (m *activity) account(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 	if err := guard.Get(iq, "query"); err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func (m *module) account(ctx context.Context, iq *router.IQ) (*stanza.Element, e
 }
 
 // unbound records the logout when the account's last resource is gone.
-func (m *module) unbound(ctx context.Context, res *router.Resource) {
+func (m *activity) unbound(ctx context.Context, res *router.Resource) {
 	bare := res.JID.Bare().String()
 	if len(m.r.Resources(bare)) > 0 {
 		return
@@ -100,4 +101,12 @@ func (m *module) unbound(ctx context.Context, res *router.Resource) {
 func query(d time.Duration, status string) *stanza.Element {
 	secs := max(int64(d/time.Second), 0)
 	return stanza.New(NS, "query", "seconds", strconv.FormatInt(secs, 10)).AppendText(status)
+}
+
+// Spec declares Last Activity (XEP-0012) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "lastactivity", Setup: func(h *module.Host) (any, error) {
+		Register(h.Router, h.Store, h.Log)
+		return nil, nil
+	}}
 }

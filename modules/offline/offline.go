@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"mellium.im/xmpp/jid"
 
+	"parley/module"
 	"parley/router"
 	"parley/stanza"
 	"parley/storage"
@@ -254,4 +255,11 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 		}
 		k.mu.Unlock()
 	}
+}
+
+// Spec declares offline message storage (XEP-0160) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "offline", Setup: func(h *module.Host) (any, error) {
+		return Register(h.Router, h.Store, h.Log, Config{}), nil
+	}}
 }

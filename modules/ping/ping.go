@@ -5,6 +5,7 @@ package ping
 import (
 	"context"
 
+	"parley/module"
 	"parley/modules/internal/guard"
 	"parley/router"
 	"parley/stanza"
@@ -24,4 +25,12 @@ func Register(r *router.Router) {
 
 func handle(_ context.Context, iq *router.IQ) (*stanza.Element, error) {
 	return nil, guard.Get(iq, "ping")
+}
+
+// Spec declares XMPP Ping (XEP-0199) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "ping", Setup: func(h *module.Host) (any, error) {
+		Register(h.Router)
+		return nil, nil
+	}}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"parley/module"
 	"parley/router"
 	"parley/stanza"
 	"parley/storage"
@@ -115,4 +116,12 @@ func nsName(ns string) string {
 		return stanza.NSClient
 	}
 	return ns
+}
+
+// Spec declares Private XML Storage (XEP-0049) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "private", Setup: func(h *module.Host) (any, error) {
+		Register(h.Router, h.Store)
+		return nil, nil
+	}}
 }

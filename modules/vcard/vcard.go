@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"parley/module"
 	"parley/router"
 	"parley/stanza"
 	"parley/storage"
@@ -76,4 +77,12 @@ func (h handler) put(ctx context.Context, user string, card *stanza.Element) err
 		return stanza.ErrText("policy-violation", fmt.Sprintf("a vCard may not exceed %d KiB", MaxSize>>10))
 	}
 	return h.docs.PutDocument(ctx, user, kind, "", data)
+}
+
+// Spec declares vcard-temp (XEP-0054) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "vcard", Setup: func(h *module.Host) (any, error) {
+		Register(h.Router, h.Store)
+		return nil, nil
+	}}
 }

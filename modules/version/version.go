@@ -5,6 +5,7 @@ import (
 	"context"
 	"runtime/debug"
 
+	"parley/module"
 	"parley/modules/internal/guard"
 	"parley/router"
 	"parley/stanza"
@@ -44,4 +45,12 @@ func buildVersion() string {
 		return fallback
 	}
 	return bi.Main.Version
+}
+
+// Spec declares Software Version (XEP-0092) as a server module.
+func Spec() module.Spec {
+	return module.Spec{Name: "version", Setup: func(h *module.Host) (any, error) {
+		Register(h.Router)
+		return nil, nil
+	}}
 }
