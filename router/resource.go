@@ -34,6 +34,30 @@ type Resource struct {
 	interested bool
 	bound      bool
 	lastStatus string
+	values     map[any]any
+}
+
+// Value returns what SetValue stored under key, or nil. Modules keep
+// per-resource state this way (carbons enabled, say), each under a key
+// of an unexported type of its own.
+func (r *Resource) Value(key any) any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.values[key]
+}
+
+// SetValue stores v under key; a nil v removes it.
+func (r *Resource) SetValue(key, v any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v == nil {
+		delete(r.values, key)
+		return
+	}
+	if r.values == nil {
+		r.values = make(map[any]any)
+	}
+	r.values[key] = v
 }
 
 // Available reports whether the resource has sent available presence.

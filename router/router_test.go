@@ -320,3 +320,20 @@ func TestProbeToNoSuchUser(t *testing.T) {
 		t.Fatalf("answer %s", a)
 	}
 }
+
+func TestResourceValues(t *testing.T) {
+	r := newTestRouter()
+	res, _ := bind(t, r, "alice@example.test/a", "")
+	type key struct{}
+	if res.Value(key{}) != nil {
+		t.Fatal("value before any was set")
+	}
+	res.SetValue(key{}, true)
+	if res.Value(key{}) != true {
+		t.Fatal("value not kept")
+	}
+	res.SetValue(key{}, nil)
+	if res.Value(key{}) != nil {
+		t.Fatal("value not removed")
+	}
+}
