@@ -27,22 +27,34 @@ const (
 // use.
 type Registry struct {
 	mu       sync.RWMutex
-	features [2][]*stanza.Element
+	features [2][]func() *stanza.Element
 }
 
 // Add offers el at stage. The element is shared by every stream and must
 // not be changed afterwards.
 func (r *Registry) Add(stage Stage, el *stanza.Element) {
+	r.AddFunc(stage, func() *stanza.Element { return el })
+}
+
+// AddFunc offers at stage the element f returns when a stream asks, for
+// features that depend on what is registered after them (entity
+// capabilities hash every module's disco features). f must be cheap and
+// safe for concurrent use; the element it returns must not be changed.
+func (r *Registry) AddFunc(stage Stage, f func() *stanza.Element) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.features[stage] = append(r.features[stage], el)
+	r.features[stage] = append(r.features[stage], f)
 }
 
 // Elements returns the features of stage, in the order added.
 func (r *Registry) Elements(stage Stage) []*stanza.Element {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return append([]*stanza.Element(nil), r.features[stage]...)
+	out := make([]*stanza.Element, 0, len(r.features[stage]))
+	for _, f := range r.features[stage] {
+		out = append(out, f())
+	}
+	return out
 }
 
 // Has reports whether a feature with the element name space/local is
@@ -50,8 +62,8 @@ func (r *Registry) Elements(stage Stage) []*stanza.Element {
 func (r *Registry) Has(stage Stage, space, local string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, el := range r.features[stage] {
-		if el.Space == space && el.Local == local {
+	for _, f := range r.features[stage] {
+		if el := f(); el.Space == space && el.Local == local {
 			return true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"parley/router"
 	"parley/stanza"
 	"parley/storage"
+	"parley/streamfeature"
 )
 
 // XEP-0030 namespaces.
@@ -24,6 +25,7 @@ const (
 type Disco struct {
 	r       *router.Router
 	rosters storage.Rosters
+	caps    caps
 }
 
 // Register installs disco#info and disco#items for served domains and
@@ -50,6 +52,14 @@ func Register(r *router.Router, rosters storage.Rosters) *Disco {
 }
 
 func (d *Disco) serverInfo(_ context.Context, iq *router.IQ) (*stanza.Element, error) {
+	if err := guard.Get(iq, "query"); err != nil {
+		return nil, err
+	}
+	// The node of the server's entity capabilities names this same
+	// information (XEP-0115 §6.2).
+	if node := iq.Payload.Attr("node"); node != "" && node == d.capsNode() {
+		return d.info(router.TargetServer).SetAttr("node", node), nil
+	}
 	if err := check(iq); err != nil {
 		return nil, err
 	}
@@ -140,6 +150,12 @@ func (d *Disco) info(target router.Target) *stanza.Element {
 // Spec declares Service Discovery (XEP-0030) as a server module.
 func Spec() module.Spec {
 	return module.Spec{Name: "disco", Setup: func(h *module.Host) (any, error) {
-		return Register(h.Router, h.Store), nil
+		d := Register(h.Router, h.Store)
+		// XEP-0115: the server's own capabilities in stream features,
+		// before and after authentication.
+		h.Features.AddFunc(streamfeature.Unauthenticated, d.serverCaps)
+		h.Features.AddFunc(streamfeature.Authenticated, d.serverCaps)
+		h.Router.AddFeature(router.TargetServer, NSCaps)
+		return d, nil
 	}}
 }
