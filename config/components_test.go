@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -109,5 +111,38 @@ func TestComponentSecretsNotInErrors(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), secret) {
 		t.Errorf("error %q contains the secret", err)
+	}
+}
+
+// TestRepositoryConfigComponentsExample: the commented [components]
+// example in the repository's config.toml is valid once uncommented.
+func TestRepositoryConfigComponentsExample(t *testing.T) {
+	data, err := os.ReadFile("../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "# [components") {
+			in = true
+		} else if !strings.HasPrefix(line, "# ") {
+			in = false
+		}
+		if in {
+			line = strings.TrimPrefix(line, "# ")
+		}
+		out = append(out, line)
+	}
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Components.Listen != DefaultComponentsListen || len(cfg.Components.Secrets) != 1 {
+		t.Fatalf("the example configures %+v", cfg.Components)
 	}
 }
