@@ -58,17 +58,17 @@ func TestAuthenticationFailures(t *testing.T) {
 	cases := []struct {
 		name      string
 		domain    string
-		run       func(c *component)
+		run       func(c *compConn)
 		condition string
 		logged    string // in the reason of the log line
 	}{
-		{"wrong secret", gw, func(c *component) { c.handshake("not-the-secret-at-all") }, "not-authorized", "does not match"},
-		{"other component's secret", gw, func(c *component) { c.handshake("idle-secret-0123456789") }, "not-authorized", "does not match"},
-		{"empty handshake", gw, func(c *component) { c.Write("<handshake/>") }, "not-authorized", "does not match"},
-		{"stanza before the handshake", gw, func(c *component) {
+		{"wrong secret", gw, func(c *compConn) { c.handshake("not-the-secret-at-all") }, "not-authorized", "does not match"},
+		{"other component's secret", gw, func(c *compConn) { c.handshake("idle-secret-0123456789") }, "not-authorized", "does not match"},
+		{"empty handshake", gw, func(c *compConn) { c.Write("<handshake/>") }, "not-authorized", "does not match"},
+		{"stanza before the handshake", gw, func(c *compConn) {
 			c.Write("<message from='bot@" + gw + "' to='alice@" + testutil.Domain + "'><body>early</body></message>")
 		}, "not-authorized", "handshake first"},
-		{"handshake in another namespace", gw, func(c *component) {
+		{"handshake in another namespace", gw, func(c *compConn) {
 			c.Write("<handshake xmlns='jabber:client'>" + digest(c.header.ID, gwSecret) + "</handshake>")
 		}, "not-authorized", "handshake first"},
 	}
@@ -239,8 +239,8 @@ func TestIQBothWays(t *testing.T) {
 		t.Fatalf("server answered the component's ping with %s", pong)
 	}
 
-	// An iq without an id is refused with a stanza error; the stream
-	// goes on.
+	// An iq without an id is refused with a stanza error, and the
+	// stream goes on.
 	c.Write("<iq type='get' from='" + gw + "' to='" + testutil.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
 	if e := c.expectStanza("iq"); e.Type() != "error" || e.Child(nsAccept, "error").Child(stanza.NSStanzas, "bad-request") == nil {
 		t.Fatalf("iq without id answered with %s", e)
@@ -248,6 +248,12 @@ func TestIQBothWays(t *testing.T) {
 	c.Write("<iq type='get' id='p2' from='" + gw + "' to='" + testutil.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
 	if pong := c.expectStanza("iq"); pong.Type() != "result" || pong.ID() != "p2" {
 		t.Fatalf("after the refused iq: %s", pong)
+	}
+
+	// So is a malformed recipient.
+	c.Write("<message id='m1' from='bot@" + gw + "' to='a@@b'><body>x</body></message>")
+	if e := c.expectStanza("message"); e.Type() != "error" || e.ID() != "m1" || e.Child(nsAccept, "error").Child(stanza.NSStanzas, "jid-malformed") == nil {
+		t.Fatalf("message to a malformed JID answered with %s", e)
 	}
 }
 
@@ -342,7 +348,7 @@ func TestShutdown(t *testing.T) {
 	c := connect(t, srv)
 	pending := dialComponent(t, srv, gw) // not authenticated yet
 	srv.Stop()
-	for _, s := range []*component{c, pending} {
+	for _, s := range []*compConn{c, pending} {
 		if got := s.ExpectStreamError(); got != "system-shutdown" {
 			t.Fatalf("stream error %q, want system-shutdown", got)
 		}

@@ -32,15 +32,15 @@ type conn struct {
 	w      *xmlstream.Writer
 	id     string // our stream id, which the handshake digest covers
 
-	// Set by the reading goroutine before the stream is claimed, read
-	// only afterwards.
+	// Owned by the reading goroutine; domain is set before the stream
+	// is claimed and not changed afterwards.
 	domain    string // the component's domain, from its stream header
 	authed    bool   // the handshake succeeded and the domain is claimed
 	peerError string // the stream error the component sent, if any
 
 	mu         sync.Mutex
 	headerSent bool
-	stopCause  string // why another goroutine ended the stream
+	stopCause  string // why the stream ended, when not for what was read
 	closeOnce  sync.Once
 }
 
@@ -50,7 +50,11 @@ func (s *Service) newConn(nc net.Conn) *conn {
 	c.w = xmlstream.NewWriter(nc, xmlstream.WriterOptions{
 		Pool: s.wpool,
 		OnError: func(err error) {
-			s.opts.Log.Debug().Str("domain", c.domain).Str("remote", c.remote).Err(err).Msg("component write failed")
+			c.mu.Lock()
+			if c.stopCause == "" {
+				c.stopCause = "writing to the component failed: " + err.Error()
+			}
+			c.mu.Unlock()
 			nc.Close()
 		},
 	})

@@ -43,17 +43,17 @@ func startServer(t *testing.T) *testutil.Server {
 	return srv
 }
 
-// component is a raw component connection.
-type component struct {
+// compConn is a raw component connection.
+type compConn struct {
 	*testutil.Stream
 	header xmlstream.Header // the server's stream header
 }
 
 // dialComponent connects to the server's component listener, sends a
 // stream header for domain and reads the server's.
-func dialComponent(t *testing.T, srv *testutil.Server, domain string) *component {
+func dialComponent(t *testing.T, srv *testutil.Server, domain string) *compConn {
 	t.Helper()
-	c := &component{Stream: testutil.DialRaw(t, srv.Server.Addr("components"))}
+	c := &compConn{Stream: testutil.DialRaw(t, srv.Server.Addr("components"))}
 	c.Write("<stream:stream xmlns='" + nsAccept + "' xmlns:stream='http://etherx.jabber.org/streams' to='" + domain + "'>")
 	c.RD = xmlstream.NewReader(c.BR, 1<<20)
 	c.Conn.SetReadDeadline(time.Now().Add(testutil.Timeout))
@@ -73,13 +73,13 @@ func digest(id, secret string) string {
 }
 
 // handshake sends the handshake for secret.
-func (c *component) handshake(secret string) {
+func (c *compConn) handshake(secret string) {
 	c.T.Helper()
 	c.Write("<handshake>" + digest(c.header.ID, secret) + "</handshake>")
 }
 
 // connect connects and authenticates as the component for gw.
-func connect(t *testing.T, srv *testutil.Server) *component {
+func connect(t *testing.T, srv *testutil.Server) *compConn {
 	t.Helper()
 	c := dialComponent(t, srv, gw)
 	c.handshake(gwSecret)
@@ -95,7 +95,7 @@ func isHandshakeOK(el *stanza.Element) bool {
 
 // expectStanza reads the next element, which must be a stanza of kind in
 // the component namespace.
-func (c *component) expectStanza(kind string) *stanza.Element {
+func (c *compConn) expectStanza(kind string) *stanza.Element {
 	c.T.Helper()
 	el := c.Next()
 	if el.Space != nsAccept || el.Local != kind {
@@ -105,7 +105,7 @@ func (c *component) expectStanza(kind string) *stanza.Element {
 }
 
 // close ends the stream and waits for the server's closing tag.
-func (c *component) close() {
+func (c *compConn) close() {
 	c.T.Helper()
 	c.Write("</stream:stream>")
 	for {
