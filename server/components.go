@@ -27,10 +27,10 @@ func newComponents(cfg *config.Config, r *router.Router, log zerolog.Logger) *co
 	})
 }
 
-// startComponents listens on components.listen and serves component
-// streams in the background, if components are configured and the
-// listener is enabled. The protocol is plain TCP: a listener reachable
-// from other machines gets a warning.
+// startComponents listens on components.listen (the listener role
+// "components" of Addr) and serves component streams in the background,
+// if components are configured and the listener is enabled. The protocol
+// is plain TCP: a listener reachable from other machines gets a warning.
 func (s *Server) startComponents(ctx context.Context) error {
 	if s.components == nil {
 		return nil
