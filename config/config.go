@@ -29,6 +29,8 @@ type Config struct {
 	MUC     MUC     `toml:"muc"`
 	Log     Log     `toml:"log"`
 	Debug   Debug   `toml:"debug"`
+
+	Components Components `toml:"components"` // see components.go
 }
 
 // Server is the [server] section.
@@ -209,6 +211,7 @@ func Default() *Config {
 			IdleTimeout:    Duration{10 * time.Minute},
 			MaxStanzaSize:  262144,
 		},
+		Components: defaultComponents(),
 		MUC: MUC{
 			Create:          "local",
 			LockNewRooms:    true,

@@ -90,6 +90,8 @@ func TestLoadContractExample(t *testing.T) {
 		},
 		MUC: func() MUC { m := Default().MUC; m.Domain = "conference.a.test"; return m }(),
 		Log: Log{Level: "info"},
+		// The example has no [components] section.
+		Components: Default().Components,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", cfg, want)

@@ -41,6 +41,9 @@ func (c *Config) validate() error {
 	if err := c.validateMUC(); err != nil {
 		return err
 	}
+	if err := c.validateComponents(); err != nil {
+		return err
+	}
 	if c.Debug.PprofListen != "" {
 		if err := checkListen(c.Debug.PprofListen); err != nil {
 			return fmt.Errorf("debug.pprof_listen: %w", err)

@@ -17,6 +17,7 @@ import (
 
 	"parley/c2s"
 	"parley/certs"
+	"parley/component"
 	"parley/config"
 	"parley/idlepoll"
 	"parley/memtrim"
@@ -49,6 +50,8 @@ type Server struct {
 	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls", "pprof"
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
+
+	components *component.Service // nil when no external component is configured
 }
 
 // New prepares a server from a loaded configuration: it loads or generates
@@ -58,6 +61,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	if cfg.MUC.Domain != "" {
 		names = append(names, cfg.MUC.Domain)
 	}
+	names = append(names, cfg.ComponentDomains()...)
 	cert, err := certs.LoadOrGenerate(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir(), names, log)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
@@ -81,6 +85,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.muc, _ = s.modules.Instance("muc").(*muc.Service)
+	s.components = newComponents(cfg, s.router, log)
 	if p, err := idlepoll.New(); err == nil {
 		s.poller = p
 	} else {
@@ -183,6 +188,9 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}(sp, ln)
 	}
+	if err := s.startComponents(ctx); err != nil {
+		return err
+	}
 	if s.poller != nil {
 		s.wg.Add(1)
 		go func() {
@@ -249,6 +257,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.s2s != nil {
 		s.s2s.Shutdown(ctx)
 	}
+	s.shutdownComponents(ctx)
 	if s.cancel != nil {
 		s.cancel()
 	}
