@@ -34,31 +34,35 @@ func (r *room) handleIQ(t task) {
 	if typ := t.el.Type(); typ != "get" && typ != "set" {
 		return
 	}
-	payloads := t.el.Elements()
-	if len(payloads) != 1 {
-		r.refuse(t, stanza.ErrText("bad-request", "iq get and set must carry exactly one child element"))
-		return
-	}
-	q := payloads[0]
-	var (
-		res *stanza.Element
-		err error
-	)
-	switch q.Space {
-	case NSDiscoInfo:
-		res, err = r.discoInfo(t, q)
-	case NSDiscoItems:
-		res, err = r.discoItems(t, q)
-	case NSAdmin:
-		res, err = r.adminIQ(t, q)
-	case NSOwner:
-		res, err = r.ownerIQ(t, q)
-	case NSPing:
-		res, err = nil, nil
-	default:
-		err = stanza.ErrText("service-unavailable", "the room does not support "+q.Space)
-	}
+	res, err := r.svc.roomIQ.Dispatch(roomRequest{r, t}, t.el)
 	r.svc.reply(t, res, err)
+}
+
+// roomRequest is an iq request to a room, as its handlers see it.
+type roomRequest struct {
+	r *room
+	t task
+}
+
+// registerIQ registers the iq handlers of the service and of rooms.
+func (s *Service) registerIQ() {
+	getOnly := func(h func(*stanza.Element) (*stanza.Element, error)) func(task, *stanza.Element) (*stanza.Element, error) {
+		return func(t task, q *stanza.Element) (*stanza.Element, error) {
+			if t.el.Type() != "get" {
+				return nil, stanza.ErrText("bad-request", "service discovery requests are of type get")
+			}
+			return h(q)
+		}
+	}
+	s.serviceIQ.Handle(NSDiscoInfo, getOnly(s.serviceInfo))
+	s.serviceIQ.Handle(NSDiscoItems, getOnly(s.serviceItems))
+	s.serviceIQ.Handle(NSPing, func(task, *stanza.Element) (*stanza.Element, error) { return nil, nil })
+
+	s.roomIQ.Handle(NSDiscoInfo, func(rq roomRequest, q *stanza.Element) (*stanza.Element, error) { return rq.r.discoInfo(rq.t, q) })
+	s.roomIQ.Handle(NSDiscoItems, func(rq roomRequest, q *stanza.Element) (*stanza.Element, error) { return rq.r.discoItems(rq.t, q) })
+	s.roomIQ.Handle(NSAdmin, func(rq roomRequest, q *stanza.Element) (*stanza.Element, error) { return rq.r.adminIQ(rq.t, q) })
+	s.roomIQ.Handle(NSOwner, func(rq roomRequest, q *stanza.Element) (*stanza.Element, error) { return rq.r.ownerIQ(rq.t, q) })
+	s.roomIQ.Handle(NSPing, func(roomRequest, *stanza.Element) (*stanza.Element, error) { return nil, nil })
 }
 
 // expectsAnswer reports whether a refused stanza gets an error back:

@@ -33,7 +33,7 @@ func TestMalformedStanzas(t *testing.T) {
 		{"two payloads to a room", bob, fmt.Sprintf("<iq type='get' to='%s'><query xmlns='%s'/><query xmlns='%s'/></iq>", roomJID("odd"), muc.NSDiscoInfo, muc.NSDiscoItems), "bad-request"},
 		{"unknown namespace to the service", dave, fmt.Sprintf("<iq type='set' to='%s'><query xmlns='jabber:iq:register'/></iq>", service), "service-unavailable"},
 		{"no payload to the service", dave, fmt.Sprintf("<iq type='get' to='%s'/>", service), "bad-request"},
-		{"disco set to the service", dave, fmt.Sprintf("<iq type='set' to='%s'><query xmlns='%s'/></iq>", service, muc.NSDiscoInfo), "service-unavailable"},
+		{"disco set to the service", dave, fmt.Sprintf("<iq type='set' to='%s'><query xmlns='%s'/></iq>", service, muc.NSDiscoInfo), "bad-request"}, // as disco set to the server
 		{"admin query without items", alice, fmt.Sprintf("<iq type='get' to='%s'><query xmlns='%s'/></iq>", roomJID("odd"), muc.NSAdmin), "bad-request"},
 		{"owner set without a form", alice, fmt.Sprintf("<iq type='set' to='%s'><query xmlns='%s'/></iq>", roomJID("odd"), muc.NSOwner), "bad-request"},
 		{"unknown room", dave, fmt.Sprintf("<iq type='get' to='%s'><query xmlns='jabber:iq:version'/></iq>", roomJID("void")), "item-not-found"},

@@ -26,6 +26,10 @@ type Service struct {
 	ids    *idGen
 	secret []byte // authenticates the IDs of forwarded IQs
 	writer *historyWriter
+	// serviceIQ and roomIQ answer iq requests to the service and to
+	// rooms, by payload namespace.
+	serviceIQ router.IQMux[task]
+	roomIQ    router.IQMux[roomRequest]
 
 	mu    sync.RWMutex
 	rooms map[string]*room // by localpart
@@ -53,6 +57,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		joined: make(map[string]map[*room]struct{}),
 	}
 	rand.Read(s.secret)
+	s.registerIQ()
 	for _, a := range s.policy.Admins {
 		s.admins[a] = true
 	}
@@ -294,25 +299,7 @@ func (s *Service) handleService(t task) {
 		if typ := t.el.Type(); typ != "get" && typ != "set" {
 			return
 		}
-		payloads := t.el.Elements()
-		if len(payloads) != 1 {
-			s.refuse(t, stanza.ErrText("bad-request", "iq get and set must carry exactly one child element"))
-			return
-		}
-		q := payloads[0]
-		var (
-			res *stanza.Element
-			err error
-		)
-		switch {
-		case q.Space == NSDiscoInfo && t.el.Type() == "get":
-			res, err = s.serviceInfo(q)
-		case q.Space == NSDiscoItems && t.el.Type() == "get":
-			res, err = s.serviceItems(q)
-		case q.Space == NSPing:
-		default:
-			err = stanza.ErrText("service-unavailable", "the group-chat service does not support "+q.Space)
-		}
+		res, err := s.serviceIQ.Dispatch(t, t.el)
 		s.reply(t, res, err)
 	case "message":
 		if t.el.Type() != "error" {

@@ -29,6 +29,8 @@ const (
 	// no to, from the account's own client), answered by the server on the
 	// user's behalf.
 	TargetAccount
+
+	numTargets
 )
 
 // IQ is an iq get or set given to a handler.
@@ -40,6 +42,8 @@ type IQ struct {
 	// Resource is the sending local resource, or nil if the request came
 	// from elsewhere (another local user is still local: see From).
 	Resource *Resource
+
+	ctx context.Context
 }
 
 // Own reports whether the request comes from the addressed account itself.
@@ -79,7 +83,7 @@ type Router struct {
 	accounts AccountChecker
 	domains  map[string]struct{}
 
-	iq         map[iqKey]IQHandler
+	iq         [numTargets]IQMux[*IQ]
 	features   map[Target][]string
 	identities map[Target][]Identity
 	items      []Item
@@ -97,18 +101,12 @@ type Router struct {
 	jids   *jidCache
 }
 
-type iqKey struct {
-	target Target
-	ns     string
-}
-
 // New returns a router for the served domains.
 func New(domains []string, accounts AccountChecker, log zerolog.Logger) *Router {
 	r := &Router{
 		log:        log,
 		accounts:   accounts,
 		domains:    make(map[string]struct{}),
-		iq:         make(map[iqKey]IQHandler),
 		features:   make(map[Target][]string),
 		identities: make(map[Target][]Identity),
 		components: make(map[string]Handler),
@@ -140,7 +138,9 @@ func (r *Router) Domains() []string {
 // HandleIQ registers the handler for iq get/set with a payload in
 // namespace ns sent to target.
 func (r *Router) HandleIQ(target Target, ns string, h IQHandler) {
-	r.iq[iqKey{target, ns}] = h
+	r.iq[target].Handle(ns, func(iq *IQ, _ *stanza.Element) (*stanza.Element, error) {
+		return h(iq.ctx, iq)
+	})
 }
 
 // AddFeature adds a service discovery feature advertised for target.
@@ -712,13 +712,12 @@ func (r *Router) handleIQ(ctx context.Context, from *Resource, target Target, to
 		reply(nil, stanza.ErrText("bad-request", "iq type must be get, set, result or error"))
 		return
 	}
-	payloads := el.Elements()
-	if len(payloads) != 1 {
-		reply(nil, stanza.ErrText("bad-request", "iq get and set must carry exactly one child element"))
+	payload, err := Payload(el)
+	if err != nil {
+		reply(nil, err)
 		return
 	}
-	h, ok := r.iq[iqKey{target, payloads[0].Space}]
-	if !ok {
+	if !r.iq[target].Handles(payload.Space) {
 		reply(nil, stanza.Err("service-unavailable"))
 		return
 	}
@@ -726,7 +725,7 @@ func (r *Router) handleIQ(ctx context.Context, from *Resource, target Target, to
 	if err != nil {
 		return
 	}
-	reply(h(ctx, &IQ{Stanza: el, Payload: payloads[0], From: fromJID, To: to, Resource: from}))
+	reply(r.iq[target].Dispatch(&IQ{Stanza: el, Payload: payload, From: fromJID, To: to, Resource: from, ctx: ctx}, el))
 }
 
 func firstNS(el *stanza.Element) string {
