@@ -81,7 +81,7 @@ func (r *room) groupchat(t task, o *occupant) {
 		r.history.add(newHistoryEntry(out, now, r.addr))
 	}
 	if r.stored && r.cfg.Logging {
-		r.svc.writer.append(storage.MUCMessage{Room: r.addr, StanzaID: id, Stanza: out.Bytes(), Stamp: now})
+		r.svc.writer.Append(storage.MUCMessage{Room: r.addr, StanzaID: id, Stanza: out.Bytes(), Stamp: now})
 	}
 }
 

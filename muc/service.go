@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"mellium.im/xmpp/jid"
 
+	"parley/archive"
 	"parley/router"
 	"parley/stanza"
 	"parley/storage"
@@ -25,7 +26,7 @@ type Service struct {
 	admins map[string]bool
 	ids    *idGen
 	secret []byte // authenticates the IDs of forwarded IQs
-	writer *historyWriter
+	writer *archive.Writer[storage.MUCMessage]
 	// serviceIQ and roomIQ answer iq requests to the service and to
 	// rooms, by payload namespace.
 	serviceIQ router.IQMux[task]
@@ -62,7 +63,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		s.admins[a] = true
 	}
 	if s.store != nil {
-		s.writer = newHistoryWriter(s.store, s.log)
+		s.writer = archive.NewWriter(s.store.AppendMUCHistory, s.log)
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, fmt.Errorf("group-chat service %s: %w", o.Domain, err)
@@ -96,7 +97,7 @@ func (s *Service) Run(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
-	s.writer.run(ctx)
+	s.writer.Run(ctx)
 }
 
 // Handle is the router's component handler: it takes every stanza
