@@ -2,6 +2,7 @@ package muc
 
 import (
 	"fmt"
+	"parley/dataform"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,7 @@ const (
 
 // configForm renders c as the muc#roomconfig form an owner fills in.
 func configForm(room string, c RoomConfig, p Policy) *stanza.Element {
-	x := newForm("form", NSRoomConfig)
+	x := dataform.New("form", NSRoomConfig)
 	x.Children = append([]stanza.Node{
 		stanza.New(NSData, "title").AppendText("Configuration of " + room),
 		stanza.New(NSData, "instructions").AppendText("Submit the form to apply the configuration; an empty form keeps it."),
@@ -43,24 +44,24 @@ func configForm(room string, c RoomConfig, p Policy) *stanza.Element {
 		whois = "anyone"
 	}
 	x.Append(
-		field(fieldName, "text-single", "Room name", c.Name),
-		field(fieldDescription, "text-single", "Description", c.Description),
-		field(fieldPersistent, "boolean", "Keep the room when the last occupant leaves", formatBoolean(c.Persistent)),
-		field(fieldPublic, "boolean", "List the room in the directory", formatBoolean(c.Public)),
-		field(fieldMembersOnly, "boolean", "Only members may enter", formatBoolean(c.MembersOnly)),
-		field(fieldModerated, "boolean", "Only participants with voice may speak", formatBoolean(c.Moderated)),
-		field(fieldPasswordOn, "boolean", "Require a password to enter", formatBoolean(c.Password != "")),
-		field(fieldPassword, "text-private", "Password", c.Password),
-		withOptions(field(fieldWhois, "list-single", "Who may see occupants' real addresses", whois),
+		dataform.Field(fieldName, "text-single", "Room name", c.Name),
+		dataform.Field(fieldDescription, "text-single", "Description", c.Description),
+		dataform.Field(fieldPersistent, "boolean", "Keep the room when the last occupant leaves", dataform.FormatBoolean(c.Persistent)),
+		dataform.Field(fieldPublic, "boolean", "List the room in the directory", dataform.FormatBoolean(c.Public)),
+		dataform.Field(fieldMembersOnly, "boolean", "Only members may enter", dataform.FormatBoolean(c.MembersOnly)),
+		dataform.Field(fieldModerated, "boolean", "Only participants with voice may speak", dataform.FormatBoolean(c.Moderated)),
+		dataform.Field(fieldPasswordOn, "boolean", "Require a password to enter", dataform.FormatBoolean(c.Password != "")),
+		dataform.Field(fieldPassword, "text-private", "Password", c.Password),
+		dataform.WithOptions(dataform.Field(fieldWhois, "list-single", "Who may see occupants' real addresses", whois),
 			"Moderators only", "moderators", "Anyone", "anyone"),
-		withOptions(field(fieldMaxUsers, "list-single", "Maximum number of occupants", strconv.Itoa(c.MaxUsers)),
+		dataform.WithOptions(dataform.Field(fieldMaxUsers, "list-single", "Maximum number of occupants", strconv.Itoa(c.MaxUsers)),
 			maxUserOptions(p.MaxOccupants)...),
-		field(fieldChangeSubject, "boolean", "Participants may change the subject", formatBoolean(c.ChangeSubject)),
-		field(fieldAllowInvites, "boolean", "Occupants may invite others (moderators always may)", formatBoolean(c.AllowInvites)),
-		withOptions(field(fieldAllowPM, "list-single", "Who may send private messages", c.AllowPM),
+		dataform.Field(fieldChangeSubject, "boolean", "Participants may change the subject", dataform.FormatBoolean(c.ChangeSubject)),
+		dataform.Field(fieldAllowInvites, "boolean", "Occupants may invite others (moderators always may)", dataform.FormatBoolean(c.AllowInvites)),
+		dataform.WithOptions(dataform.Field(fieldAllowPM, "list-single", "Who may send private messages", c.AllowPM),
 			"Anyone", PMAnyone, "Participants", PMParticipants, "Moderators", PMModerators, "Nobody", PMNone),
-		field(fieldHistory, "text-single", fmt.Sprintf("Messages replayed to new occupants (0 to %d)", p.HistoryLength), strconv.Itoa(c.HistoryLength)),
-		field(fieldLogging, "boolean", "Store messages on the server (persistent rooms)", formatBoolean(c.Logging)),
+		dataform.Field(fieldHistory, "text-single", fmt.Sprintf("Messages replayed to new occupants (0 to %d)", p.HistoryLength), strconv.Itoa(c.HistoryLength)),
+		dataform.Field(fieldLogging, "boolean", "Store messages on the server (persistent rooms)", dataform.FormatBoolean(c.Logging)),
 	)
 	return x
 }
@@ -81,23 +82,23 @@ func maxUserOptions(max int) []string {
 // muc#roomconfig form; fields left out keep their value, so an empty
 // form accepts the current configuration (XEP-0045 §10.1.2). Errors are
 // stanza errors naming the field.
-func applyConfigForm(f form, cur RoomConfig, p Policy) (RoomConfig, error) {
-	if t := f.formType(); t != "" && t != NSRoomConfig {
+func applyConfigForm(f dataform.Form, cur RoomConfig, p Policy) (RoomConfig, error) {
+	if t := f.FormType(); t != "" && t != NSRoomConfig {
 		return cur, stanza.ErrText("bad-request", "the form's FORM_TYPE is not "+NSRoomConfig)
 	}
 	c := cur
 	text := func(name string, dst *string) {
-		if v, ok := f.value(name); ok {
+		if v, ok := f.Value(name); ok {
 			*dst = strings.TrimSpace(v)
 		}
 	}
 	var err error
 	boolean := func(name string, dst *bool) {
-		v, ok := f.value(name)
+		v, ok := f.Value(name)
 		if !ok || err != nil {
 			return
 		}
-		b, valid := parseBoolean(v)
+		b, valid := dataform.ParseBoolean(v)
 		if !valid {
 			err = stanza.ErrText("bad-request", fmt.Sprintf("%s: %q is not a boolean", name, v))
 			return
@@ -118,16 +119,16 @@ func applyConfigForm(f form, cur RoomConfig, p Policy) (RoomConfig, error) {
 	if err != nil {
 		return cur, err
 	}
-	if v, ok := f.value(fieldPassword); ok {
+	if v, ok := f.Value(fieldPassword); ok {
 		c.Password = v
 	}
-	if _, ok := f.value(fieldPasswordOn); ok && !protected {
+	if _, ok := f.Value(fieldPasswordOn); ok && !protected {
 		c.Password = ""
 	}
 	if protected && c.Password == "" {
 		return cur, stanza.ErrText("not-acceptable", fieldPasswordOn+": a password-protected room needs a password in "+fieldPassword)
 	}
-	if v, ok := f.value(fieldWhois); ok {
+	if v, ok := f.Value(fieldWhois); ok {
 		switch v {
 		case "moderators":
 			c.NonAnonymous = false
@@ -137,7 +138,7 @@ func applyConfigForm(f form, cur RoomConfig, p Policy) (RoomConfig, error) {
 			return cur, stanza.ErrText("not-acceptable", fmt.Sprintf("%s: %q is not moderators or anyone", fieldWhois, v))
 		}
 	}
-	if v, ok := f.value(fieldMaxUsers); ok {
+	if v, ok := f.Value(fieldMaxUsers); ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		switch {
 		case v == "none" || v == "" || (err == nil && n == 0):
@@ -148,7 +149,7 @@ func applyConfigForm(f form, cur RoomConfig, p Policy) (RoomConfig, error) {
 			c.MaxUsers = n
 		}
 	}
-	if v, ok := f.value(fieldAllowPM); ok {
+	if v, ok := f.Value(fieldAllowPM); ok {
 		switch v {
 		case PMAnyone, PMParticipants, PMModerators, PMNone:
 			c.AllowPM = v
@@ -157,7 +158,7 @@ func applyConfigForm(f form, cur RoomConfig, p Policy) (RoomConfig, error) {
 		}
 	}
 	for _, name := range []string{fieldHistoryAlias, fieldHistory} {
-		v, ok := f.value(name)
+		v, ok := f.Value(name)
 		if !ok {
 			continue
 		}

@@ -3,6 +3,7 @@ package muc
 import (
 	"encoding/json"
 	"fmt"
+	"parley/dataform"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // submitted parses a submitted form with the given fields (var, value
 // pairs).
-func submitted(t *testing.T, fields ...string) form {
+func submitted(t *testing.T, fields ...string) dataform.Form {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("<x xmlns='jabber:x:data' type='submit'>")
@@ -23,7 +24,7 @@ func submitted(t *testing.T, fields ...string) form {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return parseForm(x)
+	return dataform.Parse(x)
 }
 
 func TestApplyConfigForm(t *testing.T) {
@@ -103,7 +104,7 @@ func TestConfigFormRoundTrip(t *testing.T) {
 		MaxUsers: 30, AllowInvites: true, AllowPM: PMModerators, HistoryLength: 7, Logging: true}
 	x := configForm("r@s", cfg, p)
 	x.SetAttr("type", "submit")
-	got, err := applyConfigForm(parseForm(x), RoomConfig{AllowPM: PMAnyone}, p)
+	got, err := applyConfigForm(dataform.Parse(x), RoomConfig{AllowPM: PMAnyone}, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"fmt"
+	"parley/dataform"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,15 +84,15 @@ func (r *room) discoInfo(t task, q *stanza.Element) (*stanza.Element, error) {
 	for _, f := range features {
 		out.Append(stanza.New(NSDiscoInfo, "feature", "var", f))
 	}
-	x := newForm("result", NSRoomInfo)
+	x := dataform.New("result", NSRoomInfo)
 	x.Append(
-		field("muc#roominfo_description", "text-single", "Description", r.cfg.Description),
-		field("muc#roominfo_occupants", "text-single", "Number of occupants", strconv.Itoa(len(r.occupants))),
-		field("muc#roominfo_subject", "text-single", "Subject", r.subject),
-		field("muc#roominfo_subjectmod", "boolean", "Participants may change the subject", formatBoolean(r.cfg.ChangeSubject)),
-		field(fieldName, "text-single", "Room name", name),
-		field(fieldHistory, "text-single", "Messages replayed to new occupants", strconv.Itoa(r.cfg.HistoryLength)),
-		field("muc#roomconfig_maxusers", "text-single", "Maximum number of occupants", strconv.Itoa(r.cfg.MaxUsers)),
+		dataform.Field("muc#roominfo_description", "text-single", "Description", r.cfg.Description),
+		dataform.Field("muc#roominfo_occupants", "text-single", "Number of occupants", strconv.Itoa(len(r.occupants))),
+		dataform.Field("muc#roominfo_subject", "text-single", "Subject", r.subject),
+		dataform.Field("muc#roominfo_subjectmod", "boolean", "Participants may change the subject", dataform.FormatBoolean(r.cfg.ChangeSubject)),
+		dataform.Field(fieldName, "text-single", "Room name", name),
+		dataform.Field(fieldHistory, "text-single", "Messages replayed to new occupants", strconv.Itoa(r.cfg.HistoryLength)),
+		dataform.Field("muc#roomconfig_maxusers", "text-single", "Maximum number of occupants", strconv.Itoa(r.cfg.MaxUsers)),
 	)
 	return out.Append(x), nil
 }

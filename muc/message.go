@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"parley/dataform"
 	"time"
 
 	"parley/stanza"
@@ -34,8 +35,8 @@ func (r *room) handleMessage(t task) {
 			return
 		}
 	}
-	if f := t.el.Child(NSData, "x"); f != nil && parseForm(f).formType() == NSRequest {
-		r.voiceForm(t, o, parseForm(f))
+	if f := t.el.Child(NSData, "x"); f != nil && dataform.Parse(f).FormType() == NSRequest {
+		r.voiceForm(t, o, dataform.Parse(f))
 		return
 	}
 	if o == nil {

@@ -1,5 +1,7 @@
 package muc
 
+import "parley/dataform"
+
 // Namespaces the service speaks.
 const (
 	NS           = "http://jabber.org/protocol/muc"
@@ -10,7 +12,7 @@ const (
 	NSRoomConfig = "http://jabber.org/protocol/muc#roomconfig"
 	NSRoomInfo   = "http://jabber.org/protocol/muc#roominfo"
 	NSSelfPing   = "http://jabber.org/protocol/muc#self-ping-optimization"
-	NSData       = "jabber:x:data"
+	NSData       = dataform.NS
 	NSStanzaID   = "urn:xmpp:sid:0"
 	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
 	NSDiscoItems = "http://jabber.org/protocol/disco#items"

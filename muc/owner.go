@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"parley/dataform"
 	"slices"
 
 	"parley/stanza"
@@ -27,8 +28,8 @@ func (r *room) ownerIQ(t task, q *stanza.Element) (*stanza.Element, error) {
 	if x == nil {
 		return nil, stanza.ErrText("bad-request", "a muc#owner set carries a data form or <destroy/>")
 	}
-	f := parseForm(x)
-	switch f.typ {
+	f := dataform.Parse(x)
+	switch f.Type {
 	case "cancel":
 		// Cancelling the initial configuration destroys the new room
 		// (XEP-0045 §10.1.3); later, it changes nothing.
