@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -31,6 +32,7 @@ type Config struct {
 	Debug   Debug   `toml:"debug"`
 
 	Components Components `toml:"components"` // see components.go
+	MAM        MAM        `toml:"mam"`        // see mam.go
 }
 
 // Server is the [server] section.
@@ -180,12 +182,28 @@ type Duration struct {
 
 // UnmarshalText parses a duration string such as "30s".
 func (d *Duration) UnmarshalText(text []byte) error {
-	v, err := time.ParseDuration(string(text))
+	v, err := parseDuration(string(text))
 	if err != nil {
-		return fmt.Errorf("invalid duration %q (use a form such as \"30s\" or \"1m\")", text)
+		return fmt.Errorf("invalid duration %q (use a form such as \"30s\", \"1m\", \"90d\" or \"7y\")", text)
 	}
 	d.Duration = v
 	return nil
+}
+
+// parseDuration reads a Go duration, or a whole number of days ("90d")
+// or years of 365 days ("7y") for retention periods.
+func parseDuration(s string) (time.Duration, error) {
+	if n := len(s); n > 1 && (s[n-1] == 'd' || s[n-1] == 'y') {
+		days, err := strconv.Atoi(s[:n-1])
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		if s[n-1] == 'y' {
+			days *= 365
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // MarshalText formats the duration as a string such as "30s".
@@ -212,6 +230,7 @@ func Default() *Config {
 			MaxStanzaSize:  262144,
 		},
 		Components: defaultComponents(),
+		MAM:        defaultMAM(),
 		MUC: MUC{
 			Create:          "local",
 			LockNewRooms:    true,

@@ -92,6 +92,7 @@ func TestLoadContractExample(t *testing.T) {
 		Log: Log{Level: "info"},
 		// The example has no [components] section.
 		Components: Default().Components,
+		MAM:        Default().MAM,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", cfg, want)
@@ -483,16 +484,58 @@ func TestRepositoryConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(cfg.Server.Domains, []string{"localhost"}) || cfg.TLS.Cert != "" ||
-		cfg.C2S.DirectTLSListen != "127.0.0.1:5223" || cfg.S2S.Listen != "" || cfg.MUC.Domain != "" ||
+		cfg.C2S.DirectTLSListen != "127.0.0.1:5223" || cfg.S2S.Listen != "" || cfg.MUC.Domain != "conference.localhost" ||
 		cfg.S2S.DirectTLSListen != "" || cfg.S2S.ConnectTimeout != Default().S2S.ConnectTimeout ||
 		cfg.S2S.IdleTimeout != Default().S2S.IdleTimeout || cfg.S2S.MaxStanzaSize != Default().S2S.MaxStanzaSize ||
 		len(cfg.S2S.Hosts) != 0 {
 		t.Errorf("unexpected configuration: %+v", cfg)
 	}
-	if want := Default().MUC; !reflect.DeepEqual(cfg.MUC, want) {
-		t.Errorf("config.toml [muc] = %+v, want the defaults %+v", cfg.MUC, want)
+	wantMUC := Default().MUC
+	wantMUC.Domain = "conference.localhost"
+	if !reflect.DeepEqual(cfg.MUC, wantMUC) {
+		t.Errorf("config.toml [muc] = %+v, want the defaults on conference.localhost %+v", cfg.MUC, wantMUC)
+	}
+	wantMAM := Default().MAM
+	wantMAM.Enabled = true
+	if cfg.MAM != wantMAM {
+		t.Errorf("config.toml [mam] = %+v, want the defaults, enabled %+v", cfg.MAM, wantMAM)
 	}
 	if want, _ := filepath.Abs("../data"); cfg.DataDir() != want {
 		t.Errorf("DataDir() = %q, want %q", cfg.DataDir(), want)
+	}
+}
+
+func TestMAMSection(t *testing.T) {
+	cases := []struct {
+		name, body, wantErr string
+		retention          time.Duration
+	}{
+		{name: "defaults", body: ""},
+		{name: "days", body: "[mam]\nenabled = true\nretention = \"90d\"\n", retention: 90 * 24 * time.Hour},
+		{name: "years", body: "[mam]\nretention = \"7y\"\n", retention: 7 * 365 * 24 * time.Hour},
+		{name: "go duration", body: "[mam]\nretention = \"720h\"\n", retention: 720 * time.Hour},
+		{name: "bad default", body: "[mam]\ndefault = \"sometimes\"\n", wantErr: "mam.default"},
+		{name: "too short", body: "[mam]\nretention = \"5m\"\n", wantErr: "mam.retention"},
+		{name: "bad unit", body: "[mam]\nretention = \"3x\"\n", wantErr: "mam.retention"},
+		{name: "page too large", body: "[mam]\nmax_page = 100000\n", wantErr: "mam.max_page"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.toml")
+			os.WriteFile(path, []byte("[server]\ndomains = [\"a.test\"]\n"+c.body), 0o600)
+			cfg, err := Load(path)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("got %v, want an error naming %s and the file", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MAM.Retention.Duration != c.retention {
+				t.Fatalf("retention %v, want %v", cfg.MAM.Retention.Duration, c.retention)
+			}
+		})
 	}
 }

@@ -41,6 +41,9 @@ func (c *Config) validate() error {
 	if err := c.validateMUC(); err != nil {
 		return err
 	}
+	if err := c.validateMAM(); err != nil {
+		return err
+	}
 	if err := c.validateComponents(); err != nil {
 		return err
 	}

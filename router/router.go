@@ -53,9 +53,14 @@ func (iq *IQ) Own() bool { return iq.From.Bare().Equal(iq.To) }
 func (iq *IQ) Set() bool { return iq.Stanza.Type() == "set" }
 
 // IQHandler answers an IQ. It returns the payload of the result (nil for an
-// empty result) or an error; a stanza.Error is sent as is, other errors as
+// empty result) or an error; a stanza.Error is sent as is, ErrAnswered
+// says the handler sent the response itself, other errors are sent as
 // internal-server-error.
 type IQHandler func(ctx context.Context, iq *IQ) (*stanza.Element, error)
+
+// ErrAnswered is returned by an IQHandler that sent the response itself,
+// after other stanzas that must precede it (archive query results, say).
+var ErrAnswered = errors.New("iq answered by its handler")
 
 // PresenceHandler implements presence semantics (RFC 6121 §3-4).
 type PresenceHandler interface {
@@ -687,6 +692,9 @@ func (r *Router) handleIQ(ctx context.Context, from *Resource, target Target, to
 		return // responses to the server or an account are consumed here
 	}
 	reply := func(payload *stanza.Element, err error) {
+		if errors.Is(err, ErrAnswered) {
+			return
+		}
 		if err != nil {
 			var se stanza.Error
 			if !errors.As(err, &se) {

@@ -191,6 +191,45 @@ type MUC interface {
 	MUCHistory(ctx context.Context, room string, limit int) ([]MUCMessage, error)
 }
 
+// ArchivedMessage is one message of an archive: a user's one-to-one
+// messages (XEP-0313) or a group-chat room's messages.
+type ArchivedMessage struct {
+	Archive string    // owner: a user's or a room's bare JID
+	ID      string    // XEP-0359 stanza ID the archive assigned; unique per archive
+	With    string    // the other party as it appeared, a bare or full JID (for rooms: the occupant's room JID "room@service/nick")
+	Stanza  []byte    // the serialized message
+	Stamp   time.Time // when it was archived (UTC)
+	Seq     int64     // order in the store, set by AppendArchive; increasing in append order
+}
+
+// ArchiveQuery selects and pages messages of one archive, oldest first.
+type ArchiveQuery struct {
+	With     string    // bare JID: messages with any resource of it; full JID: only with that one; "" any
+	Start    time.Time // zero: unbounded; inclusive
+	End      time.Time // zero: unbounded; inclusive
+	AfterID  string    // only messages after this ID (exclusive); ErrNotFound if the ID is not in the archive
+	BeforeID string    // only messages before this ID (exclusive); ErrNotFound likewise
+	IDs      []string  // only these IDs (XEP-0313 v0.7 ids); other filters still apply
+	Max      int       // page size, > 0
+	Last     bool      // the page at the end of the range (RSM <before/>): the last Max messages, still returned oldest first
+}
+
+// Archives stores message archives, append-only apart from deletion.
+type Archives interface {
+	// AppendArchive durably appends messages, in order, in one transaction, setting Seq.
+	AppendArchive(ctx context.Context, msgs []ArchivedMessage) error
+	// QueryArchive returns one page and whether it reaches the end of the
+	// range in the direction of paging (XEP-0313 <fin complete='true'/>): the end
+	// for forward paging, the start when Last or BeforeID is set.
+	QueryArchive(ctx context.Context, archive string, q ArchiveQuery) (page []ArchivedMessage, complete bool, err error)
+	// CountArchive returns how many messages match q ignoring Max and paging (XEP-0059 <count/>).
+	CountArchive(ctx context.Context, archive string, q ArchiveQuery) (int, error)
+	// DeleteArchive removes an archive; no error if there was none.
+	DeleteArchive(ctx context.Context, archive string) error
+	// PruneArchives removes every message archived before cutoff and reports how many.
+	PruneArchives(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
 // Store is a complete backend.
 type Store interface {
 	Accounts

@@ -280,6 +280,24 @@ func (c *Client) Expect(match func(*stanza.Element) bool) *stanza.Element {
 	return el
 }
 
+// Take removes and returns, in arrival order, every element received so
+// far that matches match, without waiting.
+func (c *Client) Take(match func(*stanza.Element) bool) []*stanza.Element {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*stanza.Element
+	kept := c.pending[:0:0]
+	for _, el := range c.pending {
+		if match(el) {
+			out = append(out, el)
+		} else {
+			kept = append(kept, el)
+		}
+	}
+	c.pending = kept
+	return out
+}
+
 func (c *Client) expect(match func(*stanza.Element) bool, d time.Duration) (*stanza.Element, error) {
 	deadline := time.Now().Add(d)
 	for {
