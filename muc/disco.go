@@ -2,6 +2,7 @@ package muc
 
 import (
 	"fmt"
+	"parley/archive"
 	"parley/dataform"
 	"slices"
 	"strconv"
@@ -80,6 +81,9 @@ func (r *room) discoInfo(t task, q *stanza.Element) (*stanza.Element, error) {
 		pick(r.cfg.Password != "", "muc_passwordprotected", "muc_unsecured"),
 		pick(r.cfg.Moderated, "muc_moderated", "muc_unmoderated"),
 		pick(r.cfg.NonAnonymous, "muc_nonanonymous", "muc_semianonymous"),
+	}
+	if r.archived() {
+		features = append(features, archive.NS, archive.NSExtended)
 	}
 	for _, f := range features {
 		out.Append(stanza.New(NSDiscoInfo, "feature", "var", f))

@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"parley/archive"
 	"parley/stanza"
 )
 
@@ -62,6 +63,7 @@ func (s *Service) registerIQ() {
 	s.roomIQ.Handle(NSDiscoItems, func(rq roomRequest, q *stanza.Element) (*stanza.Element, error) { return rq.r.discoItems(rq.t, q) })
 	s.roomIQ.Handle(NSAdmin, func(rq roomRequest, q *stanza.Element) (*stanza.Element, error) { return rq.r.adminIQ(rq.t, q) })
 	s.roomIQ.Handle(NSOwner, func(rq roomRequest, q *stanza.Element) (*stanza.Element, error) { return rq.r.ownerIQ(rq.t, q) })
+	s.roomIQ.Handle(archive.NS, func(rq roomRequest, q *stanza.Element) (*stanza.Element, error) { return rq.r.mamIQ(rq.t, q) })
 	s.roomIQ.Handle(NSPing, func(roomRequest, *stanza.Element) (*stanza.Element, error) { return nil, nil })
 }
 

@@ -82,7 +82,11 @@ func (r *room) groupchat(t task, o *occupant) {
 		r.history.add(newHistoryEntry(out, now, r.addr))
 	}
 	if r.stored && r.cfg.Logging {
-		r.svc.writer.Append(storage.MUCMessage{Room: r.addr, StanzaID: id, Stanza: out.Bytes(), Stamp: now})
+		if w := r.svc.archiveWriter; w != nil {
+			w.Append(storage.ArchivedMessage{Archive: r.addr, ID: id, With: out.From(), Stanza: out.Bytes(), Stamp: now})
+		} else {
+			r.svc.writer.Append(storage.MUCMessage{Room: r.addr, StanzaID: id, Stanza: out.Bytes(), Stamp: now})
+		}
 	}
 }
 

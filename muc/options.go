@@ -2,6 +2,7 @@ package muc
 
 import (
 	"github.com/rs/zerolog"
+	"parley/archive"
 
 	"parley/router"
 	"parley/storage"
@@ -24,6 +25,16 @@ type Options struct {
 	// Store keeps persistent rooms and stored history; nil keeps
 	// everything in memory only.
 	Store storage.MUC
+	// Archives answers archive queries to rooms (XEP-0313) from the
+	// messages of logged rooms; nil: rooms offer no archive.
+	Archives storage.Archives
+	// ArchiveWriter is the shared archive writer, which archive queries
+	// wait for so that they see every message sent before them; required
+	// with Archives.
+	ArchiveWriter *archive.Writer[storage.ArchivedMessage]
+	// MaxArchivePage is the most messages one archive query returns;
+	// 0 means archive.DefaultPage.
+	MaxArchivePage int
 	// Log receives the service's log lines.
 	Log zerolog.Logger
 	// Policy is the service policy.

@@ -27,6 +27,11 @@ type Service struct {
 	ids    *idGen
 	secret []byte // authenticates the IDs of forwarded IQs
 	writer *archive.Writer[storage.MUCMessage]
+	// archives, archiveWriter and maxArchivePage serve archive queries
+	// to rooms; archives is nil when rooms offer none.
+	archives       storage.Archives
+	archiveWriter  *archive.Writer[storage.ArchivedMessage]
+	maxArchivePage int
 	// serviceIQ and roomIQ answer iq requests to the service and to
 	// rooms, by payload namespace.
 	serviceIQ router.IQMux[task]
@@ -56,6 +61,16 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		secret: make([]byte, 32),
 		rooms:  make(map[string]*room),
 		joined: make(map[string]map[*room]struct{}),
+
+		archives:       o.Archives,
+		archiveWriter:  o.ArchiveWriter,
+		maxArchivePage: o.MaxArchivePage,
+	}
+	if s.archives != nil && s.archiveWriter == nil {
+		return nil, errors.New("group-chat service: archives need the archive writer")
+	}
+	if s.maxArchivePage <= 0 {
+		s.maxArchivePage = archive.DefaultPage
 	}
 	rand.Read(s.secret)
 	s.registerIQ()
@@ -311,6 +326,9 @@ func (s *Service) handleService(t task) {
 
 // reply answers an IQ request with a result carrying payload, or err.
 func (s *Service) reply(t task, payload *stanza.Element, err error) {
+	if errors.Is(err, router.ErrAnswered) {
+		return
+	}
 	if err != nil {
 		s.refuse(t, err)
 		return
