@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"runtime"
 	"strings"
@@ -436,4 +437,32 @@ func (r *recorder) Fatalf(format string, args ...any) {
 	r.failed = fmt.Sprintf(format, args...)
 	r.mu.Unlock()
 	runtime.Goexit()
+}
+
+// TestYFlagAfterUnsupportedBinding follows a client that only knows the
+// tls-unique channel binding (Debian's slixmpp 1.8.3): its -PLUS attempt
+// fails, and its SCRAM retry with the "y" flag succeeds on that stream;
+// on a fresh stream "y" alone is still refused as a downgrade.
+func TestYFlagAfterUnsupportedBinding(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	first := base64.StdEncoding.EncodeToString([]byte("p=tls-unique,,n=alice,r=fyko+d2lbbFgONRv9qkxdawL"))
+
+	s := testutil.DialTLS(t, srv.DirectAddr, testutil.Domain)
+	s.Write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256-PLUS'>" + first + "</auth>")
+	if el := s.Next(); el.Local != "failure" || el.Child("urn:ietf:params:xml:ns:xmpp-sasl", "not-authorized") == nil {
+		t.Fatalf("tls-unique binding: %s", el)
+	}
+	if el := s.AuthenticateAs(msasl.ScramSha256Plus, "SCRAM-SHA-256", "alice", "pw"); el.Local != "success" {
+		t.Fatalf("SCRAM with y after the refused binding type: %s", el)
+	}
+	s.Open(testutil.Domain)
+	if j := s.Bind("y"); j != "alice@"+srv.Domain+"/y" {
+		t.Fatalf("bound %q", j)
+	}
+
+	fresh := testutil.DialTLS(t, srv.DirectAddr, testutil.Domain)
+	if el := fresh.AuthenticateAs(msasl.ScramSha256Plus, "SCRAM-SHA-256", "alice", "pw"); el.Local != "failure" {
+		t.Fatalf("y without an earlier binding attempt: %s", el)
+	}
 }

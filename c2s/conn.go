@@ -46,6 +46,9 @@ type conn struct {
 	full       string
 
 	authFailures int
+	// cannotBind: the client tried a -PLUS mechanism with a channel-binding
+	// type parley lacks, so its later "y" flag is no downgrade.
+	cannotBind bool
 
 	closeOnce sync.Once
 
@@ -434,7 +437,11 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 		return false, nil
 	}
 	mech := auth.Attr("mechanism")
-	ex, err := c.srv.auth.NewExchange(mech, c.domain, c.srv.opts.Credentials, c.cb)
+	var opts []sasl.Option
+	if c.cannotBind {
+		opts = append(opts, sasl.ClientCannotBind())
+	}
+	ex, err := c.srv.auth.NewExchange(mech, c.domain, c.srv.opts.Credentials, c.cb, opts...)
 	if err != nil {
 		var f *sasl.Failure
 		if errors.As(err, &f) {
@@ -456,6 +463,7 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 			cond, guess := "not-authorized", true
 			if errors.As(err, &f) {
 				cond, guess = f.Condition, f.CredentialsRejected()
+				c.cannotBind = c.cannotBind || f.UnsupportedChannelBinding()
 			}
 			if guess {
 				if d := c.srv.opts.Throttle.Delay(c.addr); d > 0 {

@@ -87,17 +87,23 @@ func splitAddr(t *testing.T, addr string) (host, port string) {
 // TestSlixmppLogin logs in with slixmpp over STARTTLS and direct TLS, with
 // the mechanism slixmpp chooses and with each one forced.
 func TestSlixmppLogin(t *testing.T) {
-	srv := slixmppServer(t, "")
+	// Logged at info: each login's mechanism is checked in the log too.
+	srv := testutil.Start(t, testutil.Options{LogLevel: "info"})
+	srv.AddUser("alice", "alice-pw")
+	srv.AddUser("bob", "bob-pw")
 	cases := []struct {
 		name string
 		args []string
 		want string // in the output
 	}{
-		{"default", nil, "logged out"},
-		{"direct TLS", []string{"--direct-tls"}, "(direct TLS,"},
 		// slixmpp knows only the tls-unique channel binding, which
-		// parley does not offer; as a client without channel binding it
-		// uses plain SCRAM.
+		// parley does not offer: after its -PLUS attempt is refused, its
+		// SCRAM retry with the "y" flag is accepted (no downgrade: it
+		// cannot bind with parley's types), so it never falls back to
+		// PLAIN.
+		{"default", nil, "SASL SCRAM-SHA-256)"},
+		{"direct TLS", []string{"--direct-tls"}, "(direct TLS, SASL SCRAM-SHA-256)"},
+		// As a client without channel binding it uses plain SCRAM.
 		{"SCRAM-SHA-256", []string{"--mech", "SCRAM-SHA-256", "--no-channel-binding"}, "SASL SCRAM-SHA-256)"},
 		{"SCRAM-SHA-1", []string{"--mech", "SCRAM-SHA-1", "--no-channel-binding"}, "SASL SCRAM-SHA-1)"},
 		{"strongest without channel binding", []string{"--no-channel-binding"}, "SASL SCRAM-SHA-256)"},
@@ -109,6 +115,11 @@ func TestSlixmppLogin(t *testing.T) {
 			if !strings.Contains(out, c.want) {
 				t.Fatalf("output lacks %q", c.want)
 			}
+			mech := c.want[strings.Index(c.want, "SASL ")+5 : len(c.want)-1]
+			logins := srv.LogLines(`"message":"authenticated"`)
+			if len(logins) == 0 || !strings.Contains(logins[len(logins)-1], `"mechanism":"`+mech+`"`) {
+				t.Fatalf("the server logged no %s login last: %q", mech, logins)
+			}
 		})
 	}
 	t.Run("wrong password", func(t *testing.T) {
@@ -119,9 +130,9 @@ func TestSlixmppLogin(t *testing.T) {
 // TestSlixmppLoginNotThrottled checks that slixmpp's own choice of
 // mechanism logs in promptly with the default failed-login delays.
 // slixmpp first tries SCRAM-*-PLUS with tls-unique, which parley does not
-// offer, then plain SCRAM claiming channel binding support, which RFC 5802
-// requires parley to refuse, and then PLAIN. Those refusals are not
-// password guesses, so they must not be slowed down like failed logins.
+// offer, then plain SCRAM claiming channel binding support, which parley
+// accepts after that attempt. The refusal is not a password guess, so it
+// must not be slowed down like a failed login.
 func TestSlixmppLoginNotThrottled(t *testing.T) {
 	srv := slixmppServer(t, `[c2s]
 login_failure_delay = "1s"

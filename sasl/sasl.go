@@ -74,7 +74,31 @@ type Failure struct {
 	// badCredentials marks a failure of the password or proof check
 	// itself, as opposed to a protocol or channel-binding mismatch.
 	badCredentials bool
+	// unsupportedBinding marks a -PLUS attempt with a channel-binding
+	// type the server does not support.
+	unsupportedBinding bool
 }
+
+// UnsupportedChannelBinding reports whether the client asked for a
+// channel-binding type the server does not support. Such a client can
+// bind, just not with the server's types; see ClientCannotBind.
+func (f *Failure) UnsupportedChannelBinding() bool { return f.unsupportedBinding }
+
+// An Option adjusts one exchange.
+type Option func(*options)
+
+type options struct {
+	clientCannotBind bool
+}
+
+// ClientCannotBind says the client already tried, on this stream, a -PLUS
+// mechanism with a channel-binding type the server does not support (as
+// Debian's slixmpp 1.8.3 does with tls-unique). Its GS2 "y" flag on a later
+// SCRAM attempt then means that it supports channel binding but not with
+// any type the server offers, not that someone removed the -PLUS
+// mechanisms from the offer, so it is accepted (RFC 5802 §6). Without
+// this option "y" is refused while the server offers channel binding.
+func ClientCannotBind() Option { return func(o *options) { o.clientCannotBind = true } }
 
 // CredentialsRejected reports whether the failure is a wrong password (or
 // unknown user) rather than a protocol mismatch. Only such failures count
@@ -148,7 +172,11 @@ func NewAuthenticator() *Authenticator {
 
 // NewExchange starts an exchange for mechanism mech for users of domain,
 // like the package-level NewExchange, but with a stable fake-salt secret.
-func (a *Authenticator) NewExchange(mech, domain string, creds CredentialSource, cb map[string][]byte) (Exchange, error) {
+func (a *Authenticator) NewExchange(mech, domain string, creds CredentialSource, cb map[string][]byte, opts ...Option) (Exchange, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if creds == nil {
 		return nil, fmt.Errorf("sasl: new %s exchange: nil credential source", mech)
 	}
@@ -156,7 +184,9 @@ func (a *Authenticator) NewExchange(mech, domain string, creds CredentialSource,
 	case mechPlain:
 		return &plainExchange{auth: a, domain: domain, creds: creds}, nil
 	case mechSHA1, mechSHA256:
-		return newSCRAM(a, mech, domain, creds, cb, false), nil
+		s := newSCRAM(a, mech, domain, creds, cb, false)
+		s.clientCannotBind = o.clientCannotBind
+		return s, nil
 	case mechSHA1Plus, mechSHA256Plus:
 		if !hasChannelBinding(cb) {
 			return nil, fail(condInvalidMechanism, mech+" is not offered without channel binding")
@@ -175,8 +205,8 @@ func (a *Authenticator) NewExchange(mech, domain string, creds CredentialSource,
 // Every call uses a fresh fake-salt secret, so the fake salt shown for an
 // unknown user differs between calls; servers should create one
 // Authenticator and use its NewExchange method instead.
-func NewExchange(mech, domain string, creds CredentialSource, cb map[string][]byte) (Exchange, error) {
-	return NewAuthenticator().NewExchange(mech, domain, creds, cb)
+func NewExchange(mech, domain string, creds CredentialSource, cb map[string][]byte, opts ...Option) (Exchange, error) {
+	return NewAuthenticator().NewExchange(mech, domain, creds, cb, opts...)
 }
 
 // fakeSalt derives the deterministic salt shown for the unknown user.

@@ -36,6 +36,8 @@ type scramExchange struct {
 	domain   string
 	creds    CredentialSource
 	cb       map[string][]byte
+	// clientCannotBind accepts the "y" flag: see ClientCannotBind.
+	clientCannotBind bool
 
 	state           int
 	challenged      bool // the empty challenge was sent
@@ -187,7 +189,7 @@ func (s *scramExchange) checkCBFlag(flag string) *Failure {
 		if s.plus {
 			return fail(condMalformedRequest, "-PLUS mechanism requires channel binding")
 		}
-		if hasChannelBinding(s.cb) {
+		if hasChannelBinding(s.cb) && !s.clientCannotBind {
 			// The client supports channel binding and believes we do not:
 			// someone removed the -PLUS mechanisms from the offer.
 			return fail(condNotAuthorized, "channel binding downgrade detected")
@@ -202,7 +204,9 @@ func (s *scramExchange) checkCBFlag(flag string) *Failure {
 		}
 		data := s.cb[typ]
 		if len(data) == 0 {
-			return fail(condNotAuthorized, "unsupported channel-binding type")
+			f := fail(condNotAuthorized, "unsupported channel-binding type "+typ)
+			f.unsupportedBinding = true
+			return f
 		}
 		s.cbData = data
 	default:

@@ -112,13 +112,17 @@ func TestDowngrade(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cb   map[string][]byte
+		opts []Option
 		want string
 	}{
-		{"server offers PLUS", p.serverCB(), "not-authorized"},
-		{"server has no channel binding", nil, ""},
+		{"server offers PLUS", p.serverCB(), nil, "not-authorized"},
+		{"server has no channel binding", nil, nil, ""},
+		// The client tried -PLUS with a type the server lacks: its y
+		// is no downgrade.
+		{"client cannot bind with the server's types", p.serverCB(), []Option{ClientCannotBind()}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ex, err := NewExchange("SCRAM-SHA-256", testDomain, testStore(t), tc.cb)
+			ex, err := NewExchange("SCRAM-SHA-256", testDomain, testStore(t), tc.cb, tc.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,6 +136,28 @@ func TestDowngrade(t *testing.T) {
 				t.Fatalf("condition = %q (%v), want %q", got, serr, tc.want)
 			}
 		})
+	}
+}
+
+// TestUnsupportedBindingType checks that a -PLUS attempt with a type the
+// server lacks is told apart from other failures, and is not counted as a
+// password guess.
+func TestUnsupportedBindingType(t *testing.T) {
+	p := newTLSPair(t, tls.VersionTLS13)
+	for _, typ := range []string{"tls-unique", "tls-exporter"} {
+		ex, err := NewExchange("SCRAM-SHA-256-PLUS", testDomain, testStore(t), p.serverCB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = ex.Step(context.Background(), []byte("p="+typ+",,n=juliet,r=abcdefgh"))
+		var f *Failure
+		unsupported := errors.As(err, &f) && f.UnsupportedChannelBinding()
+		if want := typ == "tls-unique"; unsupported != want {
+			t.Errorf("%s: unsupported binding = %v (%v), want %v", typ, unsupported, err, want)
+		}
+		if f != nil && f.CredentialsRejected() {
+			t.Errorf("%s: counted as a password guess", typ)
+		}
 	}
 }
 

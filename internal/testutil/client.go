@@ -141,12 +141,27 @@ func (s *Stream) ExpectStreamError() string {
 // reports the <success/> or <failure/> element.
 func (s *Stream) Authenticate(mech msasl.Mechanism, user, password string) *stanza.Element {
 	s.T.Helper()
+	return s.authenticate(mech, mech.Name, true, user, password)
+}
+
+// AuthenticateAs runs SASL with the client side of mech but names the
+// mechanism wireName in <auth/>, without telling the client which
+// mechanisms the server offers: a -PLUS client then uses the GS2 "y" flag
+// (it supports channel binding, but believes the server does not), as
+// clients whose binding types the server lacks do on their second try.
+func (s *Stream) AuthenticateAs(mech msasl.Mechanism, wireName, user, password string) *stanza.Element {
+	s.T.Helper()
+	return s.authenticate(mech, wireName, false, user, password)
+}
+
+func (s *Stream) authenticate(mech msasl.Mechanism, wireName string, remote bool, user, password string) *stanza.Element {
+	s.T.Helper()
 	var opts []msasl.Option
 	opts = append(opts, msasl.Credentials(func() ([]byte, []byte, []byte) { return []byte(user), []byte(password), nil }))
 	if tc, ok := s.Conn.(*tls.Conn); ok {
 		opts = append(opts, msasl.TLSState(tc.ConnectionState()))
 	}
-	if s.Features != nil {
+	if s.Features != nil && remote {
 		if m := s.Features.Child("urn:ietf:params:xml:ns:xmpp-sasl", "mechanisms"); m != nil {
 			var names []string
 			for _, n := range m.ChildrenNamed("", "mechanism") {
@@ -164,7 +179,7 @@ func (s *Stream) Authenticate(mech msasl.Mechanism, user, password string) *stan
 	if len(resp) > 0 {
 		enc = base64.StdEncoding.EncodeToString(resp)
 	}
-	s.Write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + mech.Name + "'>" + enc + "</auth>")
+	s.Write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + wireName + "'>" + enc + "</auth>")
 	for {
 		el := s.Next()
 		switch el.Local {
