@@ -2,6 +2,7 @@ package server
 
 import (
 	"parley/module"
+	"parley/modules/carbons"
 	"parley/modules/disco"
 	"parley/modules/entitytime"
 	"parley/modules/lastactivity"
@@ -26,6 +27,7 @@ func modules() []module.Spec {
 		entitytime.Spec(),
 		lastactivity.Spec(),
 		offline.Spec(),
+		carbons.Spec(),
 		vcard.Spec(),
 		private.Spec(),
 		muc.Spec(),
