@@ -1,0 +1,31 @@
+package interop_test
+
+import (
+	"testing"
+
+	"parley/internal/testutil"
+)
+
+// runModern runs one scenario of slixmpp/modern.py against srv, whose
+// accounts alice and bob slixmppServer created.
+func runModern(t *testing.T, srv *testutil.Server, scenario string) string {
+	t.Helper()
+	trackInputs(t)
+	py := testutil.RequirePythonModule(t, "slixmpp", "python3-slixmpp")
+	host, port := splitAddr(t, srv.Addr)
+	out, err := runScript(t, scenarioTimeout, py, "slixmpp/modern.py",
+		"--host", host, "--port", port, "--domain", srv.Domain,
+		"--user", "alice", "--password", "alice-pw",
+		"--peer", "bob", "--peer-password", "bob-pw", scenario)
+	if err != nil {
+		t.Fatalf("slixmpp scenario %s: %v\n%s", scenario, err, failLines(out))
+	}
+	return out
+}
+
+// TestSlixmppCarbons drives two resources of one account and a contact
+// with slixmpp's XEP-0280 plugin: received and sent carbons, private
+// messages, disabling.
+func TestSlixmppCarbons(t *testing.T) {
+	runModern(t, slixmppServer(t, ""), "carbons")
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Scenarios for what today's clients expect, driven with slixmpp's plugins.
+
+Each scenario connects slixmpp clients (two resources of one account and
+a contact) to the server given on the command line, prints one "ok: ..."
+line per check and "PASS <scenario>", and exits 0; on the first failed
+check it prints "FAIL <scenario>: <what went wrong>" and exits 1.
+
+Usage:
+    modern.py --host 127.0.0.1 --port 5222 --domain localhost SCENARIO
+"""
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import checks
+from checks import STEP_TIMEOUT, Failure, expect, ok, with_clients
+
+
+class Client(checks.Client):
+    """A slixmpp client with the plugins of a current IM client."""
+
+    def __init__(self, args, jid, password, name=None):
+        super().__init__(jid, password, ("xep_0030", "xep_0199", "xep_0280", "xep_0297", "xep_0313", "xep_0359"),
+                         name=name)
+        self.args = args
+        self.messages = asyncio.Queue()
+        self.carbons = asyncio.Queue()
+        self.add_event_handler("message", self._on_message)
+        self.add_event_handler("carbon_received", lambda m: self.carbons.put_nowait(("received", m)))
+        self.add_event_handler("carbon_sent", lambda m: self.carbons.put_nowait(("sent", m)))
+
+    def _on_message(self, msg):
+        if msg["type"] in ("chat", "normal", "error") and msg["body"]:
+            self.messages.put_nowait(msg)
+
+    async def start(self):
+        self.connect((self.args.host, self.args.port), force_starttls=True)
+        await self.wait_started()
+        ok("%s logged in as %s" % (self.name, self.boundjid.full))
+
+    async def next_message(self, what):
+        msg = await expect(self.messages.get(), what)
+        if msg["type"] == "error":
+            raise Failure("%s got an error instead of %s: %s" % (self.name, what, msg["error"]["condition"]))
+        return msg
+
+    async def next_carbon(self, what):
+        return await expect(self.carbons.get(), what)
+
+    async def sync(self):
+        """Wait until the server handled everything sent so far."""
+        await self.iq("ping", self["xep_0199"].send_ping(self.args.domain, timeout=STEP_TIMEOUT))
+
+
+def jid(args, local):
+    return "%s@%s" % (local, args.domain)
+
+
+async def no_more(client, queue, what):
+    """Check that nothing else arrived in queue once the server is idle."""
+    await client.sync()
+    await asyncio.sleep(0.3)
+    if not queue.empty():
+        raise Failure("%s got an unexpected %s: %s" % (client.name, what, queue.get_nowait()))
+
+
+async def scenario_carbons(args):
+    """XEP-0280: two resources of alice with carbons, and bob."""
+    alice, bob = jid(args, args.user), jid(args, args.peer)
+    desk = Client(args, alice + "/desk", args.password, name="alice/desk")
+    phone = Client(args, alice + "/phone", args.password, name="alice/phone")
+    b = Client(args, bob + "/pc", args.peer_password, name="bob")
+
+    async def body():
+        for c in (desk, phone):
+            await c.iq("enable carbons", c["xep_0280"].enable(timeout=STEP_TIMEOUT))
+        ok("both of alice's resources enabled carbons")
+        for c in (desk, phone, b):
+            c.send_presence()
+            await c.sync()
+
+        b.send_message(mto=alice + "/desk", mbody="to your desk", mtype="chat")
+        msg = await desk.next_message("bob's message at the desk")
+        ok("the desk got %r" % msg["body"])
+        direction, carbon = await phone.next_carbon("a received carbon at the phone")
+        fwd = carbon["carbon_received"]
+        if direction != "received" or fwd["body"] != "to your desk" or carbon["from"].full != alice:
+            raise Failure("the phone got a %s carbon from %s of %r" % (direction, carbon["from"], fwd["body"]))
+        ok("the phone got a received carbon of %r from %s" % (fwd["body"], fwd["from"]))
+
+        desk.send_message(mto=bob, mbody="from my desk", mtype="chat")
+        msg = await b.next_message("alice's reply")
+        ok("bob got %r" % msg["body"])
+        direction, carbon = await phone.next_carbon("a sent carbon at the phone")
+        fwd = carbon["carbon_sent"]
+        if direction != "sent" or fwd["body"] != "from my desk" or fwd["to"].bare != bob:
+            raise Failure("the phone got a %s carbon of %r to %s" % (direction, fwd["body"], fwd["to"]))
+        ok("the phone got a sent carbon of %r to %s" % (fwd["body"], fwd["to"]))
+
+        m = desk.make_message(mto=bob, mbody="just between us", mtype="chat")
+        m.enable("carbon_private")
+        m.send()
+        msg = await b.next_message("the private message")
+        ok("bob got the private message %r" % msg["body"])
+        await no_more(phone, phone.carbons, "carbon of a private message")
+        await no_more(desk, desk.carbons, "carbon of its own message")
+        ok("no carbons of the private message, nor to the sender")
+
+        await phone.iq("disable carbons", phone["xep_0280"].disable(timeout=STEP_TIMEOUT))
+        b.send_message(mto=alice + "/desk", mbody="after disable", mtype="chat")
+        await desk.next_message("the message after the phone disabled carbons")
+        await no_more(phone, phone.carbons, "carbon after disabling")
+        ok("no carbons after disabling")
+    await with_clients([desk, phone, b], body)
+
+
+SCENARIOS = {
+    "carbons": scenario_carbons,
+}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default="127.0.0.1", help="server address (default %(default)s)")
+    p.add_argument("--port", type=int, default=5222, help="STARTTLS port (default %(default)s)")
+    p.add_argument("--domain", default="localhost", help="XMPP domain (default %(default)s)")
+    p.add_argument("--user", default="alice", help="first account's localpart")
+    p.add_argument("--password", default="alice-pw", help="first account's password")
+    p.add_argument("--peer", default="bob", help="second account's localpart")
+    p.add_argument("--peer-password", default="bob-pw", help="second account's password")
+    p.add_argument("--debug", action="store_true", help="log the XML exchanged")
+    p.add_argument("scenario", choices=sorted(SCENARIOS), help="what to run")
+    return p.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    failed = checks.run_scenarios([(args.scenario, lambda: SCENARIOS[args.scenario](args))], 50)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
