@@ -27,7 +27,7 @@ import (
 	"parley/s2s"
 	"parley/sasl"
 	"parley/storage"
-	"parley/storage/sqlite"
+	"parley/storage/backend"
 	"parley/streamfeature"
 )
 
@@ -66,7 +66,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
-	store, err := sqlite.Open(context.Background(), cfg.Storage.SQLite)
+	store, err := backend.Open(context.Background(), cfg.Storage)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}

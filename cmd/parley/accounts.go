@@ -19,7 +19,7 @@ import (
 	"parley/config"
 	"parley/sasl"
 	"parley/storage"
-	"parley/storage/sqlite"
+	"parley/storage/backend"
 )
 
 // runAddUser runs "parley adduser": one account whose password is the
@@ -52,7 +52,7 @@ func runAddUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return c.fail(fmt.Errorf("%s: %w", user, err))
 	}
-	return withStore(ctx, c, cfg, func(st *sqlite.Store) error {
+	return withStore(ctx, c, cfg, func(st storage.Store) error {
 		err := st.CreateAccount(ctx, user, creds)
 		if errors.Is(err, storage.ErrExists) {
 			return fmt.Errorf("%s: account already exists (use \"parley passwd\" to change its password)", user)
@@ -98,7 +98,7 @@ func addUsers(ctx context.Context, c *command, stdin io.Reader) int {
 		failures []failure
 		created  int
 	)
-	code := withStore(ctx, c, cfg, func(st *sqlite.Store) error {
+	code := withStore(ctx, c, cfg, func(st storage.Store) error {
 		jobs := make(chan batchLine)
 		var wg sync.WaitGroup
 		for range min(runtime.NumCPU(), max(len(lines), 1)) {
@@ -148,7 +148,7 @@ func addUsers(ctx context.Context, c *command, stdin io.Reader) int {
 }
 
 // createAccount derives l's credentials and creates the account.
-func createAccount(ctx context.Context, st *sqlite.Store, l batchLine) error {
+func createAccount(ctx context.Context, st storage.Store, l batchLine) error {
 	// Skip the costly derivation for accounts that exist already.
 	if ok, err := st.AccountExists(ctx, l.user); err != nil {
 		return err
@@ -225,7 +225,7 @@ func runPasswd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return c.fail(fmt.Errorf("%s: %w", user, err))
 	}
-	return withStore(ctx, c, cfg, func(st *sqlite.Store) error {
+	return withStore(ctx, c, cfg, func(st storage.Store) error {
 		err := st.SetCredentials(ctx, user, creds)
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("%s: no such account", user)
@@ -249,7 +249,7 @@ func runDelUser(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return c.fail(err)
 	}
-	return withStore(ctx, c, cfg, func(st *sqlite.Store) error {
+	return withStore(ctx, c, cfg, func(st storage.Store) error {
 		err := st.DeleteAccount(ctx, user)
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("%s: no such account", user)
@@ -278,7 +278,7 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return c.fail(err)
 	}
-	return withStore(ctx, c, cfg, func(st *sqlite.Store) error {
+	return withStore(ctx, c, cfg, func(st storage.Store) error {
 		users, err := st.ListAccounts(ctx, domain)
 		if err != nil {
 			return err
@@ -294,8 +294,8 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // withStore opens the configured store, runs fn, closes the store and
 // returns the exit status, reporting the first error.
-func withStore(ctx context.Context, c *command, cfg *config.Config, fn func(*sqlite.Store) error) int {
-	st, err := sqlite.Open(ctx, cfg.Storage.SQLite)
+func withStore(ctx context.Context, c *command, cfg *config.Config, fn func(storage.Store) error) int {
+	st, err := backend.Open(ctx, cfg.Storage)
 	if err != nil {
 		return c.fail(err)
 	}
