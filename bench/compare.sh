@@ -25,6 +25,11 @@ usage: bash bench/compare.sh [options]
   -prosody-gc MODE   Prosody's Lua garbage collector: generational (default,
                      about twice as fast as Prosody's own default here) or
                      incremental (Prosody 0.12's default)
+  -modern            today's messaging on every server: message archive
+                     (XEP-0313) archiving every message, carbons (XEP-0280)
+                     and stream management (XEP-0198) on; the chat cases
+                     enable carbons (with a second session per user that
+                     receives the copies) and stream management with acks
   -ibr               create the Prosody and ejabberd accounts with in-band
                      registration (XEP-0077, slow) instead of writing them
                      into the servers' storage at start-up
@@ -38,6 +43,7 @@ EOF
 }
 
 QUICK=0
+MODERN=0
 IBR=0
 PROSODY_GC=generational
 CERT_TYPE=rsa
@@ -50,6 +56,7 @@ CMDLINE="bash bench/compare.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
 	case $1 in
 	-quick | --quick) QUICK=1 ;;
+	-modern | --modern) MODERN=1 ;;
 	-cert | --cert)
 		CERT_TYPE=${2:?-cert needs rsa or ecdsa}
 		shift
@@ -252,14 +259,24 @@ else
 	PRES_USERS=1000 PRES_CONTACTS=20
 	RUN_TIMEOUT=10m
 fi
+[ "$MODERN" = 1 ] && MODE="$MODE, modern messaging (archive, carbons, stream management)"
 CHAT_WINDOW=10
 MUC_SENDERS=2
 MUC_WINDOW=5
 
 # ---------------------------------------------------------------- configs
 
+# What -modern adds to each peer's configuration.
+PROSODY_MODERN=""
+EJABBERD_MODERN=""
+if [ "$MODERN" = 1 ]; then
+	PROSODY_MODERN='"mam"; "carbons"; "smacks";'
+	EJABBERD_MODERN='mod_mam: {default: always}\n  mod_carbons: {}\n  mod_stream_mgmt: {max_ack_queue: 10000, resend_on_timeout: if_offline}'
+fi
+
 fill() { # TEMPLATE SERVER OUT
 	sed -e "s|@DIR@|$WORK/$2|g" -e "s|@ADDR@|${ADDR[$2]}|g" \
+		-e "s|@PROSODY_MODERN@|$PROSODY_MODERN|g" -e "s|@EJABBERD_MODERN@|$EJABBERD_MODERN|g" \
 		-e "s|@CERT@|$CERT|g" -e "s|@KEY@|$KEY|g" \
 		-e "s|@DOMAIN@|$DOMAIN|g" -e "s|@MUC_DOMAIN@|$MUC_DOMAIN|g" \
 		-e "s|@PROSODY_GC@|$PROSODY_GC|g" "$1" >"$3"
@@ -301,6 +318,9 @@ level = "warn"
 EOF
 if [ "$PROFILE" = 1 ]; then
 	printf '\n[debug]\npprof_listen = "127.0.0.1:16060"\n' >>"$WORK/parley/config.toml"
+fi
+if [ "$MODERN" = 1 ]; then
+	printf '\n[mam]\nenabled = true\ndefault = "always"\n' >>"$WORK/parley/config.toml"
 fi
 fill "$BENCH_DIR/prosody.cfg.lua.tmpl" prosody "$WORK/prosody/prosody.cfg.lua"
 fill "$BENCH_DIR/ejabberd.yml.tmpl" ejabberd "$WORK/ejabberd/ejabberd.yml"
@@ -576,6 +596,7 @@ for m in "${MUC_CASES[@]}"; do
 done
 
 CHAT=(-pairs "$CHAT_PAIRS" -window "$CHAT_WINDOW" -size 100 -duration "$CHAT_DUR" -warmup "$CHAT_WARM")
+[ "$MODERN" = 1 ] && CHAT+=(-carbons -sm)
 want chat-sat && each chat-sat chat "${CHAT[@]}"
 
 # half_sat SERVER: half of SERVER's chat-sat messages per second

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -52,9 +53,23 @@ func (b *bench) chat(ctx context.Context) (*record, error) {
 	defer p.closeAll()
 	stopClose := context.AfterFunc(ctx, p.closeAll)
 	defer stopClose()
-	sessions, err := b.loginAll(ctx, p, idx, "c", loginSteps{roster: true, presence: true}, h)
+	steps := loginSteps{roster: true, presence: true, carbons: o.carbons, sm: o.sm}
+	sessions, err := b.loginAll(ctx, p, idx, "c", steps, h)
 	if err != nil {
 		return nil, fmt.Errorf("log in chat users: %w", err)
+	}
+	// With carbons, each user's second session gets a copy of every
+	// message the first one sends or receives.
+	var copies atomic.Int64
+	if o.carbons {
+		observe := func(s *session, name, raw []byte) {
+			if string(name) == "message" && (bytes.Contains(raw, []byte("<received")) || bytes.Contains(raw, []byte("<sent"))) {
+				copies.Add(1)
+			}
+		}
+		if _, err := b.loginAll(ctx, p, idx, "o", steps, observe); err != nil {
+			return nil, fmt.Errorf("log in carbons sessions: %w", err)
+		}
 	}
 	if !ready.wait(ctx, availableWait) {
 		b.logf("warning: not every initial presence was reflected within %v; starting anyway", availableWait)
@@ -75,12 +90,18 @@ func (b *bench) chat(ctx context.Context) (*record, error) {
 	}
 	sent, got := t.sent.Load(), t.delivered.Load()
 	params := newRecord().set("pairs", o.pairs).set("window", o.windowN).set("duration", o.duration.String()).
-		set("size", o.size).set("rate", o.rate).set("warmup", o.warmup.String())
+		set("size", o.size).set("rate", o.rate).set("warmup", o.warmup.String()).
+		set("carbons", o.carbons).set("sm", o.sm)
 	r := b.record(params).setPhase(ph, b.errs.Load()).
 		set("sent", sent).
 		set("delivered", got).
 		set("lost", max(sent-got, 0)).
 		set("msgs_per_s", ph.perSecond(float64(got))).
 		set("msgs_per_cpu_s", ph.perCPU(float64(got)))
+	if o.carbons {
+		// Copies of every message, measured or not: a check that the
+		// server made them, not a rate.
+		r.set("carbon_copies", copies.Load())
+	}
 	return t.setLatency(r), nil
 }

@@ -18,6 +18,8 @@ const (
 	nsBind     = "urn:ietf:params:xml:ns:xmpp-bind"
 	nsSession  = "urn:ietf:params:xml:ns:xmpp-session"
 	nsRoster   = "jabber:iq:roster"
+	nsSM       = "urn:xmpp:sm:3"
+	nsCarbons  = "urn:xmpp:carbons:2"
 	nsRegister = "jabber:iq:register"
 
 	// setupTimeout bounds one connection's negotiation.
@@ -148,6 +150,8 @@ func (c *connector) nextStanza(s *session) ([]byte, error) {
 			return nil, errStreamEnded
 		case tok.kind != tokStanza:
 			return nil, errors.New("unexpected stream header")
+		case s.smCount(elemName(tok.raw)):
+			continue
 		case bytes.HasSuffix(elemName(tok.raw), []byte(":error")) && bytes.HasPrefix(elemName(tok.raw), []byte("stream")):
 			return nil, fmt.Errorf("stream error %s", errorCondition(tok.raw))
 		case string(elemName(tok.raw)) == "iq":
@@ -286,6 +290,8 @@ func (c *connector) bind(s *session, feats features, i int, resource string) err
 type loginSteps struct {
 	roster   bool // get the roster (and wait for it)
 	presence bool // send initial presence
+	carbons  bool // enable message carbons (XEP-0280)
+	sm       bool // enable stream management (XEP-0198) and ack the server's requests
 }
 
 // login connects user i with resource and runs the steps; the returned
@@ -304,6 +310,27 @@ func (c *connector) login(ctx context.Context, i int, resource string, steps log
 	}
 	if err := c.bind(s, feats, i, resource); err != nil {
 		return fail("bind", err)
+	}
+	if steps.sm {
+		if err := s.writeString("<enable xmlns='" + nsSM + "' resume='true'/>"); err != nil {
+			return fail("enable stream management", err)
+		}
+		raw, err := c.nextStanza(s)
+		if err != nil {
+			return fail("enable stream management", err)
+		}
+		if name := string(elemName(raw)); name != "enabled" {
+			return fail("enable stream management", fmt.Errorf("server answered <%s/>: %s", name, clip(raw)))
+		}
+		s.sm = true
+	}
+	if steps.carbons {
+		if err := s.writeString("<iq type='set' id='carbons'><enable xmlns='" + nsCarbons + "'/></iq>"); err != nil {
+			return fail("enable carbons", err)
+		}
+		if _, err := c.awaitIQ(s, "carbons"); err != nil {
+			return fail("enable carbons", err)
+		}
 	}
 	if steps.roster {
 		if err := s.writeString("<iq type='get' id='roster'><query xmlns='" + nsRoster + "'/></iq>"); err != nil {

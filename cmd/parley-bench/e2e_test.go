@@ -167,6 +167,16 @@ func TestChat(t *testing.T) {
 			t.Errorf("implausible latencies: %v", out)
 		}
 	})
+	t.Run("with carbons", func(t *testing.T) {
+		out, _ := runBench(t, append(common, "-pairs", "1", "-window", "5", "-duration", "500ms", "-warmup", "200ms", "-carbons", "chat")...)
+		checkFields(t, out, "chat", "sent", "delivered", "carbon_copies")
+		sent, got, copies := num(t, out, "sent"), num(t, out, "delivered"), num(t, out, "carbon_copies")
+		// Each measured message also went, as a sent and a received
+		// copy, to the second sessions of its sender and receiver.
+		if sent == 0 || got != sent || copies < got {
+			t.Errorf("sent %v, delivered %v, carbon copies %v", sent, got, copies)
+		}
+	})
 	t.Run("paced", func(t *testing.T) {
 		out, _ := runBench(t, append(common, "-pairs", "2", "-rate", "100", "-duration", "1s", "-warmup", "200ms", "-size", "500", "chat")...)
 		checkFields(t, out, "chat", "sent", "delivered", "lost")

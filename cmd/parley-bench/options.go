@@ -39,6 +39,8 @@ type options struct {
 	duration, warmup time.Duration
 	size             int
 	rate             float64
+	carbons          bool // chat: carbons on, and a second session per user that gets the copies
+	sm               bool // chat: stream management on every session
 
 	mucDomain string
 	roomSize  int
@@ -84,6 +86,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "chat, muc: unmeasured time before it")
 	fs.IntVar(&o.size, "size", 100, "chat, muc: body bytes")
 	fs.Float64Var(&o.rate, "rate", 0, "chat, muc: total target messages/s, paced (0: closed loop)")
+	fs.BoolVar(&o.carbons, "carbons", false, "chat: every session enables message carbons (XEP-0280), and each user has a second session that receives the copies")
+	fs.BoolVar(&o.sm, "sm", false, "chat: every session enables stream management (XEP-0198), acks the server's requests, and senders request an ack with each write")
 
 	fs.StringVar(&o.mucDomain, "muc-domain", "", "muc: group chat service (default conference.<domain>)")
 	fs.IntVar(&o.roomSize, "room-size", 10, "muc: occupants per room")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,35 @@ type session struct {
 	mu    sync.Mutex
 	waits map[string]chan []byte // iq id -> reply, for setup requests
 	ids   atomic.Uint64
+
+	// sm: stream management is on; handled counts the stanzas received
+	// since, for the acks the server asks for (XEP-0198).
+	sm      bool
+	handled atomic.Uint32
+}
+
+// ackRequest is what a sender with stream management appends to each
+// write: a request for the server's count (XEP-0198 §4).
+var ackRequest = []byte("<r xmlns='urn:xmpp:sm:3'/>")
+
+// smCount keeps the stream-management count for a received element: a
+// stanza counts; the server's ack request is answered, and it and the
+// server's acks are consumed (true). It does nothing without stream
+// management.
+func (s *session) smCount(name []byte) bool {
+	if !s.sm {
+		return false
+	}
+	switch string(name) {
+	case "message", "presence", "iq":
+		s.handled.Add(1)
+	case "r":
+		s.writeString("<a xmlns='urn:xmpp:sm:3' h='" + strconv.FormatUint(uint64(s.handled.Load()), 10) + "'/>")
+		return true
+	case "a":
+		return true
+	}
+	return false
 }
 
 // write sends b as one write.
@@ -126,6 +156,9 @@ func (s *session) readLoop(h handler) error {
 			return fmt.Errorf("unexpected stream header inside the stream")
 		}
 		name := elemName(tok.raw)
+		if s.smCount(name) {
+			continue
+		}
 		switch string(name) {
 		case "iq":
 			t, _ := attr(tok.raw, "type")

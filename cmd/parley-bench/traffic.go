@@ -199,6 +199,9 @@ func (t *traffic) loop(sd *sender, interval time.Duration, stop <-chan struct{})
 			buf = t.build(buf, sd.tmpl, sd.id, seq, now)
 			seq++
 		}
+		if sd.s.sm {
+			buf = append(buf, ackRequest...)
+		}
 		if err := sd.s.write(buf); err != nil {
 			t.b.fail(err)
 			return
