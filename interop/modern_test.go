@@ -29,3 +29,11 @@ func runModern(t *testing.T, srv *testutil.Server, scenario string) string {
 func TestSlixmppCarbons(t *testing.T) {
 	runModern(t, slixmppServer(t, ""), "carbons")
 }
+
+// TestSlixmppMAM has a contact read the archive in pages with slixmpp's
+// XEP-0313 and XEP-0059 plugins, forwards and backwards, and a new device
+// of the sender catch up: every message exactly once, in order, under the
+// stanza ID it was delivered with.
+func TestSlixmppMAM(t *testing.T) {
+	runModern(t, slixmppServer(t, "[mam]\nenabled = true\n"), "mam")
+}

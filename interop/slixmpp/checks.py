@@ -5,8 +5,11 @@ Each script imports it from its own directory (Python puts a script's
 directory first on the module path).
 """
 
+import argparse
 import asyncio
+import logging
 import ssl
+import sys
 import uuid
 
 import slixmpp
@@ -152,3 +155,32 @@ def run_scenarios(scenarios, limit, before=None):
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
     return failed
+
+
+def command_line(doc, scenarios, add_arguments=None):
+    """Return the argument parser every script shares: the server's
+    address and domain, the accounts, --debug, then the script's own
+    arguments (add_arguments(parser)) and the scenario name."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--host", default="127.0.0.1", help="server address (default %(default)s)")
+    p.add_argument("--port", type=int, default=5222, help="client STARTTLS port (default %(default)s)")
+    p.add_argument("--domain", default="localhost", help="XMPP domain (default %(default)s)")
+    p.add_argument("--user", default="alice", help="first account's localpart")
+    p.add_argument("--password", default="alice-pw", help="first account's password")
+    p.add_argument("--peer", default="bob", help="second account's localpart")
+    p.add_argument("--peer-password", default="bob-pw", help="second account's password")
+    p.add_argument("--debug", action="store_true", help="log the XML exchanged")
+    if add_arguments:
+        add_arguments(p)
+    p.add_argument("scenario", choices=sorted(scenarios), help="what to run")
+    return p
+
+
+def main(doc, scenarios, argv, add_arguments=None, limit=50):
+    """Parse argv, run the chosen scenario of scenarios (name -> async
+    function of the parsed arguments) and return the exit status."""
+    args = command_line(doc, scenarios, add_arguments).parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    failed = run_scenarios([(args.scenario, lambda: scenarios[args.scenario](args))], limit)
+    return 1 if failed else 0

@@ -23,9 +23,7 @@ Usage:
         --domain localhost --component echo.localhost --secret SECRET SCENARIO
 """
 
-import argparse
 import asyncio
-import logging
 import sys
 
 import checks
@@ -190,28 +188,11 @@ SCENARIOS = {
 }
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1", help="server address (default %(default)s)")
-    p.add_argument("--port", type=int, default=5222, help="client STARTTLS port (default %(default)s)")
+def add_arguments(p):
     p.add_argument("--component-port", type=int, default=5347, help="component port (default %(default)s)")
-    p.add_argument("--domain", default="localhost", help="the user's XMPP domain (default %(default)s)")
     p.add_argument("--component", default="echo.localhost", help="the component's domain (default %(default)s)")
     p.add_argument("--secret", required=True, help="the component's secret")
-    p.add_argument("--user", default="alice", help="the user's localpart")
-    p.add_argument("--password", default="alice-pw", help="the user's password")
-    p.add_argument("--debug", action="store_true", help="log the XML exchanged")
-    p.add_argument("scenario", choices=sorted(SCENARIOS), help="what to run")
-    return p.parse_args(argv)
-
-
-def main(argv):
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    failed = checks.run_scenarios([(args.scenario, lambda: SCENARIOS[args.scenario](args))], 50)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(checks.main(__doc__, SCENARIOS, sys.argv[1:], add_arguments))

@@ -10,9 +10,7 @@ Usage:
     modern.py --host 127.0.0.1 --port 5222 --domain localhost SCENARIO
 """
 
-import argparse
 import asyncio
-import logging
 import sys
 
 import checks
@@ -117,32 +115,71 @@ async def scenario_carbons(args):
     await with_clients([desk, phone, b], body)
 
 
+async def scenario_mam(args):
+    """XEP-0313: a new device pages through the archive with XEP-0059."""
+    alice, bob = jid(args, args.user), jid(args, args.peer)
+    desk = Client(args, alice + "/desk", args.password, name="alice/desk")
+    b = Client(args, bob + "/pc", args.peer_password, name="bob")
+    total = 23
+    sent = ["message %02d" % i for i in range(total)]
+
+    async def converse():
+        for c in (desk, b):
+            c.send_presence()
+            await c.sync()
+        ids = []
+        for text in sent:
+            desk.send_message(mto=bob, mbody=text, mtype="chat")
+        for text in sent:
+            msg = await b.next_message("alice's %r" % text)
+            if msg["body"] != text:
+                raise Failure("bob got %r, expected %r" % (msg["body"], text))
+            sid = msg["stanza_id"]
+            if sid["by"].full != bob or not sid["id"]:
+                raise Failure("message without bob's archive ID: %s" % msg)
+            ids.append(sid["id"])
+        ok("bob got %d messages, each with an archive ID by %s" % (total, bob))
+        await desk.sync()
+
+        got = []
+        async for m in b["xep_0313"].iterate(with_jid=alice, rsm={"max": 5}):
+            got.append((m["mam_result"]["id"], m["mam_result"]["forwarded"]["stanza"]["body"]))
+        if [g[1] for g in got] != sent:
+            raise Failure("bob's archive in pages of 5: %r" % [g[1] for g in got])
+        if [g[0] for g in got] != ids:
+            raise Failure("archive IDs differ from the delivered stanza IDs")
+        ok("bob's archive in pages of 5 holds every message once, in order, under its stanza ID")
+
+        got = []
+        async for m in b["xep_0313"].iterate(with_jid=alice, reverse=True, rsm={"max": 7}):
+            got.append(m["mam_result"]["forwarded"]["stanza"]["body"])
+        if got != list(reversed(sent)):
+            raise Failure("bob's archive paged backwards: %r" % got)
+        ok("paging backwards from the last page returns every message once")
+
+    await with_clients([desk, b], converse)
+
+    # A device that was never online fetches alice's side of it.
+    tablet = Client(args, alice + "/tablet", args.password, name="alice/tablet")
+
+    async def catch_up():
+        got = []
+        async for m in tablet["xep_0313"].iterate(with_jid=bob, rsm={"max": 10}):
+            fwd = m["mam_result"]["forwarded"]
+            got.append(fwd["stanza"]["body"])
+            if not fwd["delay"]["stamp"]:
+                raise Failure("archived message without a delay stamp")
+        if got != sent:
+            raise Failure("alice's archive from a new device: %r" % got)
+        ok("a new device of alice's finds all %d messages she sent" % total)
+    await with_clients([tablet], catch_up)
+
+
 SCENARIOS = {
     "carbons": scenario_carbons,
+    "mam": scenario_mam,
 }
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1", help="server address (default %(default)s)")
-    p.add_argument("--port", type=int, default=5222, help="STARTTLS port (default %(default)s)")
-    p.add_argument("--domain", default="localhost", help="XMPP domain (default %(default)s)")
-    p.add_argument("--user", default="alice", help="first account's localpart")
-    p.add_argument("--password", default="alice-pw", help="first account's password")
-    p.add_argument("--peer", default="bob", help="second account's localpart")
-    p.add_argument("--peer-password", default="bob-pw", help="second account's password")
-    p.add_argument("--debug", action="store_true", help="log the XML exchanged")
-    p.add_argument("scenario", choices=sorted(SCENARIOS), help="what to run")
-    return p.parse_args(argv)
-
-
-def main(argv):
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    failed = checks.run_scenarios([(args.scenario, lambda: SCENARIOS[args.scenario](args))], 50)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(checks.main(__doc__, SCENARIOS, sys.argv[1:]))

@@ -15,9 +15,7 @@ Usage:
 Run with --help to list the scenarios and their options.
 """
 
-import argparse
 import asyncio
-import logging
 import sys
 
 import checks
@@ -298,32 +296,13 @@ SCENARIOS = {
 }
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1", help="server address (default %(default)s)")
-    p.add_argument("--port", type=int, default=5222, help="STARTTLS port (default %(default)s)")
+def add_arguments(p):
     p.add_argument("--direct-port", type=int, default=5223, help="direct TLS port (default %(default)s)")
-    p.add_argument("--domain", default="localhost", help="XMPP domain (default %(default)s)")
-    p.add_argument("--user", default="alice", help="first account's localpart")
-    p.add_argument("--password", default="alice-pw", help="first account's password")
-    p.add_argument("--peer", default="bob", help="second account's localpart")
-    p.add_argument("--peer-password", default="bob-pw", help="second account's password")
     p.add_argument("--mech", help="SASL mechanism to use (default: the strongest offered)")
     p.add_argument("--no-channel-binding", action="store_true",
                    help="behave like a client without SCRAM channel binding support")
     p.add_argument("--direct-tls", action="store_true", help="connect with direct TLS (XEP-0368)")
-    p.add_argument("--debug", action="store_true", help="log the XML exchanged")
-    p.add_argument("scenario", choices=sorted(SCENARIOS), help="what to run")
-    return p.parse_args(argv)
-
-
-def main(argv):
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    failed = checks.run_scenarios([(args.scenario, lambda: SCENARIOS[args.scenario](args))], 50)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(checks.main(__doc__, SCENARIOS, sys.argv[1:], add_arguments))
