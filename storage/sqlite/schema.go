@@ -114,6 +114,28 @@ CREATE TABLE muc_history (
 );
 CREATE INDEX muc_history_room ON muc_history (room, id);
 `,
+		// 3: message archives (XEP-0313). stamp_high is the highest stamp
+		// of the archive up to the message: never below its stamp and
+		// never decreasing in seq, so that time bounds turn into seq
+		// bounds; archive_messages_late holds the messages stamped before
+		// an earlier one, the only ones that stamp_high does not place.
+		`
+CREATE TABLE archive_messages (
+	seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+	archive       TEXT NOT NULL,
+	id            TEXT NOT NULL,
+	with_bare     TEXT NOT NULL,
+	with_resource TEXT NOT NULL,
+	stanza        BLOB NOT NULL,
+	stamp         TEXT NOT NULL,
+	stamp_high    TEXT NOT NULL,
+	UNIQUE (archive, id)
+);
+CREATE INDEX archive_messages_seq ON archive_messages (archive, seq);
+CREATE INDEX archive_messages_with ON archive_messages (archive, with_bare, seq);
+CREATE INDEX archive_messages_high ON archive_messages (archive, stamp_high);
+CREATE INDEX archive_messages_late ON archive_messages (archive, stamp) WHERE stamp < stamp_high;
+`,
 	}
 }
 

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"Documents", testDocuments},
 		{"LastActivity", testLastActivity},
 		{"MUC", testMUC},
+		{"Archives", testArchives},
 		{"Durability", testDurability},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open) })
