@@ -156,11 +156,14 @@ type MUCAffiliation struct {
 	Reason      string // why it was given, if said (bans show it)
 }
 
-// MUCMessage is one message of a room's history.
+// MUCMessage is one message of a room's history. The history is the
+// room's archive in Archives: Room is the archive, StanzaID the ID, ID
+// the Seq, and the With of the archived message is the stanza's from
+// attribute, the sender's occupant JID.
 type MUCMessage struct {
 	ID       int64     // increasing per store; set by the store
 	Room     string    // room bare JID
-	StanzaID string    // XEP-0359 stanza ID the room assigned
+	StanzaID string    // XEP-0359 stanza ID the room assigned; not empty
 	Stanza   []byte    // the message as the room reflected it, without a to
 	Stamp    time.Time // when the room received it (UTC)
 }
@@ -175,8 +178,8 @@ type MUC interface {
 	MUCRooms(ctx context.Context, service string) ([]MUCRoom, error)
 	// PutMUCRoom creates or replaces a room's configuration and subject.
 	PutMUCRoom(ctx context.Context, room MUCRoom) error
-	// DeleteMUCRoom removes a room, its affiliations and its history; no
-	// error if there was none.
+	// DeleteMUCRoom removes a room, its affiliations and its history
+	// (the room's archive); no error if there was none.
 	DeleteMUCRoom(ctx context.Context, room string) error
 	// MUCAffiliations returns a stored room's affiliations, sorted by JID.
 	MUCAffiliations(ctx context.Context, room string) ([]MUCAffiliation, error)
@@ -185,7 +188,9 @@ type MUC interface {
 	// is not stored.
 	SetMUCAffiliation(ctx context.Context, room string, a MUCAffiliation) error
 	// AppendMUCHistory durably appends messages, in order, to the history
-	// of their rooms. Messages of rooms that are not stored are skipped.
+	// of their rooms. Messages of rooms that are not stored are skipped,
+	// and so are messages whose StanzaID is already in the room's history
+	// (appending a batch again stores nothing twice).
 	AppendMUCHistory(ctx context.Context, msgs []MUCMessage) error
 	// MUCHistory returns the last limit messages of a room, oldest first.
 	MUCHistory(ctx context.Context, room string, limit int) ([]MUCMessage, error)
@@ -239,7 +244,7 @@ type Archives interface {
 	// DeleteArchive removes an archive; no error if there was none.
 	DeleteArchive(ctx context.Context, archive string) error
 	// PruneArchives removes every message archived before cutoff, in
-	// every archive, and reports how many.
+	// every archive, rooms' included, and reports how many.
 	PruneArchives(ctx context.Context, cutoff time.Time) (int64, error)
 }
 

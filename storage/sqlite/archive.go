@@ -19,13 +19,21 @@ import (
 // writes for long.
 const pruneBatch = 5000
 
-// insertArchived inserts one message unless its archive holds its ID,
-// returning its seq. Its parameters are ?1 archive, ?2 ID, ?3 with_bare,
-// ?4 with_resource, ?5 stanza, ?6 stamp and ?7 seq (NULL: the next).
-const insertArchived = `INSERT INTO archive_messages (archive, id, with_bare, with_resource, stanza, stamp, stamp_high, seq)
-	SELECT ?1, ?2, ?3, ?4, ?5, ?6, max(?6, coalesce((SELECT MAX(stamp_high) FROM archive_messages WHERE archive = ?1), '')), ?7
-	WHERE true
-	ON CONFLICT (archive, id) DO NOTHING RETURNING seq`
+// insertArchivedSQL returns the statement that inserts one message
+// unless its archive holds its ID, returning its seq. Its parameters are
+// ?1 archive, ?2 ID, ?3 with_bare, ?4 with_resource, ?5 stanza, ?6 stamp
+// and ?7 seq (NULL: the next). If roomsOnly, it inserts only into the
+// archive of a stored group-chat room.
+func insertArchivedSQL(roomsOnly bool) string {
+	cond := "true"
+	if roomsOnly {
+		cond = "EXISTS (SELECT 1 FROM muc_rooms WHERE jid = ?1)"
+	}
+	return `INSERT INTO archive_messages (archive, id, with_bare, with_resource, stanza, stamp, stamp_high, seq)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, max(?6, coalesce((SELECT MAX(stamp_high) FROM archive_messages WHERE archive = ?1), '')), ?7
+		WHERE ` + cond + `
+		ON CONFLICT (archive, id) DO NOTHING RETURNING seq`
+}
 
 // archiveColumns are the columns scanArchived reads, in order.
 const archiveColumns = `seq, id, with_bare, with_resource, stanza, stamp`
@@ -66,7 +74,7 @@ func (s *Store) AppendArchive(ctx context.Context, msgs []storage.ArchivedMessag
 	}
 	seqs := make([]int64, len(msgs))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, insertArchived)
+		stmt, err := tx.PrepareContext(ctx, insertArchivedSQL(false))
 		if err != nil {
 			return err
 		}
@@ -282,8 +290,8 @@ func (s *Store) DeleteArchive(ctx context.Context, archive string) error {
 	return nil
 }
 
-// PruneArchives removes every message of every archive archived before
-// cutoff, and reports how many it removed. It deletes in
+// PruneArchives removes every message of every archive, rooms' included,
+// archived before cutoff, and reports how many it removed. It deletes in
 // batches, each its own transaction, finding the messages outside the
 // write lock; if it fails part-way, the count is of the messages removed
 // until then.

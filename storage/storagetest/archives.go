@@ -33,6 +33,7 @@ func testArchives(t *testing.T, open Opener) {
 	t.Run("StampsOutOfOrder", func(t *testing.T) { testArchiveStampsOutOfOrder(t, newStore(t, open)) })
 	t.Run("Delete", func(t *testing.T) { testArchiveDelete(t, newStore(t, open)) })
 	t.Run("Prune", func(t *testing.T) { testArchivePrune(t, newStore(t, open)) })
+	t.Run("MUCHistory", func(t *testing.T) { testArchiveMUCHistory(t, newStore(t, open)) })
 }
 
 const (
@@ -532,7 +533,13 @@ func testArchiveDelete(t *testing.T, s storage.Store) {
 
 func testArchivePrune(t *testing.T, s storage.Store) {
 	ctx := t.Context()
+	const room = "r@conference.example.org"
+	must(t, s.PutMUCRoom(ctx, storage.MUCRoom{JID: room, Created: archiveStart()}))
 	alice := fillArchive(t, s) // and 5 messages of bob's at archiveStart
+	must(t, s.AppendMUCHistory(ctx, []storage.MUCMessage{
+		roomMessage(room, "a", 0, archiveStart()),
+		roomMessage(room, "a", 3000, archiveStart()),
+	}))
 
 	if n, err := s.PruneArchives(ctx, archiveStart()); err != nil || n != 0 {
 		t.Fatalf("PruneArchives(the first stamp) = %d, %v; want 0, as the cutoff is exclusive", n, err)
@@ -541,7 +548,7 @@ func testArchivePrune(t *testing.T, s storage.Store) {
 	cutoff := alice[40].Stamp
 	n, err := s.PruneArchives(ctx, cutoff)
 	must(t, err)
-	if want := int64(40 + 5); n != want {
+	if want := int64(40 + 5 + 1); n != want {
 		t.Errorf("PruneArchives = %d, want %d", n, want)
 	}
 	page, _, err := s.QueryArchive(ctx, archiveOwner, storage.ArchiveQuery{Max: archiveSize})
@@ -550,7 +557,69 @@ func testArchivePrune(t *testing.T, s storage.Store) {
 	if n, _ := s.CountArchive(ctx, "bob@example.org", storage.ArchiveQuery{}); n != 0 {
 		t.Errorf("bob's archive kept %d messages", n)
 	}
+	if h, err := s.MUCHistory(ctx, room, 10); err != nil || len(h) != 1 || h[0].StanzaID != "id3000" {
+		t.Errorf("room history after pruning = %+v, %v; want id3000 only", h, err)
+	}
 	if n, err := s.PruneArchives(ctx, cutoff); err != nil || n != 0 {
 		t.Errorf("second PruneArchives = %d, %v; want 0", n, err)
+	}
+}
+
+// testArchiveMUCHistory checks that a room's history is its archive.
+func testArchiveMUCHistory(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	const room, other = "r@conference.example.org", "o@conference.example.org"
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, r := range []string{room, other} {
+		must(t, s.PutMUCRoom(ctx, storage.MUCRoom{JID: r, Created: t0}))
+	}
+	hist := []storage.MUCMessage{
+		roomMessage(room, "ann", 1, t0),
+		roomMessage(room, "bo b", 2, t0),
+		roomMessage(other, "ann", 1, t0), // same stanza ID, other room
+		roomMessage(room, "ann", 3, t0),
+	}
+	must(t, s.AppendMUCHistory(ctx, hist))
+	// A message whose stanza ID the room holds is skipped; an empty
+	// stanza ID is an error.
+	dup := roomMessage(room, "eve", 2, t0)
+	dup.Stanza = []byte("<message from='x'/>")
+	must(t, s.AppendMUCHistory(ctx, []storage.MUCMessage{dup, roomMessage(room, "ann", 4, t0)}))
+	noID := roomMessage(room, "ann", 5, t0)
+	noID.StanzaID = ""
+	checkErr(t, "AppendMUCHistory with an empty stanza ID", s.AppendMUCHistory(ctx, []storage.MUCMessage{noID}), errAny)
+
+	stored, err := s.MUCHistory(ctx, room, 10)
+	must(t, err)
+	if len(stored) != 4 {
+		t.Fatalf("MUCHistory = %+v, want 4 messages", stored)
+	}
+	var want []storage.ArchivedMessage
+	for i, m := range stored {
+		want = append(want, storage.ArchivedMessage{
+			Archive: room, ID: m.StanzaID, With: room + "/" + []string{"ann", "bo b", "ann", "ann"}[i],
+			Stanza: m.Stanza, Stamp: m.Stamp, Seq: m.ID,
+		})
+	}
+	page, _, err := s.QueryArchive(ctx, room, storage.ArchiveQuery{Max: 10})
+	must(t, err)
+	checkMessages(t, "room archive", page, want)
+	page, _, err = s.QueryArchive(ctx, room, storage.ArchiveQuery{Max: 10, With: room + "/ann"})
+	must(t, err)
+	checkMessages(t, "room archive with an occupant", page, []storage.ArchivedMessage{want[0], want[2], want[3]})
+
+	// Messages appended to the archive are history too.
+	extra := []storage.ArchivedMessage{{Archive: room, ID: "x1", With: room + "/cy", Stanza: []byte("<message/>"), Stamp: t0}}
+	must(t, s.AppendArchive(ctx, extra))
+	if h, _ := s.MUCHistory(ctx, room, 1); len(h) != 1 || h[0].StanzaID != "x1" || h[0].ID != extra[0].Seq {
+		t.Errorf("last history message = %+v, want x1 with ID %d", h, extra[0].Seq)
+	}
+
+	must(t, s.DeleteMUCRoom(ctx, room))
+	if n, err := s.CountArchive(ctx, room, storage.ArchiveQuery{}); err != nil || n != 0 {
+		t.Errorf("the deleted room's archive holds %d messages, %v", n, err)
+	}
+	if n, _ := s.CountArchive(ctx, other, storage.ArchiveQuery{}); n != 1 {
+		t.Errorf("deleting a room left %d messages to another, want 1", n)
 	}
 }
