@@ -116,6 +116,11 @@ func (r *Request) applyForm(f dataform.Form) error {
 			if name == "start" {
 				r.Query.Start = t.UTC()
 			} else {
+				// Stamps go out to the millisecond: an end echoed from
+				// one covers the whole millisecond it names.
+				if t.Nanosecond()%int(time.Millisecond) == 0 {
+					t = t.Add(time.Millisecond - 1)
+				}
 				r.Query.End = t.UTC()
 			}
 		case "before-id":

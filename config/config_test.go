@@ -508,7 +508,7 @@ func TestRepositoryConfig(t *testing.T) {
 func TestMAMSection(t *testing.T) {
 	cases := []struct {
 		name, body, wantErr string
-		retention          time.Duration
+		retention           time.Duration
 	}{
 		{name: "defaults", body: ""},
 		{name: "days", body: "[mam]\nenabled = true\nretention = \"90d\"\n", retention: 90 * 24 * time.Hour},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/archive"
 	"parley/config"
 	"parley/router"
 	"parley/storage"
@@ -43,7 +44,10 @@ type Host struct {
 	Store    storage.Store
 	Config   *config.Config
 	Features *streamfeature.Registry // stream features of client streams
-	Log      zerolog.Logger          // tagged with the module's name
+	// Archive is the shared, batched writer of every message archive
+	// (users' and rooms'); readers Sync with it before they query.
+	Archive *archive.Writer[storage.ArchivedMessage]
+	Log     zerolog.Logger // tagged with the module's name
 
 	runs *[]func(context.Context)
 }

@@ -17,9 +17,12 @@ func Spec() module.Spec {
 			cfg := h.Config.MUC
 			def := cfg.DefaultRoom
 			s, err := Register(context.Background(), h.Router, Options{
-				Domain: cfg.Domain,
-				Store:  h.Store,
-				Log:    h.Log,
+				Domain:         cfg.Domain,
+				Store:          h.Store,
+				Archives:       h.Store,
+				ArchiveWriter:  h.Archive,
+				MaxArchivePage: h.Config.MAM.MaxPage,
+				Log:            h.Log,
 				Policy: Policy{
 					Create:          cfg.Create,
 					Admins:          cfg.Admins,

@@ -6,6 +6,7 @@ import (
 	"parley/modules/disco"
 	"parley/modules/entitytime"
 	"parley/modules/lastactivity"
+	"parley/modules/mam"
 	"parley/modules/offline"
 	"parley/modules/ping"
 	"parley/modules/private"
@@ -28,6 +29,7 @@ func modules() []module.Spec {
 		lastactivity.Spec(),
 		offline.Spec(),
 		carbons.Spec(),
+		mam.Spec(),
 		vcard.Spec(),
 		private.Spec(),
 		muc.Spec(),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/archive"
 	"parley/c2s"
 	"parley/certs"
 	"parley/component"
@@ -44,8 +45,11 @@ type Server struct {
 	// features they offer.
 	modules  *module.Set
 	features *streamfeature.Registry
-	cert     tls.Certificate
-	poller   *idlepoll.Poller // nil where unsupported
+	// archive writes every message archive in the background; it is
+	// flushed before storage closes.
+	archive *archive.Writer[storage.ArchivedMessage]
+	cert    tls.Certificate
+	poller  *idlepoll.Poller // nil where unsupported
 
 	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls", "pprof"
 	wg        sync.WaitGroup
@@ -73,11 +77,13 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, store: store, cert: cert, listeners: make(map[string]net.Listener)}
 	s.router = router.New(cfg.Server.Domains, store, log.With().Str("component", "router").Logger())
 	s.features = new(streamfeature.Registry)
+	s.archive = archive.NewWriter(store.AppendArchive, log.With().Str("component", "archive").Logger())
 	s.modules, err = module.Setup(modules(), module.Host{
 		Router:   s.router,
 		Store:    store,
 		Config:   cfg,
 		Features: s.features,
+		Archive:  s.archive,
 		Log:      log,
 	})
 	if err != nil {
@@ -198,7 +204,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.poller.Run(ctx)
 		}()
 	}
-	for _, run := range s.modules.Runs() {
+	for _, run := range append(s.modules.Runs(), s.archive.Run) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

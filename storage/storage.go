@@ -43,7 +43,7 @@ type Accounts interface {
 	AccountExists(ctx context.Context, user string) (bool, error)
 	// DeleteAccount removes user and all data stored for the user (roster,
 	// pending subscriptions, offline messages, XML documents, last
-	// activity); ErrNotFound if no account.
+	// activity, message archive); ErrNotFound if no account.
 	DeleteAccount(ctx context.Context, user string) error
 	// ListAccounts returns the bare JIDs of every account of domain, sorted.
 	ListAccounts(ctx context.Context, domain string) ([]string, error)
@@ -156,11 +156,14 @@ type MUCAffiliation struct {
 	Reason      string // why it was given, if said (bans show it)
 }
 
-// MUCMessage is one message of a room's history.
+// MUCMessage is one message of a room's history. The history is the
+// room's archive in Archives: Room is the archive, StanzaID the ID, ID
+// the Seq, and the With of the archived message is the stanza's from
+// attribute, the sender's occupant JID.
 type MUCMessage struct {
 	ID       int64     // increasing per store; set by the store
 	Room     string    // room bare JID
-	StanzaID string    // XEP-0359 stanza ID the room assigned
+	StanzaID string    // XEP-0359 stanza ID the room assigned; not empty
 	Stanza   []byte    // the message as the room reflected it, without a to
 	Stamp    time.Time // when the room received it (UTC)
 }
@@ -175,8 +178,8 @@ type MUC interface {
 	MUCRooms(ctx context.Context, service string) ([]MUCRoom, error)
 	// PutMUCRoom creates or replaces a room's configuration and subject.
 	PutMUCRoom(ctx context.Context, room MUCRoom) error
-	// DeleteMUCRoom removes a room, its affiliations and its history; no
-	// error if there was none.
+	// DeleteMUCRoom removes a room, its affiliations and its history
+	// (the room's archive); no error if there was none.
 	DeleteMUCRoom(ctx context.Context, room string) error
 	// MUCAffiliations returns a stored room's affiliations, sorted by JID.
 	MUCAffiliations(ctx context.Context, room string) ([]MUCAffiliation, error)
@@ -185,7 +188,9 @@ type MUC interface {
 	// is not stored.
 	SetMUCAffiliation(ctx context.Context, room string, a MUCAffiliation) error
 	// AppendMUCHistory durably appends messages, in order, to the history
-	// of their rooms. Messages of rooms that are not stored are skipped.
+	// of their rooms. Messages of rooms that are not stored are skipped,
+	// and so are messages whose StanzaID is already in the room's history
+	// (appending a batch again stores nothing twice).
 	AppendMUCHistory(ctx context.Context, msgs []MUCMessage) error
 	// MUCHistory returns the last limit messages of a room, oldest first.
 	MUCHistory(ctx context.Context, room string, limit int) ([]MUCMessage, error)
@@ -195,7 +200,7 @@ type MUC interface {
 // messages (XEP-0313) or a group-chat room's messages.
 type ArchivedMessage struct {
 	Archive string    // owner: a user's or a room's bare JID
-	ID      string    // XEP-0359 stanza ID the archive assigned; unique per archive
+	ID      string    // XEP-0359 stanza ID the archive assigned; unique per archive, not empty
 	With    string    // the other party as it appeared, a bare or full JID (for rooms: the occupant's room JID "room@service/nick")
 	Stanza  []byte    // the serialized message
 	Stamp   time.Time // when it was archived (UTC)
@@ -203,30 +208,43 @@ type ArchivedMessage struct {
 }
 
 // ArchiveQuery selects and pages messages of one archive, oldest first.
+// JIDs are compared exactly, as stored: callers normalize them.
 type ArchiveQuery struct {
 	With     string    // bare JID: messages with any resource of it; full JID: only with that one; "" any
 	Start    time.Time // zero: unbounded; inclusive
 	End      time.Time // zero: unbounded; inclusive
 	AfterID  string    // only messages after this ID (exclusive); ErrNotFound if the ID is not in the archive
 	BeforeID string    // only messages before this ID (exclusive); ErrNotFound likewise
-	IDs      []string  // only these IDs (XEP-0313 v0.7 ids); other filters still apply
+	IDs      []string  // only these IDs (XEP-0313 v0.7 ids), unknown ones matching nothing; empty: any; other filters still apply
 	Max      int       // page size, > 0
 	Last     bool      // the page at the end of the range (RSM <before/>): the last Max messages, still returned oldest first
 }
 
 // Archives stores message archives, append-only apart from deletion.
+// Message order is Seq order, which is append order; stamps need not
+// follow it.
 type Archives interface {
-	// AppendArchive durably appends messages, in order, in one transaction, setting Seq.
+	// AppendArchive durably appends messages, in order, in one
+	// transaction, setting the Seq of each element of msgs. ErrExists,
+	// and nothing is appended, if an ID is already in its archive or
+	// twice in msgs.
 	AppendArchive(ctx context.Context, msgs []ArchivedMessage) error
 	// QueryArchive returns one page and whether it reaches the end of the
-	// range in the direction of paging (XEP-0313 <fin complete='true'/>): the end
-	// for forward paging, the start when Last or BeforeID is set.
+	// range in the direction of paging (XEP-0313 <fin complete='true'/>):
+	// the end for forward paging, the start when Last or BeforeID is set. The
+	// range is every message matching With, Start, End and IDs between
+	// AfterID and BeforeID; with Last or BeforeID set the page is the last
+	// Max messages of the range, otherwise the first Max. An error if Max
+	// is not positive.
 	QueryArchive(ctx context.Context, archive string, q ArchiveQuery) (page []ArchivedMessage, complete bool, err error)
-	// CountArchive returns how many messages match q ignoring Max and paging (XEP-0059 <count/>).
+	// CountArchive returns how many messages match q ignoring Max and
+	// paging (XEP-0059 <count/>): With, Start, End and IDs count; Max,
+	// AfterID, BeforeID and Last do not.
 	CountArchive(ctx context.Context, archive string, q ArchiveQuery) (int, error)
 	// DeleteArchive removes an archive; no error if there was none.
 	DeleteArchive(ctx context.Context, archive string) error
-	// PruneArchives removes every message archived before cutoff and reports how many.
+	// PruneArchives removes every message archived before cutoff, in
+	// every archive, rooms' included, and reports how many.
 	PruneArchives(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
@@ -239,6 +257,7 @@ type Store interface {
 	Documents
 	LastActivity
 	MUC
+	Archives
 	// Close flushes and releases the backend.
 	Close() error
 }

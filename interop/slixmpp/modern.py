@@ -135,7 +135,7 @@ async def scenario_mam(args):
             if msg["body"] != text:
                 raise Failure("bob got %r, expected %r" % (msg["body"], text))
             sid = msg["stanza_id"]
-            if sid["by"].full != bob or not sid["id"]:
+            if str(sid["by"]) != bob or not sid["id"]:
                 raise Failure("message without bob's archive ID: %s" % msg)
             ids.append(sid["id"])
         ok("bob got %d messages, each with an archive ID by %s" % (total, bob))

@@ -112,9 +112,9 @@ func (s *Store) AccountExists(ctx context.Context, user string) (bool, error) {
 	return ok, nil
 }
 
-// DeleteAccount removes user and every row stored for the user, in one
-// transaction; storage.ErrNotFound (and nothing is deleted) if no account.
-// The roster version restarts from 0.
+// DeleteAccount removes user and every row stored for the user, its
+// message archive included, in one transaction; storage.ErrNotFound (and
+// nothing is deleted) if no account. The roster version restarts from 0.
 func (s *Store) DeleteAccount(ctx context.Context, user string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE user = ?`, user)
@@ -133,6 +133,9 @@ func (s *Store) DeleteAccount(ctx context.Context, user string) error {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user = ?`, user); err != nil {
 				return fmt.Errorf("delete from %s: %w", table, err)
 			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM archive_messages WHERE archive = ?`, user); err != nil {
+			return fmt.Errorf("delete archive: %w", err)
 		}
 		return nil
 	})

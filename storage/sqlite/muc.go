@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -47,10 +48,18 @@ func (s *Store) PutMUCRoom(ctx context.Context, room storage.MUCRoom) error {
 	return nil
 }
 
-// DeleteMUCRoom removes a room with its affiliations and history; no error
-// if there was none.
+// DeleteMUCRoom removes a room with its affiliations and history (its
+// archive); no error if there was none.
 func (s *Store) DeleteMUCRoom(ctx context.Context, room string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM muc_rooms WHERE jid = ?`, room); err != nil {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// muc_affiliations rows go by ON DELETE CASCADE.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM muc_rooms WHERE jid = ?`, room); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM archive_messages WHERE archive = ?`, room)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("delete group-chat room %s: %w", room, err)
 	}
 	return nil
@@ -101,22 +110,29 @@ func (s *Store) SetMUCAffiliation(ctx context.Context, room string, a storage.MU
 }
 
 // AppendMUCHistory appends msgs, in order and in one transaction, to the
-// history of their rooms; messages of rooms that are not stored (a room
-// destroyed while its last messages were queued) are skipped.
+// archives of their rooms, each under its stanza's from as With. Messages
+// of rooms that are not stored (a room destroyed while its last messages
+// were queued) are skipped, and so are messages whose StanzaID the room's
+// archive holds already. An empty StanzaID is an error.
 func (s *Store) AppendMUCHistory(ctx context.Context, msgs []storage.MUCMessage) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx,
-			`INSERT INTO muc_history (room, stanza_id, stanza, stamp)
-			 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM muc_rooms WHERE jid = ?1)`)
+		stmt, err := tx.PrepareContext(ctx, insertArchivedSQL(true))
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, m := range msgs {
-			if _, err := stmt.ExecContext(ctx, m.Room, m.StanzaID, nonNil(m.Stanza), formatTime(m.Stamp)); err != nil {
+			if m.StanzaID == "" {
+				return fmt.Errorf("message of %s has no stanza ID", m.Room)
+			}
+			bare, res := storage.SplitJID(storage.StanzaFrom(m.Stanza))
+			// No row: the room is not stored or holds the ID.
+			var seq int64
+			err := stmt.QueryRowContext(ctx, m.Room, m.StanzaID, bare, res, nonNil(m.Stanza), formatTime(m.Stamp), nil).Scan(&seq)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 		}
@@ -128,7 +144,8 @@ func (s *Store) AppendMUCHistory(ctx context.Context, msgs []storage.MUCMessage)
 	return nil
 }
 
-// MUCHistory returns the last limit messages of room, oldest first.
+// MUCHistory returns the last limit messages of room's archive, oldest
+// first.
 func (s *Store) MUCHistory(ctx context.Context, room string, limit int) ([]storage.MUCMessage, error) {
 	msgs, err := s.mucHistory(ctx, room, limit)
 	if err != nil {
@@ -153,9 +170,9 @@ func (s *Store) mucHistory(ctx context.Context, room string, limit int) ([]stora
 		m.Stamp, err = parseTime(stamp)
 		m.Stanza = nonNil(m.Stanza)
 		return m, err
-	}, `SELECT id, stanza_id, stanza, stamp FROM
-		   (SELECT id, stanza_id, stanza, stamp FROM muc_history WHERE room = ? ORDER BY id DESC LIMIT ?)
-		 ORDER BY id`, room, limit)
+	}, `SELECT seq, id, stanza, stamp FROM
+		   (SELECT seq, id, stanza, stamp FROM archive_messages WHERE archive = ? ORDER BY seq DESC LIMIT ?)
+		 ORDER BY seq`, room, limit)
 }
 
 // serviceOf returns the domain of a room JID ("room@service").

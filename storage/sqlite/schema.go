@@ -3,16 +3,27 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
+
+	"parley/storage"
 )
+
+// migration is one step of the schema: SQL, then, if set, Go code for
+// data changes SQL cannot express, in the same transaction.
+type migration struct {
+	sql  string
+	then func(ctx context.Context, tx *sql.Tx) error
+}
 
 // migrations returns the schema migrations in order; migration i brings
 // the schema from version i to version i+1 (PRAGMA user_version). Append
 // new migrations at the end; never edit one that has shipped.
-func migrations() []string {
-	return []string{
+func migrations() []migration {
+	return []migration{
 		// 1: initial schema.
-		`
+		{sql: `
 CREATE TABLE accounts (
 	user    TEXT NOT NULL PRIMARY KEY,
 	domain  TEXT NOT NULL,
@@ -83,10 +94,10 @@ CREATE TABLE last_activity (
 	at     TEXT NOT NULL,
 	status TEXT NOT NULL
 );
-`,
+`},
 		// 2: group chat (XEP-0045): persistent rooms, their affiliations
 		// and the rooms' message history.
-		`
+		{sql: `
 CREATE TABLE muc_rooms (
 	jid        TEXT NOT NULL PRIMARY KEY,
 	service    TEXT NOT NULL,
@@ -113,8 +124,92 @@ CREATE TABLE muc_history (
 	stamp     TEXT NOT NULL
 );
 CREATE INDEX muc_history_room ON muc_history (room, id);
-`,
+`},
+		// 3: message archives (XEP-0313). stamp_high is the highest stamp
+		// of the archive up to the message: never below its stamp and
+		// never decreasing in seq, so that time bounds turn into seq
+		// bounds; archive_messages_late holds the messages stamped before
+		// an earlier one, the only ones that stamp_high does not place.
+		{sql: `
+CREATE TABLE archive_messages (
+	seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+	archive       TEXT NOT NULL,
+	id            TEXT NOT NULL,
+	with_bare     TEXT NOT NULL,
+	with_resource TEXT NOT NULL,
+	stanza        BLOB NOT NULL,
+	stamp         TEXT NOT NULL,
+	stamp_high    TEXT NOT NULL,
+	UNIQUE (archive, id)
+);
+CREATE INDEX archive_messages_seq ON archive_messages (archive, seq);
+CREATE INDEX archive_messages_with ON archive_messages (archive, with_bare, seq);
+CREATE INDEX archive_messages_high ON archive_messages (archive, stamp_high);
+CREATE INDEX archive_messages_late ON archive_messages (archive, stamp) WHERE stamp < stamp_high;
+`},
+		// 4: a room's history is its archive: muc_history moves into
+		// archive_messages.
+		{then: moveMUCHistory},
 	}
+}
+
+// moveMUCHistory copies every muc_history row, in order, into
+// archive_messages and drops muc_history. Into an empty archive_messages
+// a row keeps its id as the seq, so MUCMessage.ID does not change. A
+// stanza ID that is empty or already taken in its room, which the old
+// table allowed, gets "-" and the id appended so that no message is lost.
+func moveMUCHistory(ctx context.Context, tx *sql.Tx) error {
+	var keepIDs bool
+	if err := tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM archive_messages)`).Scan(&keepIDs); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, room, stanza_id, stanza, stamp FROM muc_history ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			oldID                 int64
+			room, stanzaID, stamp string
+			stanza                []byte
+		)
+		if err := rows.Scan(&oldID, &room, &stanzaID, &stanza, &stamp); err != nil {
+			return err
+		}
+		bare, resource := storage.SplitJID(storage.StanzaFrom(stanza))
+		var seq any // NULL: the next
+		if keepIDs {
+			seq = oldID
+		}
+		insert := func(id string) (bool, error) {
+			var got int64
+			err := tx.QueryRowContext(ctx, insertArchivedSQL(false), room, id, bare, resource, nonNil(stanza), stamp, seq).Scan(&got)
+			if errors.Is(err, sql.ErrNoRows) {
+				return false, nil
+			}
+			return err == nil, err
+		}
+		ok, err := false, error(nil)
+		if stanzaID != "" {
+			ok, err = insert(stanzaID)
+		}
+		if err == nil && !ok {
+			ok, err = insert(stanzaID + "-" + strconv.FormatInt(oldID, 10))
+		}
+		if err == nil && !ok {
+			err = fmt.Errorf("stanza ID %q is taken", stanzaID)
+		}
+		if err != nil {
+			return fmt.Errorf("move group-chat message %d of %s: %w", oldID, room, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	_, err = tx.ExecContext(ctx, `DROP TABLE muc_history`)
+	return err
 }
 
 // migrate applies every pending migration, each in its own write
@@ -136,8 +231,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 				done = true
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, ms[v]); err != nil {
-				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+			if ms[v].sql != "" {
+				if _, err := tx.ExecContext(ctx, ms[v].sql); err != nil {
+					return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+				}
+			}
+			if ms[v].then != nil {
+				if err := ms[v].then(ctx, tx); err != nil {
+					return fmt.Errorf("migrate data to schema version %d: %w", v+1, err)
+				}
 			}
 			// PRAGMA takes no bound parameters; v+1 is an int we control.
 			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {

@@ -94,15 +94,25 @@ func opener(tb testing.TB) (storage.Store, func() storage.Store) {
 
 func TestConformance(t *testing.T) { storagetest.Run(t, opener) }
 
-// userTables returns every table with a user column holding the account
-// a row belongs to. Group-chat affiliations are a room's, not the user's:
-// a ban outlives the banned account.
-func userTables(t testing.TB, s *Store) []string {
+// ownedTables returns every table whose rows belong to a user, with the
+// column naming the user: user, or archive for archived messages (a
+// room's archive is not a user's, but it has no user column). Group-chat
+// affiliations are a room's, not the user's: a ban outlives the banned
+// account.
+func ownedTables(t testing.TB, s *Store) map[string]string {
 	t.Helper()
-	tables, err := queryStrings(t.Context(), s.r,
-		`SELECT m.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS c
-		 WHERE m.type = 'table' AND c.name = 'user' AND m.name != 'muc_affiliations' ORDER BY m.name`)
+	type owned struct{ table, column string }
+	rows, err := queryAll(t.Context(), s.r, func(rows *sql.Rows) (owned, error) {
+		var o owned
+		err := rows.Scan(&o.table, &o.column)
+		return o, err
+	}, `SELECT m.name, c.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS c
+		 WHERE m.type = 'table' AND (c.name = 'user' OR c.name = 'archive') AND m.name != 'muc_affiliations'`)
 	must(t, err)
+	tables := make(map[string]string)
+	for _, o := range rows {
+		tables[o.table] = o.column
+	}
 	return tables
 }
 
@@ -113,26 +123,26 @@ func TestDeleteAccountLeavesNoRows(t *testing.T) {
 	const alice, bob = "alice@example.org", "bob@example.org"
 	storagetest.Populate(t, s, alice)
 	storagetest.Populate(t, s, bob)
-	tables := userTables(t, s)
-	if len(tables) < 9 {
-		t.Fatalf("found only the user tables %q", tables)
+	tables := ownedTables(t, s)
+	if len(tables) < 10 {
+		t.Fatalf("found only the tables %q", tables)
 	}
-	count := func(table, user string) int {
+	count := func(table, column, user string) int {
 		var n int
-		must(t, s.r.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM `+table+` WHERE user = ?`, user).Scan(&n))
+		must(t, s.r.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM `+table+` WHERE `+column+` = ?`, user).Scan(&n))
 		return n
 	}
-	for _, table := range tables {
-		if count(table, alice) == 0 {
+	for table, column := range tables {
+		if count(table, column, alice) == 0 {
 			t.Fatalf("Populate left %s empty", table)
 		}
 	}
 	must(t, s.DeleteAccount(t.Context(), alice))
-	for _, table := range tables {
-		if n := count(table, alice); n != 0 {
+	for table, column := range tables {
+		if n := count(table, column, alice); n != 0 {
 			t.Errorf("after DeleteAccount, %s has %d rows of alice", table, n)
 		}
-		if count(table, bob) == 0 {
+		if count(table, column, bob) == 0 {
 			t.Errorf("DeleteAccount(alice) emptied bob's %s", table)
 		}
 	}
@@ -183,7 +193,7 @@ func TestConcurrentUse(t *testing.T) {
 	ctx := context.Background()
 	const workers, each = 4, 20
 	var wg sync.WaitGroup
-	errs := make(chan error, workers*each*2)
+	errs := make(chan error, workers*each*5)
 	for w := range workers {
 		wg.Go(func() {
 			user := fmt.Sprintf("u%d@example.org", w)
@@ -195,6 +205,13 @@ func TestConcurrentUse(t *testing.T) {
 					errs <- err
 				}
 				if _, _, err := s.Roster(ctx, "shared@example.org"); err != nil {
+					errs <- err
+				}
+				m := storage.ArchivedMessage{Archive: "shared@example.org", ID: fmt.Sprintf("%d-%d", w, i), With: user, Stamp: time.Now()}
+				if err := s.AppendArchive(ctx, []storage.ArchivedMessage{m}); err != nil {
+					errs <- err
+				}
+				if _, _, err := s.QueryArchive(ctx, "shared@example.org", storage.ArchiveQuery{Max: 5, Last: true}); err != nil {
 					errs <- err
 				}
 			}
@@ -210,6 +227,19 @@ func TestConcurrentUse(t *testing.T) {
 	if len(items) != workers*each || ver != workers*each {
 		t.Errorf("shared roster: %d items, version %d; want %d, %d", len(items), ver, workers*each, workers*each)
 	}
+	// Each worker's archived messages are in its order.
+	for w := range workers {
+		page, _, err := s.QueryArchive(ctx, "shared@example.org", storage.ArchiveQuery{Max: 2 * each, With: fmt.Sprintf("u%d@example.org", w)})
+		must(t, err)
+		if len(page) != each {
+			t.Fatalf("worker %d: %d archived messages, want %d", w, len(page), each)
+		}
+		for i, m := range page {
+			if m.ID != fmt.Sprintf("%d-%d", w, i) {
+				t.Errorf("worker %d: archived message %d is %s", w, i, m.ID)
+			}
+		}
+	}
 }
 
 const (
@@ -217,13 +247,13 @@ const (
 	helperReady = "STORED "
 )
 
-// TestHelperProcess is not a real test: TestOfflineSurvivesKill runs the
-// test binary again with helperEnv set, and this stores a message, reports
-// it, and waits to be killed.
+// TestHelperProcess is not a real test: TestWritesSurviveKill runs the
+// test binary again with helperEnv set, and this stores messages, offline
+// and archived, reports them, and waits to be killed.
 func TestHelperProcess(t *testing.T) {
 	path := os.Getenv(helperEnv)
 	if path == "" {
-		t.Skip("helper process for TestOfflineSurvivesKill")
+		t.Skip("helper process for TestWritesSurviveKill")
 	}
 	s, err := Open(context.Background(), path)
 	if err != nil {
@@ -231,7 +261,13 @@ func TestHelperProcess(t *testing.T) {
 		os.Exit(3)
 	}
 	for i := range 3 {
-		if err := s.StoreOffline(context.Background(), "alice@example.org", fmt.Appendf(nil, "<message id='%d'/>", i), time.Now()); err != nil {
+		err := s.StoreOffline(context.Background(), "alice@example.org", fmt.Appendf(nil, "<message id='%d'/>", i), time.Now())
+		if err == nil {
+			err = s.AppendArchive(context.Background(), []storage.ArchivedMessage{
+				{Archive: "alice@example.org", ID: fmt.Sprint(i), With: "bob@example.org/x", Stanza: fmt.Appendf(nil, "<message id='%d'/>", i), Stamp: time.Now()},
+			})
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
@@ -241,7 +277,7 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(4)
 }
 
-func TestOfflineSurvivesKill(t *testing.T) {
+func TestWritesSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a process")
 	}
@@ -265,7 +301,7 @@ func TestOfflineSurvivesKill(t *testing.T) {
 			break
 		}
 	}
-	// SIGKILL right after the last StoreOffline returned: nothing gets to
+	// SIGKILL right after the last append returned: nothing gets to
 	// run Close, checkpoint the WAL or flush anything.
 	must(t, cmd.Process.Kill())
 	_ = cmd.Wait()
@@ -288,6 +324,16 @@ func TestOfflineSurvivesKill(t *testing.T) {
 	for i, m := range msgs {
 		if want := fmt.Sprintf("<message id='%d'/>", i); string(m.Stanza) != want {
 			t.Errorf("message %d = %s, want %s", i, m.Stanza, want)
+		}
+	}
+	archived, _, err := s.QueryArchive(context.Background(), "alice@example.org", storage.ArchiveQuery{Max: 10})
+	must(t, err)
+	if len(archived) != 3 {
+		t.Fatalf("after kill -9: %d archived messages, want 3", len(archived))
+	}
+	for i, m := range archived {
+		if want := fmt.Sprintf("<message id='%d'/>", i); m.ID != fmt.Sprint(i) || string(m.Stanza) != want {
+			t.Errorf("archived message %d = %s %s, want %d %s", i, m.ID, m.Stanza, i, want)
 		}
 	}
 }
@@ -358,3 +404,5 @@ func TestDatabaseFileIsOwnerOnly(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkArchive(b *testing.B) { storagetest.RunBenchmarks(b, opener) }

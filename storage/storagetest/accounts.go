@@ -116,6 +116,9 @@ func Populate(t testing.TB, s storage.Store, user string) {
 	must(t, s.StoreOffline(ctx, user, []byte("<message/>"), time.Now()))
 	must(t, s.PutDocument(ctx, user, "vcard", "", []byte("<vCard/>")))
 	must(t, s.SetLastActivity(ctx, user, time.Now(), "bye"))
+	must(t, s.AppendArchive(ctx, []storage.ArchivedMessage{
+		{Archive: user, ID: "populated", With: "x@example.net/r", Stanza: []byte("<message/>"), Stamp: time.Now()},
+	}))
 }
 
 // holdings reports, for each kind of data Populate stores, whether user
@@ -143,6 +146,12 @@ func holdings(t testing.TB, s storage.Store, user string) map[string]bool {
 	has["offline count"] = n > 0
 	has["document"] = present(t, second(s.Document(ctx, user, "vcard", "")))
 	has["last activity"] = present(t, third(s.LastActivity(ctx, user)))
+	n, err = s.CountArchive(ctx, user, storage.ArchiveQuery{})
+	must(t, err)
+	has["archive"] = n > 0
+	page, _, err := s.QueryArchive(ctx, user, storage.ArchiveQuery{Max: 10})
+	must(t, err)
+	has["archived messages"] = len(page) > 0
 	return has
 }
 

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ func testDurability(t *testing.T, open Opener) {
 	must(t, s.AppendMUCHistory(ctx, []storage.MUCMessage{roomMessage(room, "a", 1, wantRoom.Created)}))
 	wantHistory, err := s.MUCHistory(ctx, room, 10)
 	must(t, err)
+	wantArchive := fillArchive(t, s)
 
 	for i := range 2 {
 		s = reopen()
@@ -47,5 +49,14 @@ func testDurability(t *testing.T, open Opener) {
 		if h, err := s.MUCHistory(ctx, room, 10); err != nil || !reflect.DeepEqual(h, wantHistory) {
 			t.Errorf("reopen %d: history = %+v, %v; want %+v", i, h, err, wantHistory)
 		}
+		page, _, err := s.QueryArchive(ctx, archiveOwner, storage.ArchiveQuery{Max: archiveSize, AfterID: "populated"})
+		must(t, err)
+		checkMessages(t, fmt.Sprintf("reopen %d: archive", i), page, wantArchive)
+	}
+	// Seq goes on increasing after a restart.
+	more := []storage.ArchivedMessage{{Archive: archiveOwner, ID: "after restart", Stamp: time.Now()}}
+	must(t, s.AppendArchive(ctx, more))
+	if last := wantArchive[len(wantArchive)-1].Seq; more[0].Seq <= last {
+		t.Errorf("Seq after reopening = %d, not above %d", more[0].Seq, last)
 	}
 }

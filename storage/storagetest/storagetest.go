@@ -1,8 +1,9 @@
 // Package storagetest is the conformance suite for storage backends: it
 // checks every method of every storage interface against its documented
-// contract, through the interfaces only. A backend's tests call Run; what
-// the suite cannot see through the interfaces (files, schema migrations,
-// crash safety, connection handling) stays in the backend's own tests.
+// contract, through the interfaces only. A backend's tests call Run, and
+// its benchmarks RunBenchmarks; what the suite cannot see through the
+// interfaces (files, schema migrations, crash safety, connection handling)
+// stays in the backend's own tests, which Populate helps to fill.
 package storagetest
 
 import (
@@ -32,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"Documents", testDocuments},
 		{"LastActivity", testLastActivity},
 		{"MUC", testMUC},
+		{"Archives", testArchives},
 		{"Durability", testDurability},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open) })
