@@ -363,3 +363,30 @@ func stampOf(t *testing.T, c *testutil.Client, id string) string {
 	}
 	return res[0].Child(mam.NS, "result").Child(mam.NSForward, "forwarded").Child(stanza.NSDelay, "delay").Attr("stamp")
 }
+
+// TestArchiveAcrossServers checks that messages with a user of another
+// server are archived on this side, both ways, with the stanza ID of the
+// recipient's own archive.
+func TestArchiveAcrossServers(t *testing.T) {
+	s := testutil.Federate(t, mamOn, "a.test", "b.test")
+	a := testutil.Login(t, s[0].Addr, "alice@a.test", "alice-pw", "pc")
+	a.Send("<presence/>")
+	b := testutil.Login(t, s[1].Addr, "bob@b.test", "bob-pw", "pc")
+	b.Send("<presence/>")
+	a.Send("<message to='bob@b.test/pc' type='chat'><body>to b</body></message>")
+	m := b.Expect(testutil.IsKind("message"))
+	sid := m.Child(mam.NSStanzaID, "stanza-id")
+	if m.ChildText("", "body") != "to b" || sid == nil || sid.Attr("by") != "bob@b.test" {
+		t.Fatalf("bob got %s", m)
+	}
+	b.Send("<message to='alice@a.test/pc' type='chat'><body>to a</body></message>")
+	if m := a.Expect(testutil.IsKind("message")); m.Child(mam.NSStanzaID, "stanza-id").Attr("by") != "alice@a.test" {
+		t.Fatalf("alice got %s", m)
+	}
+	if p := query(t, a, "", "", "with", "bob@b.test"); !slices.Equal(p.bodies, []string{"to b", "to a"}) {
+		t.Fatalf("alice's archive: %v", p.bodies)
+	}
+	if p := query(t, b, "", ""); !slices.Equal(p.bodies, []string{"to b", "to a"}) || p.ids[0] != sid.Attr("id") {
+		t.Fatalf("bob's archive: %v %v (delivered id %s)", p.bodies, p.ids, sid.Attr("id"))
+	}
+}
