@@ -11,6 +11,7 @@ import (
 
 	msasl "mellium.im/sasl"
 
+	"parley/c2s"
 	"parley/internal/testutil"
 	"parley/stanza"
 )
@@ -464,5 +465,73 @@ func TestYFlagAfterUnsupportedBinding(t *testing.T) {
 	fresh := testutil.DialTLS(t, srv.DirectAddr, testutil.Domain)
 	if el := fresh.AuthenticateAs(msasl.ScramSha256Plus, "SCRAM-SHA-256", "alice", "pw"); el.Local != "failure" {
 		t.Fatalf("y without an earlier binding attempt: %s", el)
+	}
+}
+
+// TestClientStateIndication checks XEP-0352 end to end: the stream
+// feature, presence and chat states held while the client is inactive
+// (the latest per contact), a message going out at once after what was
+// held, and everything flushed on active.
+func TestClientStateIndication(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	alice := srv.AddUser("alice", "pw")
+	bob := srv.AddUser("bob", "pw")
+	srv.SetSubscription(alice, bob, "both")
+	srv.SetSubscription(bob, alice, "both")
+	s := testutil.DialStream(t, srv.Addr, srv.Domain)
+	s.StartTLS(srv.Domain)
+	s.Authenticate(msasl.ScramSha256, "alice", "pw")
+	if f := s.Open(srv.Domain); f.Child(c2s.NSCSI, "csi") == nil {
+		t.Fatalf("no csi stream feature: %s", f)
+	}
+	s.Bind("phone")
+	s.Write("<presence/>")
+	s.Next() // own presence
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "pc")
+	b.Send("<presence/>")
+	if p := s.Next(); p.Local != "presence" || p.From() != bob+"/pc" {
+		t.Fatalf("bob's presence while active: %s", p)
+	}
+	s.Write("<inactive xmlns='urn:xmpp:csi:0'/>")
+	// Answered once the server has taken in the inactive state.
+	s.Write("<iq type='get' id='ping0' to='" + srv.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if el := s.Next(); el.ID() != "ping0" {
+		t.Fatalf("ping answer: %s", el)
+	}
+	b.Send("<presence><show>away</show></presence>")
+	b.Send("<presence><show>dnd</show></presence>")
+	b.Sendf("<message to='%s/phone' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>", alice)
+	b.Sendf("<message to='%s/phone' type='chat' id='m1'><body>wake up</body></message>", alice)
+	// Held presence (only the latest) and chat state first, then the
+	// message; nothing else.
+	var got []string
+	for range 3 {
+		el := s.Next()
+		switch {
+		case el.Local == "presence":
+			got = append(got, "presence:"+el.ChildText("", "show"))
+		case el.Child("", "body") != nil:
+			got = append(got, "body")
+		default:
+			got = append(got, "chatstate")
+		}
+	}
+	if want := []string{"presence:dnd", "chatstate", "body"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("while inactive got %v, want %v", got, want)
+	}
+	b.Send("<presence><show>xa</show></presence>")
+	b.IQ("<iq type='get' to='" + srv.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	s.Write("<iq type='get' id='ping1' to='" + srv.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	// The iq answer goes out after the held presence.
+	if el := s.Next(); el.Local != "presence" || el.ChildText("", "show") != "xa" {
+		t.Fatalf("held presence before the ping answer: %s", el)
+	}
+	s.Next() // the ping answer
+	b.Send("<presence><show>chat</show></presence>")
+	// bob's ping is answered once his presence was routed, and held.
+	b.IQ("<iq type='get' to='" + srv.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	s.Write("<active xmlns='urn:xmpp:csi:0'/>")
+	if el := s.Next(); el.Local != "presence" || el.ChildText("", "show") != "chat" {
+		t.Fatalf("held presence on active: %s", el)
 	}
 }

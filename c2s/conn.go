@@ -46,6 +46,7 @@ type conn struct {
 	full       string
 
 	authFailures int
+	csi          csiBuffer
 	// cannotBind: the client tried a -PLUS mechanism with a channel-binding
 	// type parley lacks, so its later "y" flag is no downgrade.
 	cannotBind bool
@@ -74,8 +75,9 @@ func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
 	return c
 }
 
-// Send implements router.Session.
-func (c *conn) Send(el *stanza.Element) bool { return c.w.Send(el) }
+// Send implements router.Session: stanzas pass the client-state buffer,
+// then the writer.
+func (c *conn) Send(el *stanza.Element) bool { return c.csi.pass(el, c.w.Send) }
 
 // Close implements router.Session: it sends a stream error (if condition is
 // set) and the closing stream tag, then closes the connection.
@@ -551,6 +553,10 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 // address and hands it to the router.
 func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 	kind := el.Kind()
+	if kind == "" && el.Space == NSCSI && (el.Local == "active" || el.Local == "inactive") {
+		c.csi.setInactive(el.Local == "inactive", c.w.Send)
+		return nil
+	}
 	if kind == "" {
 		return xmlstream.Errorf("unsupported-stanza-type", "<%s xmlns='%s'/> is not a stanza", el.Local, el.Space)
 	}

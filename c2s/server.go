@@ -90,6 +90,8 @@ func New(o Options) *Server {
 	if o.Features == nil {
 		o.Features = new(streamfeature.Registry)
 	}
+	// Client State Indication (XEP-0352) is the stream's own business.
+	o.Features.Add(streamfeature.Authenticated, stanza.New(NSCSI, "csi"))
 	s := &Server{opts: o, features: o.Features, auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool(), conns: make(map[*conn]struct{})}
 	o.Router.HandleIQ(router.TargetAccount, nsSession, func(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 		return nil, nil

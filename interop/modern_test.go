@@ -37,3 +37,13 @@ func TestSlixmppCarbons(t *testing.T) {
 func TestSlixmppMAM(t *testing.T) {
 	runModern(t, slixmppServer(t, "[mam]\nenabled = true\n"), "mam")
 }
+
+// TestSlixmppCSI has slixmpp's XEP-0352 plugin mark a phone inactive: a
+// contact's presence changes wait, collapsed to the latest, and a message
+// arrives at once, after them.
+func TestSlixmppCSI(t *testing.T) {
+	srv := slixmppServer(t, "")
+	srv.SetSubscription("alice@"+srv.Domain, "bob@"+srv.Domain, "both")
+	srv.SetSubscription("bob@"+srv.Domain, "alice@"+srv.Domain, "both")
+	runModern(t, srv, "csi")
+}

@@ -21,18 +21,25 @@ class Client(checks.Client):
     """A slixmpp client with the plugins of a current IM client."""
 
     def __init__(self, args, jid, password, name=None):
-        super().__init__(jid, password, ("xep_0030", "xep_0199", "xep_0280", "xep_0297", "xep_0313", "xep_0359"),
+        super().__init__(jid, password, ("xep_0030", "xep_0199", "xep_0280", "xep_0297", "xep_0313", "xep_0352", "xep_0359"),
                          name=name)
         self.args = args
         self.messages = asyncio.Queue()
         self.carbons = asyncio.Queue()
+        self.arrivals = asyncio.Queue()  # presence and messages, in order
         self.add_event_handler("message", self._on_message)
+        self.add_event_handler("presence", self._on_presence)
         self.add_event_handler("carbon_received", lambda m: self.carbons.put_nowait(("received", m)))
         self.add_event_handler("carbon_sent", lambda m: self.carbons.put_nowait(("sent", m)))
 
     def _on_message(self, msg):
         if msg["type"] in ("chat", "normal", "error") and msg["body"]:
             self.messages.put_nowait(msg)
+        self.arrivals.put_nowait(msg)
+
+    def _on_presence(self, pres):
+        if pres["from"].bare != self.boundjid.bare:
+            self.arrivals.put_nowait(pres)
 
     async def start(self):
         self.connect((self.args.host, self.args.port), force_starttls=True)
@@ -175,8 +182,55 @@ async def scenario_mam(args):
     await with_clients([tablet], catch_up)
 
 
+async def scenario_csi(args):
+    """XEP-0352: an inactive phone gets presence late, messages at once."""
+    alice, bob = jid(args, args.user), jid(args, args.peer)
+    phone = Client(args, alice + "/phone", args.password, name="alice/phone")
+    b = Client(args, bob + "/pc", args.peer_password, name="bob")
+
+    async def body():
+        if not phone["xep_0352"].enabled:
+            raise Failure("the server does not offer client state indication")
+        phone.send_presence()
+        await phone.sync()
+        b.send_presence()
+        pres = await expect(phone.arrivals.get(), "bob's presence while active")
+        ok("active: got %s's presence at once" % pres["from"])
+        phone["xep_0352"].send_inactive()
+        await phone.sync()
+        for show in ("away", "dnd"):
+            b.send_presence(pshow=show)
+        await b.sync()
+        # Not no_more(): the phone's own ping would let held presence out
+        # ahead of its answer.
+        await asyncio.sleep(0.5)
+        if not phone.arrivals.empty():
+            raise Failure("presence reached the inactive phone: %s" % phone.arrivals.get_nowait())
+        ok("inactive: bob's presence changes are held")
+        b.send_message(mto=alice + "/phone", mbody="are you there?", mtype="chat")
+        first = await expect(phone.arrivals.get(), "the held presence")
+        second = await expect(phone.arrivals.get(), "the message")
+        if first.name != "presence" or first["show"] != "dnd":
+            raise Failure("first after the message was sent: %s" % first)
+        if second.name != "message" or second["body"] != "are you there?":
+            raise Failure("second: %s" % second)
+        ok("a message arrives at once, after only the latest held presence (%s)" % first["show"])
+        b.send_presence(pshow="chat")
+        await b.sync()
+        await asyncio.sleep(0.3)
+        if not phone.arrivals.empty():
+            raise Failure("presence reached the inactive phone: %s" % phone.arrivals.get_nowait())
+        phone["xep_0352"].send_active()
+        pres = await expect(phone.arrivals.get(), "the held presence on active")
+        if pres["show"] != "chat":
+            raise Failure("on active got %s" % pres)
+        ok("active again: the held presence arrives")
+    await with_clients([phone, b], body)
+
+
 SCENARIOS = {
     "carbons": scenario_carbons,
+    "csi": scenario_csi,
     "mam": scenario_mam,
 }
 
