@@ -47,3 +47,9 @@ func TestSlixmppCSI(t *testing.T) {
 	srv.SetSubscription("bob@"+srv.Domain, "alice@"+srv.Domain, "both")
 	runModern(t, srv, "csi")
 }
+
+// TestSlixmppBlocking blocks and unblocks a contact with slixmpp's
+// XEP-0191 plugin.
+func TestSlixmppBlocking(t *testing.T) {
+	runModern(t, slixmppServer(t, ""), "blocking")
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"parley/module"
+	"parley/modules/blocking"
 	"parley/modules/carbons"
 	"parley/modules/disco"
 	"parley/modules/entitytime"
@@ -28,6 +29,7 @@ func modules() []module.Spec {
 		entitytime.Spec(),
 		lastactivity.Spec(),
 		offline.Spec(),
+		blocking.Spec(),
 		carbons.Spec(),
 		mam.Spec(),
 		vcard.Spec(),

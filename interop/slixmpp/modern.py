@@ -21,7 +21,7 @@ class Client(checks.Client):
     """A slixmpp client with the plugins of a current IM client."""
 
     def __init__(self, args, jid, password, name=None):
-        super().__init__(jid, password, ("xep_0030", "xep_0199", "xep_0280", "xep_0297", "xep_0313", "xep_0352", "xep_0359"),
+        super().__init__(jid, password, ("xep_0030", "xep_0199", "xep_0280", "xep_0297", "xep_0191", "xep_0313", "xep_0352", "xep_0359"),
                          name=name)
         self.args = args
         self.messages = asyncio.Queue()
@@ -228,7 +228,49 @@ async def scenario_csi(args):
     await with_clients([phone, b], body)
 
 
+async def scenario_blocking(args):
+    """XEP-0191: alice blocks bob, then unblocks him."""
+    alice, bob = jid(args, args.user), jid(args, args.peer)
+    a = Client(args, alice + "/pc", args.password, name="alice")
+    b = Client(args, bob + "/pc", args.peer_password, name="bob")
+
+    async def expect_error(c, condition, what):
+        msg = await expect(c.messages.get(), what)
+        if msg["type"] != "error" or msg["error"]["condition"] != condition:
+            raise Failure("%s got %s instead of a %s error" % (c.name, msg, condition))
+
+    async def body():
+        for c in (a, b):
+            c.send_presence()
+            await c.sync()
+        blocked = await a.iq("block list", a["xep_0191"].get_blocked(timeout=STEP_TIMEOUT))
+        if blocked["blocklist"]["items"]:
+            raise Failure("a new account has a block list: %s" % blocked["blocklist"]["items"])
+        await a.iq("block", a["xep_0191"].block([bob], timeout=STEP_TIMEOUT))
+        blocked = await a.iq("block list", a["xep_0191"].get_blocked(timeout=STEP_TIMEOUT))
+        items = {str(j) for j in blocked["blocklist"]["items"]}
+        if items != {bob}:
+            raise Failure("block list after blocking bob: %s" % items)
+        ok("alice blocked %s" % bob)
+        b.send_message(mto=alice + "/pc", mbody="let me in", mtype="chat")
+        await expect_error(b, "service-unavailable", "an error for writing to alice")
+        await no_more(a, a.messages, "message from the blocked contact")
+        ok("bob's message did not reach alice; bob got service-unavailable")
+        a.send_message(mto=bob, mbody="go away", mtype="chat")
+        await expect_error(a, "not-acceptable", "an error for writing to the blocked contact")
+        await no_more(b, b.messages, "message from alice")
+        ok("alice cannot write to the contact she blocked")
+        await a.iq("unblock", a["xep_0191"].unblock([bob], timeout=STEP_TIMEOUT))
+        b.send_message(mto=alice + "/pc", mbody="hello again", mtype="chat")
+        msg = await a.next_message("bob's message after unblocking")
+        if msg["body"] != "hello again":
+            raise Failure("alice got %r" % msg["body"])
+        ok("after unblocking, bob's message arrives")
+    await with_clients([a, b], body)
+
+
 SCENARIOS = {
+    "blocking": scenario_blocking,
     "carbons": scenario_carbons,
     "csi": scenario_csi,
     "mam": scenario_mam,
