@@ -295,7 +295,7 @@ func TestUnknownTopLevelElementAfterBind(t *testing.T) {
 	srv := testutil.StartServer(t, "")
 	srv.AddUser("alice", "pw")
 	a := testutil.Login(t, srv.Addr, "alice", "pw", "r")
-	a.Send("<enable xmlns='urn:xmpp:sm:3'/>")
+	a.Send("<enable xmlns='urn:example:unknown'/>")
 	el := a.Expect(isStreamError)
 	if c := el.FirstElement(); c == nil || c.Local != "unsupported-stanza-type" {
 		t.Fatalf("got %s", el)

@@ -42,11 +42,11 @@ type conn struct {
 	headerSent bool
 	user       string // authenticated bare JID
 	res        *router.Resource
-	unbound    bool // res was unbound from the router
+	sess       *session // the bound session, once bound or resumed
+	left       bool     // the stream left its session (see leave)
 	full       string
 
 	authFailures int
-	csi          csiBuffer
 	// cannotBind: the client tried a -PLUS mechanism with a channel-binding
 	// type parley lacks, so its later "y" flag is no downgrade.
 	cannotBind bool
@@ -75,18 +75,23 @@ func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
 	return c
 }
 
-// Send implements router.Session: stanzas pass the client-state buffer,
-// then the writer.
-func (c *conn) Send(el *stanza.Element) bool { return c.csi.pass(el, c.w.Send) }
+// Send writes a stanza of the negotiation, before a session is bound.
+func (c *conn) Send(el *stanza.Element) bool { return c.w.Send(el) }
 
-// Close implements router.Session: it sends a stream error (if condition is
-// set) and the closing stream tag, then closes the connection.
-func (c *conn) Close(condition, text string) { c.closeStream(condition, text, false) }
+// Close sends a stream error (if condition is set) and the closing stream
+// tag, then closes the connection.
+func (c *conn) Close(condition, text string) {
+	var se *xmlstream.Error
+	if condition != "" {
+		se = &xmlstream.Error{Condition: condition, Text: text}
+	}
+	c.closeStream(se, false)
+}
 
 // closeStream is Close; onInputError says that the stream error answers
 // what the client sent, on the reading goroutine, which then lets the
 // client read it before the connection closes (see package linger).
-func (c *conn) closeStream(condition, text string, onInputError bool) {
+func (c *conn) closeStream(se *xmlstream.Error, onInputError bool) {
 	c.closeOnce.Do(func() {
 		var b strings.Builder
 		c.hmu.Lock()
@@ -94,8 +99,8 @@ func (c *conn) closeStream(condition, text string, onInputError bool) {
 			b.WriteString(c.header())
 		}
 		c.hmu.Unlock()
-		if condition != "" {
-			b.WriteString((&xmlstream.Error{Condition: condition, Text: text}).Element())
+		if se != nil {
+			b.WriteString(se.Element())
 		}
 		b.WriteString("</stream:stream>")
 		c.w.Close(b.String(), 2*time.Second)
@@ -154,7 +159,7 @@ func (c *conn) fail(err error) {
 	var se *xmlstream.Error
 	if errors.As(err, &se) {
 		c.srv.opts.Log.Info().Str("remote", c.remote).Str("condition", se.Condition).Str("text", se.Text).Msg("stream error")
-		c.closeStream(se.Condition, se.Text, true)
+		c.closeStream(se, true)
 		return
 	}
 	if errors.Is(err, xmlstream.ErrStreamClosed) {
@@ -249,24 +254,41 @@ func (c *conn) loop() {
 // that stanzas routed meanwhile go elsewhere or to offline storage rather
 // than to a stream that is closing.
 func (c *conn) stop(err error) {
-	c.unbind()
+	c.leave(resumable(err))
 	c.fail(err)
-	c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Msg("client session ended")
 	c.end()
 }
 
-// unbind removes the bound resource from the router, once.
-func (c *conn) unbind() {
-	if c.res != nil && !c.unbound {
-		c.unbound = true
-		c.srv.opts.Router.Unbind(context.WithoutCancel(c.ctx), c.res)
+// resumable reports whether a stream that ended with err leaves its
+// session for the client to resume (XEP-0198 §5): a connection that
+// broke or went silent does; a stream the client closed, or one ended by
+// a stream error, does not.
+func resumable(err error) bool {
+	var se *xmlstream.Error
+	return !errors.As(err, &se) && !errors.Is(err, xmlstream.ErrStreamClosed)
+}
+
+// leave takes the stream off its session, once: the session waits for
+// the client to resume it when it may, and ends otherwise.
+func (c *conn) leave(mayResume bool) {
+	if c.sess == nil || c.left {
+		return
+	}
+	c.left = true
+	ctx := context.WithoutCancel(c.ctx)
+	switch c.sess.leave(c, mayResume) {
+	case sessionEnds:
+		c.sess.end(ctx)
+		c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Msg("client session ended")
+	case sessionWaits:
+		c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Msg("client session waits for resumption")
 	}
 }
 
 // end releases everything the stream held; it runs once, on the goroutine
 // that saw the stream end.
 func (c *conn) end() {
-	c.unbind()
+	c.leave(false)
 	c.closeTransport()
 	c.srv.forget(c)
 }
@@ -365,6 +387,13 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 			}
 		case el.Kind() == "iq" && el.Child(nsBind, "bind") != nil && c.user != "":
 			return c.bind(ctx, el)
+		case el.Space == NSSM && el.Local == "resume" && c.user != "":
+			if c.resume(ctx, el) {
+				return true, nil
+			}
+		case el.Space == NSSM && c.user != "":
+			// XEP-0198 §3: stream management needs a bound resource.
+			c.w.SendRaw(smFailed("unexpected-request", "bind a resource before enabling stream management", -1))
 		case el.Kind() != "":
 			if c.user == "" {
 				return false, xmlstream.Errorf("not-authorized", "authenticate before sending stanzas")
@@ -542,7 +571,10 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 	}
 	c.full = full.String()
 	c.cb = nil // only authentication needed them
-	c.res = c.srv.opts.Router.Bind(ctx, full, c)
+	c.sess = &session{srv: c.srv, full: c.full, user: c.user}
+	c.sess.attach(c)
+	c.res = c.srv.opts.Router.Bind(ctx, full, c.sess)
+	c.sess.res = c.res
 	reply := stanza.New("", "iq", "type", "result", "id", iq.ID())
 	reply.Append(stanza.New(nsBind, "bind").Append(stanza.New(nsBind, "jid").AppendText(c.full)))
 	c.Send(reply)
@@ -554,9 +586,13 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 	kind := el.Kind()
 	if kind == "" && el.Space == NSCSI && (el.Local == "active" || el.Local == "inactive") {
-		c.csi.setInactive(el.Local == "inactive", c.w.Send)
+		c.sess.csi.setInactive(el.Local == "inactive", c.sess.send)
 		return nil
 	}
+	if kind == "" && el.Space == NSSM {
+		return c.streamManagement(el)
+	}
+	c.sess.received()
 	if kind == "" {
 		return xmlstream.Errorf("unsupported-stanza-type", "<%s xmlns='%s'/> is not a stanza", el.Local, el.Space)
 	}

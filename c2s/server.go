@@ -49,7 +49,14 @@ type Options struct {
 	// ParkAfter is how long a session must be quiet before it is parked;
 	// default 2s.
 	ParkAfter time.Duration
-	Log       zerolog.Logger
+	// ResumeTimeout is how long a session with stream management waits
+	// for its client to resume it after the connection broke (XEP-0198);
+	// 0 offers no resumption.
+	ResumeTimeout time.Duration
+	// MaxUnacked is how many stanzas a client may leave unacknowledged
+	// before its stream is closed; default 10000.
+	MaxUnacked int
+	Log        zerolog.Logger
 }
 
 // Server accepts client connections.
@@ -63,6 +70,9 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	done     bool
+
+	rmu       sync.Mutex
+	resumable map[string]*session // sessions that may be resumed, by id
 }
 
 func (s *Server) leaf() *x509.Certificate {
@@ -87,12 +97,17 @@ func New(o Options) *Server {
 	if o.MaxAuthTries == 0 {
 		o.MaxAuthTries = 5
 	}
+	if o.MaxUnacked == 0 {
+		o.MaxUnacked = 10000
+	}
 	if o.Features == nil {
 		o.Features = new(streamfeature.Registry)
 	}
 	// Client State Indication (XEP-0352) is the stream's own business.
 	o.Features.Add(streamfeature.Authenticated, stanza.New(NSCSI, "csi"))
-	s := &Server{opts: o, features: o.Features, auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool(), conns: make(map[*conn]struct{})}
+	// Stream Management (XEP-0198).
+	o.Features.Add(streamfeature.Authenticated, stanza.New(NSSM, "sm"))
+	s := &Server{opts: o, features: o.Features, resumable: make(map[string]*session), auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool(), conns: make(map[*conn]struct{})}
 	o.Router.HandleIQ(router.TargetAccount, nsSession, func(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 		return nil, nil
 	})
@@ -129,9 +144,42 @@ func (s *Server) forget(c *conn) {
 	}
 }
 
+// registerResumable records a session that may be resumed under id.
+func (s *Server) registerResumable(id string, sess *session) {
+	s.rmu.Lock()
+	s.resumable[id] = sess
+	s.rmu.Unlock()
+}
+
+// forgetResumable forgets id, if it still names sess.
+func (s *Server) forgetResumable(id string, sess *session) {
+	s.rmu.Lock()
+	if s.resumable[id] == sess {
+		delete(s.resumable, id)
+	}
+	s.rmu.Unlock()
+}
+
+// resumableSession returns the session id names, or nil.
+func (s *Server) resumableSession(id string) *session {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return s.resumable[id]
+}
+
+// shuttingDown reports whether Shutdown began.
+func (s *Server) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
 // Shutdown closes every stream with a system-shutdown error and the
-// closing stream tag, and waits for their goroutines to end (or ctx).
+// closing stream tag, ends the sessions waiting for resumption (what
+// they held goes to offline storage), and waits for the streams'
+// goroutines to end (or ctx).
 func (s *Server) Shutdown(ctx context.Context) {
+	defer s.endWaitingSessions(ctx)
 	s.mu.Lock()
 	s.done = true
 	all := make([]*conn, 0, len(s.conns))
@@ -153,5 +201,18 @@ func (s *Server) Shutdown(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+}
+
+// endWaitingSessions ends every session still registered for resumption.
+func (s *Server) endWaitingSessions(ctx context.Context) {
+	s.rmu.Lock()
+	all := make([]*session, 0, len(s.resumable))
+	for _, sess := range s.resumable {
+		all = append(all, sess)
+	}
+	s.rmu.Unlock()
+	for _, sess := range all {
+		sess.end(context.WithoutCancel(ctx))
 	}
 }

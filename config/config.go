@@ -74,6 +74,13 @@ type C2S struct {
 	LoginFailureDelay Duration `toml:"login_failure_delay"`
 	// LoginFailureMaxDelay caps the delay after repeated failed logins.
 	LoginFailureMaxDelay Duration `toml:"login_failure_max_delay"`
+	// ResumeTimeout is how long a session with stream management
+	// (XEP-0198) waits for its client to resume it after the connection
+	// broke; 0 offers no resumption.
+	ResumeTimeout Duration `toml:"resume_timeout"`
+	// MaxUnacked is how many stanzas a client with stream management may
+	// leave unacknowledged before its stream is closed.
+	MaxUnacked int `toml:"max_unacked"`
 }
 
 // S2S is the [s2s] section: server-to-server streams (federation).
@@ -223,6 +230,8 @@ func Default() *Config {
 			AuthTimeout:          Duration{30 * time.Second},
 			LoginFailureDelay:    Duration{time.Second},
 			LoginFailureMaxDelay: Duration{30 * time.Second},
+			ResumeTimeout:        Duration{5 * time.Minute},
+			MaxUnacked:           10000,
 		},
 		S2S: S2S{
 			ConnectTimeout: Duration{30 * time.Second},

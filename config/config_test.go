@@ -80,6 +80,8 @@ func TestLoadContractExample(t *testing.T) {
 			AuthTimeout:          Duration{30 * time.Second},
 			LoginFailureDelay:    Duration{time.Second},
 			LoginFailureMaxDelay: Duration{30 * time.Second},
+			ResumeTimeout:        Duration{5 * time.Minute},
+			MaxUnacked:           10000,
 		},
 		S2S: S2S{
 			Listen:         "127.0.0.1:5269",

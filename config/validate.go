@@ -137,6 +137,12 @@ func (c *Config) validateC2S() error {
 		return fmt.Errorf("c2s.login_failure_max_delay: %s is less than c2s.login_failure_delay (%s)",
 			c.C2S.LoginFailureMaxDelay, c.C2S.LoginFailureDelay)
 	}
+	if d := c.C2S.ResumeTimeout.Duration; d < 0 || d > 24*time.Hour {
+		return fmt.Errorf("c2s.resume_timeout: %s is not between 0 (no resumption) and 24h", d)
+	}
+	if n := c.C2S.MaxUnacked; n < 100 || n > 1000000 {
+		return fmt.Errorf("c2s.max_unacked: %d is not between 100 and 1000000", n)
+	}
 	return nil
 }
 

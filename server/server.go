@@ -106,6 +106,8 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		Throttle:      sasl.NewThrottle(cfg.C2S.LoginFailureDelay.Duration, cfg.C2S.LoginFailureMaxDelay.Duration),
 		MaxStanzaSize: cfg.C2S.MaxStanzaSize,
 		AuthTimeout:   cfg.C2S.AuthTimeout.Duration,
+		ResumeTimeout: cfg.C2S.ResumeTimeout.Duration,
+		MaxUnacked:    cfg.C2S.MaxUnacked,
 		Log:           log.With().Str("component", "c2s").Logger(),
 	})
 	if cfg.S2S.Listen != "" || cfg.S2S.DirectTLSListen != "" {

@@ -24,6 +24,9 @@ var ErrStreamClosed = errors.New("stream closed by peer")
 type Error struct {
 	Condition string // e.g. "not-well-formed", "host-unknown"
 	Text      string
+	// Extra is an application-specific condition element, serialized,
+	// written after the defined condition (RFC 6120 §4.9.4).
+	Extra string
 }
 
 // Error implements error.
@@ -45,6 +48,7 @@ func (e *Error) Element() string {
 	b.WriteString("<stream:error><")
 	b.WriteString(e.Condition)
 	b.WriteString(" xmlns='" + stanza.NSStreams + "'/>")
+	b.WriteString(e.Extra)
 	if e.Text != "" {
 		b.WriteString("<text xmlns='" + stanza.NSStreams + "'>")
 		b.WriteString(Escape(e.Text))

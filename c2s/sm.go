@@ -1,0 +1,65 @@
+package c2s
+
+import (
+	"context"
+	"errors"
+
+	"parley/stanza"
+	"parley/xmlstream"
+)
+
+// streamManagement handles a stream-management element of a bound
+// stream (XEP-0198): enable, an ack request, an ack. A resumption is
+// refused here: it belongs before binding.
+func (c *conn) streamManagement(el *stanza.Element) error {
+	switch el.Local {
+	case "enable":
+		c.w.SendRaw(c.sess.enable(el))
+	case "r":
+		c.sess.ackRequested()
+	case "a":
+		h, ok := parseH(el.Attr("h"))
+		if !ok {
+			return xmlstream.Errorf("undefined-condition", "<a/> needs a count h")
+		}
+		if err := c.sess.acked(h); err != nil {
+			return err
+		}
+	case "resume":
+		c.w.SendRaw(smFailed("unexpected-request", "a bound stream cannot resume another session", -1))
+	default:
+		return xmlstream.Errorf("unsupported-stanza-type", "<%s xmlns='%s'/> is not a stream management element", el.Local, el.Space)
+	}
+	return nil
+}
+
+// resume resumes the session the client names, on this stream, before
+// any resource is bound (XEP-0198 §5). It reports whether the stream now
+// carries that session; otherwise it answered <failed/> and the client
+// may bind a new resource.
+func (c *conn) resume(ctx context.Context, el *stanza.Element) bool {
+	h, ok := parseH(el.Attr("h"))
+	s := c.srv.resumableSession(el.Attr("previd"))
+	if !ok || s == nil || s.user != c.user {
+		c.w.SendRaw(smFailed("item-not-found", "no session to resume with that id", -1))
+		return false
+	}
+	old, err := s.resume(c, h)
+	if errors.Is(err, errSessionGone) {
+		c.w.SendRaw(smFailed("item-not-found", "the session has ended", -1))
+		return false
+	}
+	if err != nil {
+		c.w.SendRaw(smFailed("unexpected-request", err.Error(), -1))
+		return false
+	}
+	c.sess, c.res, c.full = s, s.res, s.full
+	c.cb = nil
+	if old != nil {
+		// The client left that stream behind; it no longer carries the
+		// session.
+		go old.Close("conflict", "the session was resumed on another stream")
+	}
+	c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Msg("client session resumed")
+	return true
+}
