@@ -53,3 +53,10 @@ func TestSlixmppCSI(t *testing.T) {
 func TestSlixmppBlocking(t *testing.T) {
 	runModern(t, slixmppServer(t, ""), "blocking")
 }
+
+// TestSlixmppStreamManagement cuts a slixmpp client's connection in the
+// middle of a conversation; its XEP-0198 plugin resumes the session and
+// gets exactly the messages sent meanwhile.
+func TestSlixmppStreamManagement(t *testing.T) {
+	runModern(t, slixmppServer(t, ""), "sm")
+}

@@ -20,9 +20,9 @@ from checks import STEP_TIMEOUT, Failure, expect, ok, with_clients
 class Client(checks.Client):
     """A slixmpp client with the plugins of a current IM client."""
 
-    def __init__(self, args, jid, password, name=None):
-        super().__init__(jid, password, ("xep_0030", "xep_0199", "xep_0280", "xep_0297", "xep_0191", "xep_0313", "xep_0352", "xep_0359"),
-                         name=name)
+    def __init__(self, args, jid, password, name=None, extra_plugins=()):
+        super().__init__(jid, password, ("xep_0030", "xep_0199", "xep_0280", "xep_0297", "xep_0191", "xep_0313",
+                                         "xep_0352", "xep_0359") + tuple(extra_plugins), name=name)
         self.args = args
         self.messages = asyncio.Queue()
         self.carbons = asyncio.Queue()
@@ -269,8 +269,55 @@ async def scenario_blocking(args):
     await with_clients([a, b], body)
 
 
+async def scenario_sm(args):
+    """XEP-0198: the phone's connection breaks mid-conversation and the
+    session resumes: every message arrives exactly once."""
+    alice, bob = jid(args, args.user), jid(args, args.peer)
+    phone = Client(args, alice + "/phone", args.password, name="alice/phone", extra_plugins=("xep_0198",))
+    b = Client(args, bob + "/pc", args.peer_password, name="bob")
+    enabled = phone.loop.create_future()
+    phone.add_event_handler("sm_enabled", lambda e: enabled.done() or enabled.set_result(e))
+    resumed = asyncio.Event()
+    phone.add_event_handler("session_resumed", lambda e: resumed.set())
+
+    async def body():
+        await expect(enabled, "stream management to be enabled")
+        if not phone["xep_0198"].sm_id:
+            raise Failure("the server offered no resumption")
+        ok("stream management enabled with resumption")
+        phone.send_presence()
+        await phone.sync()
+        for i in range(3):
+            b.send_message(mto=alice + "/phone", mbody="before %d" % i, mtype="chat")
+        got = [(await phone.next_message("message %d" % i))["body"] for i in range(3)]
+        ok("the phone got %s" % got)
+
+        # The connection breaks: no closing tag, the socket just goes.
+        phone.abort()
+        await asyncio.sleep(0.5)
+        for i in range(3):
+            b.send_message(mto=alice + "/phone", mbody="during %d" % i, mtype="chat")
+        await b.sync()
+        ok("bob wrote three more while the phone was away")
+
+        phone.connect((args.host, args.port), force_starttls=True)
+        await expect(resumed.wait(), "the session to be resumed")
+        ok("the session resumed")
+        got = [(await phone.next_message("a message held for the phone"))["body"] for _ in range(3)]
+        if got != ["during 0", "during 1", "during 2"]:
+            raise Failure("after resuming the phone got %s" % got)
+        await no_more(phone, phone.messages, "message (a duplicate)")
+        ok("after resuming: %s, nothing lost, nothing twice" % got)
+        b.send_message(mto=alice + "/phone", mbody="after", mtype="chat")
+        if (await phone.next_message("a message after resuming"))["body"] != "after":
+            raise Failure("the resumed session lost a new message")
+        ok("new messages reach the resumed session")
+    await with_clients([phone, b], body)
+
+
 SCENARIOS = {
     "blocking": scenario_blocking,
+    "sm": scenario_sm,
     "carbons": scenario_carbons,
     "csi": scenario_csi,
     "mam": scenario_mam,
