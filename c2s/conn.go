@@ -572,6 +572,7 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 	c.full = full.String()
 	c.cb = nil // only authentication needed them
 	c.sess = &session{srv: c.srv, full: c.full, user: c.user}
+	c.sess.next = c.sess.send
 	c.sess.attach(c)
 	c.res = c.srv.opts.Router.Bind(ctx, full, c.sess)
 	c.sess.res = c.res
@@ -586,7 +587,7 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 	kind := el.Kind()
 	if kind == "" && el.Space == NSCSI && (el.Local == "active" || el.Local == "inactive") {
-		c.sess.csi.setInactive(el.Local == "inactive", c.sess.send)
+		c.sess.csi.setInactive(el.Local == "inactive", c.sess.next)
 		return nil
 	}
 	if kind == "" && el.Space == NSSM {

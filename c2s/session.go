@@ -37,6 +37,9 @@ type session struct {
 	user string // bare JID, for checking resumption
 
 	csi csiBuffer
+	// next is send as a function value, made once: the client-state
+	// buffer hands stanzas on through it.
+	next func(*stanza.Element) bool
 
 	mu       sync.Mutex
 	conn     *conn             // current stream; nil while detached
@@ -64,7 +67,7 @@ type queued struct {
 }
 
 // Send implements router.Session.
-func (s *session) Send(el *stanza.Element) bool { return s.csi.pass(el, s.send) }
+func (s *session) Send(el *stanza.Element) bool { return s.csi.pass(el, s.next) }
 
 // send is the chain's second link: it counts and keeps the stanza for
 // stream management, then hands it to the writer.
