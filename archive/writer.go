@@ -14,6 +14,12 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// MaxPending is how many messages may wait to be written: an Append
+// beyond it waits until the writer catches up, so that a disk slower than
+// the traffic slows the senders down instead of growing memory without
+// end (and a crash losing a long backlog).
+const MaxPending = 20000
+
 // retries is how many more times a failed batch is written before its
 // messages are given up, with a pause that doubles from retryPause.
 const (
@@ -54,11 +60,29 @@ func (w *Writer[T]) Append(m T) {
 		return
 	}
 	w.pending = append(w.pending, m)
+	full := len(w.pending) >= MaxPending
+	target := w.queued - uint64(MaxPending/2)
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
+	if full {
+		// Back pressure: wait until half the backlog is written.
+		w.waitSettled(target)
+	}
+}
+
+// waitSettled waits until the first n messages are written (or given up).
+func (w *Writer[T]) waitSettled(n uint64) {
+	w.mu.Lock()
+	for w.settled < n && w.running {
+		ch := w.settle
+		w.mu.Unlock()
+		<-ch
+		w.mu.Lock()
+	}
+	w.mu.Unlock()
 }
 
 // Sync waits until every message appended before the call is written, or

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -159,5 +160,65 @@ func TestWriterStoresEverythingAtShutdown(t *testing.T) {
 		if len(stored) != n {
 			t.Fatalf("round %d: %d of %d messages stored", round, len(stored), n)
 		}
+	}
+}
+
+// TestWriterBackPressure checks that appends wait once MaxPending
+// messages are queued, until the writer catches up.
+func TestWriterBackPressure(t *testing.T) {
+	s := &sink{release: make(chan struct{})}
+	w := NewWriter(s.write, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	for {
+		w.mu.Lock()
+		running := w.running
+		w.mu.Unlock()
+		if running {
+			break
+		}
+	}
+	const total = 2*MaxPending + 10
+	appended := make(chan struct{})
+	go func() {
+		for i := range total {
+			w.Append(i)
+		}
+		close(appended)
+	}()
+	// The writer is held up by the sink: the appender must stop at the
+	// limit rather than queue everything.
+	for {
+		w.mu.Lock()
+		n := len(w.pending)
+		w.mu.Unlock()
+		if n >= MaxPending {
+			break
+		}
+		select {
+		case <-appended:
+			t.Fatal("every append returned while nothing could be written")
+		default:
+			time.Sleep(time.Millisecond)
+		}
+	}
+	select {
+	case <-appended:
+		t.Fatal("appends went on past MaxPending while nothing could be written")
+	case <-time.After(100 * time.Millisecond):
+	}
+	w.mu.Lock()
+	if n := len(w.pending); n > MaxPending {
+		t.Errorf("%d messages queued, more than MaxPending", n)
+	}
+	w.mu.Unlock()
+	close(s.release)
+	<-appended
+	if err := w.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.stored()); got != total {
+		t.Fatalf("stored %d of %d", got, total)
 	}
 }

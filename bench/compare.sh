@@ -271,7 +271,7 @@ PROSODY_MODERN=""
 EJABBERD_MODERN=""
 if [ "$MODERN" = 1 ]; then
 	PROSODY_MODERN='"mam"; "carbons"; "smacks";'
-	EJABBERD_MODERN='mod_mam: {default: always}\n  mod_carbons: {}\n  mod_stream_mgmt: {max_ack_queue: 10000, resend_on_timeout: if_offline}'
+	EJABBERD_MODERN='mod_mam: {default: always}\n  mod_carboncopy: {}\n  mod_stream_mgmt: {max_ack_queue: 10000, resend_on_timeout: if_offline}'
 fi
 
 fill() { # TEMPLATE SERVER OUT
