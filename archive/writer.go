@@ -18,7 +18,11 @@ import (
 // beyond it waits until the writer catches up, so that a disk slower than
 // the traffic slows the senders down instead of growing memory without
 // end (and a crash losing a long backlog).
-const MaxPending = 20000
+const MaxPending = 5000
+
+// maxBatch bounds one write, so that waiting appenders are let go batch
+// by batch rather than after one long write.
+const maxBatch = 1000
 
 // retries is how many more times a failed batch is written before its
 // messages are given up, with a pause that doubles from retryPause.
@@ -61,14 +65,14 @@ func (w *Writer[T]) Append(m T) {
 	}
 	w.pending = append(w.pending, m)
 	full := len(w.pending) >= MaxPending
-	target := w.queued - uint64(MaxPending/2)
+	target := w.queued - uint64(MaxPending)
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
 	if full {
-		// Back pressure: wait until half the backlog is written.
+		// Back pressure: wait until the backlog is under the limit.
 		w.waitSettled(target)
 	}
 }
@@ -128,18 +132,29 @@ func (w *Writer[T]) Run(ctx context.Context) {
 	}
 }
 
+// flush writes everything queued, in batches of at most maxBatch.
 func (w *Writer[T]) flush(ctx context.Context) {
-	w.mu.Lock()
-	batch := w.pending
-	w.pending = nil
-	upTo := w.queued
-	w.mu.Unlock()
-	if len(batch) > 0 {
+	for {
+		w.mu.Lock()
+		batch := w.pending
+		if len(batch) > maxBatch {
+			batch = batch[:maxBatch:maxBatch]
+			w.pending = w.pending[maxBatch:]
+		} else {
+			w.pending = nil
+		}
+		// The messages before the rest of the queue are settled once
+		// this batch is written.
+		upTo := w.queued - uint64(len(w.pending))
+		w.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
 		w.store(ctx, batch)
+		w.mu.Lock()
+		w.settledUpTo(upTo)
+		w.mu.Unlock()
 	}
-	w.mu.Lock()
-	w.settledUpTo(upTo)
-	w.mu.Unlock()
 }
 
 // store writes batch, retrying a failed write a few times.
