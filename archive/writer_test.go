@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,33 +181,33 @@ func TestWriterBackPressure(t *testing.T) {
 		}
 	}
 	const total = 2*MaxPending + 10
+	var done atomic.Int64
 	appended := make(chan struct{})
 	go func() {
 		for i := range total {
 			w.Append(i)
+			done.Add(1)
 		}
 		close(appended)
 	}()
-	// The writer is held up by the sink: the appender must stop at the
-	// limit rather than queue everything.
-	for {
-		w.mu.Lock()
-		n := len(w.pending)
-		w.mu.Unlock()
-		if n >= MaxPending {
+	// The writer is held up by the sink: the appender must stall at the
+	// limit rather than queue everything. Wait until it stops moving.
+	deadline := time.Now().Add(10 * time.Second)
+	for last := int64(-1); ; {
+		time.Sleep(50 * time.Millisecond)
+		n := done.Load()
+		if n == last {
 			break
 		}
-		select {
-		case <-appended:
-			t.Fatal("every append returned while nothing could be written")
-		default:
-			time.Sleep(time.Millisecond)
+		last = n
+		if time.Now().After(deadline) {
+			t.Fatal("the appender never stalled")
 		}
 	}
 	select {
 	case <-appended:
-		t.Fatal("appends went on past MaxPending while nothing could be written")
-	case <-time.After(100 * time.Millisecond):
+		t.Fatal("every append returned while nothing could be written")
+	default:
 	}
 	w.mu.Lock()
 	if n := len(w.pending); n > MaxPending {
