@@ -19,7 +19,7 @@ usage: bash bench/compare.sh [options]
                      login-plain, idle-1000, idle-10000, presence, muc-10,
                      muc-100, muc-200 (-quick) or muc-500, chat-sat,
                      chat-own, chat-rate (chat-own and chat-rate need
-                     chat-sat)
+                     chat-sat), resume (with -modern)
   -profile           enable parley's pprof listener (127.0.0.1:16060) and
                      save a CPU profile of parley during each chat run
   -prosody-gc MODE   Prosody's Lua garbage collector: generational (default,
@@ -243,6 +243,7 @@ if [ "$QUICK" = 1 ]; then
 	USERS=1000
 	LOGINS=500
 	IDLE_CASES=(1000)
+	RESUME_CONNS=1000
 	CHAT_PAIRS=50 CHAT_DUR=4s CHAT_WARM=1s
 	MUC_DUR=4s MUC_WARM=1s
 	MUC_CASES=("10 5" "100 1" "200 1")
@@ -253,6 +254,7 @@ else
 	USERS=10000
 	LOGINS=5000
 	IDLE_CASES=(1000 10000)
+	RESUME_CONNS=5000
 	CHAT_PAIRS=100 CHAT_DUR=20s CHAT_WARM=3s
 	MUC_DUR=15s MUC_WARM=3s
 	MUC_CASES=("10 10" "100 2" "500 1")
@@ -584,6 +586,10 @@ for n in "${IDLE_CASES[@]}"; do
 	want "idle-$n" && each "idle-$n" idle -clients 20 -conns "$n" -users "$n"
 done
 want presence && each presence presence -users "$PRES_USERS" -contacts "$PRES_CONTACTS"
+# A resume storm needs stream management on the peers: -modern only.
+if [ "$MODERN" = 1 ] && want resume; then
+	each resume resume -clients 20 -conns "$RESUME_CONNS" -users "$RESUME_CONNS"
+fi
 
 for m in "${MUC_CASES[@]}"; do
 	read -r size rooms <<<"$m"

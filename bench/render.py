@@ -53,6 +53,11 @@ FIXED = {
         ("msgs_per_s", "messages per second", "high"),
         ("p99_ms", "latency p99, ms", "low"),
     ]),
+    "resume": ("Resume storm: every session's connection cut, all resumed at once", [
+        ("resumes_per_cpu_s", "resumes per server CPU-second", "high"),
+        ("resumes_per_s", "resumes per second", "high"),
+        ("p99_ms", "resume time p99, ms", "low"),
+    ]),
     "chat-own": ("One-to-one chat at half of each server's own saturation rate",
                  CHAT_RATE_ROWS),
     "chat-rate": ("One-to-one chat at half of parley's saturation rate", CHAT_RATE_ROWS),

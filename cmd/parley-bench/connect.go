@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -323,6 +324,7 @@ func (c *connector) login(ctx context.Context, i int, resource string, steps log
 			return fail("enable stream management", fmt.Errorf("server answered <%s/>: %s", name, clip(raw)))
 		}
 		s.sm = true
+		s.smID = attrString(raw, "id")
 	}
 	if steps.carbons {
 		if err := s.writeString("<iq type='set' id='carbons'><enable xmlns='" + nsCarbons + "'/></iq>"); err != nil {
@@ -345,6 +347,38 @@ func (c *connector) login(ctx context.Context, i int, resource string, steps log
 			return fail("presence", err)
 		}
 	}
+	s.nc.SetDeadline(time.Time{})
+	return s, nil
+}
+
+// resume opens a new connection for user i and resumes the session old
+// left behind (XEP-0198 §5), acknowledging what old received; the new
+// session has no read loop yet.
+func (c *connector) resume(ctx context.Context, i int, old *session) (*session, error) {
+	s, feats, err := c.secure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*session, error) {
+		s.nc.Close()
+		return nil, fmt.Errorf("resume %s: %w", c.user(i), err)
+	}
+	if _, err = c.authenticate(s, feats, i); err != nil {
+		return fail(err)
+	}
+	if err := s.writeString("<resume xmlns='" + nsSM + "' previd='" + escape(old.smID) + "' h='" +
+		strconv.FormatUint(uint64(old.handled.Load()), 10) + "'/>"); err != nil {
+		return fail(err)
+	}
+	raw, err := c.nextStanza(s)
+	if err != nil {
+		return fail(err)
+	}
+	if name := string(elemName(raw)); name != "resumed" {
+		return fail(fmt.Errorf("server answered <%s/>: %s", name, clip(raw)))
+	}
+	s.sm, s.smID, s.jid, s.bare, s.index = true, old.smID, old.jid, old.bare, old.index
+	s.handled.Store(old.handled.Load())
 	s.nc.SetDeadline(time.Time{})
 	return s, nil
 }

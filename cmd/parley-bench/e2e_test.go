@@ -283,3 +283,14 @@ func TestSources(t *testing.T) {
 		t.Error("no -sources should leave the source address to the system")
 	}
 }
+
+// TestResumeStorm cuts sessions with stream management and resumes them
+// all at once.
+func TestResumeStorm(t *testing.T) {
+	common := benchServer(t, 30)
+	out, stderr := runBench(t, append(common, "-conns", "30", "-users", "30", "resume")...)
+	checkFields(t, out, "resume", "resumes", "resumes_per_s", "resumes_per_cpu_s", "p50_ms", "p99_ms")
+	if n := num(t, out, "resumes"); n != 30 || num(t, out, "errors") != 0 {
+		t.Fatalf("resumed %v of 30, errors %v\n%s", n, out["errors"], stderr)
+	}
+}

@@ -102,6 +102,8 @@ func (b *bench) run(ctx context.Context, args []string) (*record, error) {
 		return b.chat(ctx)
 	case "muc":
 		return b.muc(ctx)
+	case "resume":
+		return b.resume(ctx)
 	default:
 		return b.presence(ctx)
 	}
@@ -122,7 +124,7 @@ func (b *bench) probe(ctx context.Context) error {
 func (b *bench) accountsNeeded() int {
 	o := b.o
 	switch o.scenario {
-	case "idle":
+	case "idle", "resume":
 		return min(o.users, o.conns)
 	case "chat":
 		return 2 * o.pairs

@@ -12,7 +12,7 @@ import (
 )
 
 // scenarioNames lists the names accepted as the positional argument.
-const scenarioNames = "login, idle, chat, muc, presence"
+const scenarioNames = "login, idle, chat, muc, presence, resume"
 
 // options are the parsed command line.
 type options struct {
@@ -78,7 +78,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.clients, "clients", 20, "concurrent login workers (also bounds concurrent setup logins)")
 	fs.IntVar(&o.logins, "logins", 2000, "login: total logins")
 	fs.IntVar(&o.users, "users", 1000, "login, idle, presence: accounts used")
-	fs.IntVar(&o.conns, "conns", 1000, "idle: connections held")
+	fs.IntVar(&o.conns, "conns", 1000, "idle: connections held; resume: sessions cut and resumed at once")
 
 	fs.IntVar(&o.pairs, "pairs", 50, "chat: sender/receiver pairs")
 	fs.StringVar(&o.window, "window", "", "chat, muc: outstanding messages per sender (default 10); presence: login spread (default 2s)")
@@ -142,7 +142,10 @@ func (o *options) check() error {
 		if o.logins < 1 || o.users < 1 {
 			return usagef("-logins and -users must be positive")
 		}
-	case "idle":
+	case "idle", "resume":
+		if o.scenario == "resume" && o.conns > o.users {
+			return usagef("resume: -conns must not exceed -users (one session per account)")
+		}
 		if o.conns < 1 || o.users < 1 {
 			return usagef("-conns and -users must be positive")
 		}

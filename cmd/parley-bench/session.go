@@ -38,6 +38,7 @@ type session struct {
 	// sm: stream management is on; handled counts the stanzas received
 	// since, for the acks the server asks for (XEP-0198).
 	sm      bool
+	smID    string // resumption id, when the server offered resumption
 	handled atomic.Uint32
 }
 
@@ -74,6 +75,15 @@ func (s *session) write(b []byte) error {
 }
 
 func (s *session) writeString(str string) error { return s.write([]byte(str)) }
+
+// cut closes the connection without ending the stream, as a phone
+// losing its network does.
+func (s *session) cut() {
+	if s.closed.Swap(true) {
+		return
+	}
+	s.nc.Close()
+}
 
 // close ends the stream and the connection; it is idempotent.
 func (s *session) close() {
