@@ -1,6 +1,7 @@
 package mam_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"parley/internal/testutil"
 	"parley/modules/mam"
 	"parley/stanza"
+	"parley/storage"
 )
 
 const mamOn = "[mam]\nenabled = true\nmax_page = 20\n"
@@ -388,5 +390,33 @@ func TestArchiveAcrossServers(t *testing.T) {
 	}
 	if p := query(t, b, "", ""); !slices.Equal(p.bodies, []string{"to b", "to a"}) || p.ids[0] != sid.Attr("id") {
 		t.Fatalf("bob's archive: %v %v (delivered id %s)", p.bodies, p.ids, sid.Attr("id"))
+	}
+}
+
+// TestRetention checks that mam.retention removes what is older, at
+// start-up and then hourly, and keeps the rest.
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	srv := testutil.Start(t, testutil.Options{Dir: dir, Extra: mamOn})
+	alice := srv.AddUser("alice", "pw")
+	bob := srv.AddUser("bob", "pw")
+	old := storage.ArchivedMessage{Archive: alice, ID: "old-1", With: bob,
+		Stanza: []byte("<message from='" + bob + "/pc' to='" + alice + "' type='chat'><body>last year</body></message>"),
+		Stamp:  time.Now().Add(-365 * 24 * time.Hour).UTC()}
+	if err := srv.Store().AppendArchive(context.Background(), []storage.ArchivedMessage{old}); err != nil {
+		t.Fatal(err)
+	}
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "pc")
+	a.Sendf("<message to='%s' type='chat'><body>today</body></message>", bob)
+	if p := query(t, a, "", ""); !slices.Equal(p.bodies, []string{"last year", "today"}) {
+		t.Fatalf("before retention: %v", p.bodies)
+	}
+	srv.Stop()
+
+	srv = testutil.Start(t, testutil.Options{Dir: dir, Extra: mamOn + "retention = \"30d\"\n", LogLevel: "info"})
+	srv.WaitLog(5*time.Second, "pruned archived messages past retention", `"messages":1`)
+	a = testutil.Login(t, srv.Addr, "alice", "pw", "pc")
+	if p := query(t, a, "", ""); !slices.Equal(p.bodies, []string{"today"}) {
+		t.Fatalf("after retention: %v", p.bodies)
 	}
 }
