@@ -13,6 +13,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"parley/dataform"
+	"parley/router"
 	"parley/stanza"
 	"parley/storage"
 )
@@ -36,6 +37,22 @@ const DefaultPage = 50
 
 // maxIDs bounds the ids field of one query.
 const maxIDs = 250
+
+// idNote is the key under which the archiving hook notes, on the event of
+// an outgoing message, the ID the sender's archive gave it.
+type idNote struct{}
+
+// NoteID records on ev that the archive of by gave the stanza the ID id.
+func NoteID(ev *router.Event, by, id string) {
+	ev.Note(idNote{}, stanza.New(NSStanzaID, "stanza-id", "by", by, "id", id))
+}
+
+// NotedID returns the <stanza-id/> an archive gave the stanza of ev,
+// noted by NoteID, or nil.
+func NotedID(ev *router.Event) *stanza.Element {
+	el, _ := ev.Noted(idNote{}).(*stanza.Element)
+	return el
+}
 
 // NewID returns a new archive ID (XEP-0359 stanza ID): 96 random bits,
 // URL-safe, unpredictable as XEP-0313 requires.

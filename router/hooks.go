@@ -78,7 +78,22 @@ type Event struct {
 	Targets []*Resource // Chosen: the resources that will receive it
 	// Resource is the receiving resource at Deliver.
 	Resource *Resource
+
+	notes map[any]any
 }
+
+// Note records v under key for the hooks that run after this one on the
+// same stanza (the archive ID an earlier hook gave it, say); keys are of
+// a type of the noting package's own.
+func (ev *Event) Note(key, v any) {
+	if ev.notes == nil {
+		ev.notes = make(map[any]any, 1)
+	}
+	ev.notes[key] = v
+}
+
+// Noted returns what an earlier hook noted under key, or nil.
+func (ev *Event) Noted(key any) any { return ev.notes[key] }
 
 // Hook inspects or acts on a stanza at a pipeline point.
 type Hook func(ctx context.Context, ev *Event) Verdict

@@ -155,3 +155,16 @@ func TestRemoteAndPresenceHooks(t *testing.T) {
 		t.Errorf("remote got %d, alice got %v", len(remote), alice.got)
 	}
 }
+
+func TestHooksPassNotes(t *testing.T) {
+	r := newTestRouter()
+	type key struct{}
+	var seen any
+	r.Hook(FromSession, 10, func(_ context.Context, ev *Event) Verdict { ev.Note(key{}, "id-1"); return Continue })
+	r.Hook(FromSession, 5, func(_ context.Context, ev *Event) Verdict { seen = ev.Noted(key{}); return Continue })
+	res, _ := bind(t, r, "alice@example.test/a", "<presence/>")
+	r.Route(context.Background(), res, msg(t, "<message from='alice@example.test/a' to='bob@example.test' type='chat'><body>x</body></message>"))
+	if seen != "id-1" {
+		t.Fatalf("the later hook saw %v", seen)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"parley/archive"
 	"parley/module"
 	"parley/router"
 	"parley/stanza"
@@ -174,6 +175,10 @@ func (m *Module) sent(ctx context.Context, ev *router.Event) router.Verdict {
 			// A copy now: the original may still change on its way
 			// (the recipient's archive ID, say).
 			orig = el.Copy()
+			// XEP-0313 §3: the ID the sender's archive gave it.
+			if id := archive.NotedID(ev); id != nil {
+				orig.Append(id)
+			}
 		}
 		m.r.Send(ctx, res, wrap("sent", bare, res.JID, orig))
 	}

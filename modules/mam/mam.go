@@ -130,7 +130,10 @@ func (m *Module) outgoing(ctx context.Context, ev *router.Event) router.Verdict 
 	if !m.prefs.archives(ctx, owner.String(), with.Bare().String()) {
 		return router.Continue
 	}
-	m.archive(owner.String(), with.String(), el)
+	id := m.archive(owner.String(), with.String(), el)
+	// The sender's other clients get the ID with their sent carbons
+	// (XEP-0313 §3), never the recipient.
+	archive.NoteID(ev, owner.String(), id)
 	return router.Continue
 }
 

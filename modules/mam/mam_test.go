@@ -420,3 +420,32 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("after retention: %v", p.bodies)
 	}
 }
+
+// TestSentCarbonsCarryArchiveID checks XEP-0313 §3: a sent carbon holds
+// the ID the sender's archive gave the message; the recipient never sees
+// the sender's ID.
+func TestSentCarbonsCarryArchiveID(t *testing.T) {
+	srv := testutil.StartServer(t, mamOn)
+	alice := srv.AddUser("alice", "pw")
+	bob := srv.AddUser("bob", "pw")
+	pc := testutil.Login(t, srv.Addr, "alice", "pw", "pc")
+	phone := testutil.Login(t, srv.Addr, "alice", "pw", "phone")
+	if r := phone.IQ("<iq type='set'><enable xmlns='urn:xmpp:carbons:2'/></iq>"); r.Type() != "result" {
+		t.Fatalf("carbons: %s", r)
+	}
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "pc")
+	pc.Sendf("<message to='%s/pc' type='chat'><body>copied</body></message>", bob)
+	got := b.Expect(testutil.IsKind("message"))
+	for _, sid := range got.ChildrenNamed(mam.NSStanzaID, "stanza-id") {
+		if sid.Attr("by") == alice {
+			t.Fatalf("the recipient got the sender's archive ID: %s", got)
+		}
+	}
+	c := phone.Expect(func(el *stanza.Element) bool { return el.Child("urn:xmpp:carbons:2", "sent") != nil })
+	fwd := c.Child("urn:xmpp:carbons:2", "sent").Child(mam.NSForward, "forwarded").Child("", "message")
+	sid := fwd.Child(mam.NSStanzaID, "stanza-id")
+	p := query(t, pc, "", "")
+	if sid == nil || sid.Attr("by") != alice || len(p.ids) != 1 || sid.Attr("id") != p.ids[0] {
+		t.Fatalf("sent carbon %s; archive ids %v", c, p.ids)
+	}
+}
