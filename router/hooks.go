@@ -79,7 +79,18 @@ type Event struct {
 	// Resource is the receiving resource at Deliver.
 	Resource *Resource
 
-	notes map[any]any
+	toBare string // To's bare JID as a string, once known
+	notes  map[any]any
+}
+
+// ToBare returns the bare JID of To as a string. The router fills it in
+// where it knows it already, so that hooks on the message path need not
+// build it for every stanza.
+func (ev *Event) ToBare() string {
+	if ev.toBare == "" && ev.To.Domainpart() != "" {
+		ev.toBare = ev.To.Bare().String()
+	}
+	return ev.toBare
 }
 
 // Note records v under key for the hooks that run after this one on the

@@ -24,6 +24,7 @@ type Session interface {
 // read and update presence through its methods.
 type Resource struct {
 	JID     jid.JID // full JID
+	Bare    string  // the bare JID, as a string
 	Session Session
 
 	mu         sync.Mutex

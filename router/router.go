@@ -187,8 +187,8 @@ func (r *Router) SetRemote(h Handler) { r.remote = h }
 // Bind registers a resource. A resource already bound under the same full
 // JID is unbound and its stream closed with a conflict error.
 func (r *Router) Bind(ctx context.Context, full jid.JID, s Session) *Resource {
-	res := &Resource{JID: full, Session: s, bound: true}
 	bare := full.Bare().String()
+	res := &Resource{JID: full, Bare: bare, Session: s, bound: true}
 	r.mu.Lock()
 	var old *Resource
 	list := r.users[bare]
@@ -211,7 +211,7 @@ func (r *Router) Bind(ctx context.Context, full jid.JID, s Session) *Resource {
 // Unbind removes a resource whose stream ended. It is a no-op if the
 // resource was already replaced.
 func (r *Router) Unbind(ctx context.Context, res *Resource) {
-	bare := res.JID.Bare().String()
+	bare := res.Bare
 	r.mu.Lock()
 	list := r.users[bare]
 	found := false
@@ -259,11 +259,15 @@ func (r *Router) Resources(bare string) []*Resource {
 
 // Lookup returns the resource bound to a full JID, or nil.
 func (r *Router) Lookup(full jid.JID) *Resource {
-	bare := full.Bare().String()
+	return r.lookup(full.Bare().String(), full.Resourcepart())
+}
+
+// lookup returns the resource named resource of the bare JID bare, or nil.
+func (r *Router) lookup(bare, resource string) *Resource {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, res := range r.users[bare] {
-		if res.JID.Resourcepart() == full.Resourcepart() {
+		if res.JID.Resourcepart() == resource {
 			return res
 		}
 	}
@@ -315,7 +319,9 @@ func (r *Router) Route(ctx context.Context, from *Resource, el *stanza.Element) 
 	if r.HasHooks(FromSession) {
 		ev = &Event{Point: FromSession, Stanza: el, Session: from}
 		if t := el.To(); t != "" {
-			ev.To, _ = r.jids.parse(t)
+			if p, err := r.jids.parseBare(t); err == nil {
+				ev.To, ev.toBare = p.j, p.bare
+			}
 		}
 		if r.run(ctx, ev) != Continue {
 			return
@@ -389,7 +395,7 @@ func (r *Router) route(ctx context.Context, from *Resource, el *stanza.Element, 
 		}
 		switch kind {
 		case "message":
-			r.routeLocalUser(ctx, from, from.JID.Bare(), el, ev)
+			r.routeLocalUser(ctx, from, from.JID.Bare(), from.Bare, el, ev)
 		case "presence":
 			r.outboundPresence(ctx, from, jid.JID{}, el)
 		case "iq":
@@ -397,7 +403,8 @@ func (r *Router) route(ctx context.Context, from *Resource, el *stanza.Element, 
 		}
 		return
 	}
-	to, err := r.jids.parse(toAttr)
+	parsed, err := r.jids.parseBare(toAttr)
+	to := parsed.j
 	if err != nil {
 		r.bounce(ctx, el, stanza.ErrText("jid-malformed", "invalid to address"))
 		return
@@ -412,7 +419,7 @@ func (r *Router) route(ctx context.Context, from *Resource, el *stanza.Element, 
 			r.outboundPresence(ctx, from, to, el)
 			return
 		}
-		r.routeLocalUser(ctx, from, to, el, ev)
+		r.routeLocalUser(ctx, from, to, parsed.bare, el, ev)
 		return
 	}
 	if kind == "presence" && from != nil && r.presence != nil {
@@ -553,7 +560,7 @@ func (r *Router) routeServer(ctx context.Context, from *Resource, to jid.JID, el
 	}
 }
 
-func (r *Router) routeLocalUser(ctx context.Context, from *Resource, to jid.JID, el *stanza.Element, ev *Event) {
+func (r *Router) routeLocalUser(ctx context.Context, from *Resource, to jid.JID, bare string, el *stanza.Element, ev *Event) {
 	switch el.Kind() {
 	case "presence":
 		r.DeliverPresence(ctx, to, el)
@@ -566,7 +573,7 @@ func (r *Router) routeLocalUser(ctx context.Context, from *Resource, to jid.JID,
 			if ev == nil {
 				ev = new(Event)
 			}
-			*ev = Event{Point: ToAccount, Stanza: el, To: to, Session: from}
+			*ev = Event{Point: ToAccount, Stanza: el, To: to, Session: from, toBare: bare}
 			if r.run(ctx, ev) != Continue {
 				return
 			}
@@ -575,13 +582,13 @@ func (r *Router) routeLocalUser(ctx context.Context, from *Resource, to jid.JID,
 			r.handleIQ(ctx, from, TargetAccount, to, el)
 			return
 		}
-		if res := r.Lookup(to); res != nil {
+		if res := r.lookup(bare, to.Resourcepart()); res != nil {
 			r.Send(ctx, res, el)
 			return
 		}
 		r.bounceIQ(ctx, el, stanza.Err("service-unavailable"))
 	case "message":
-		r.routeMessage(ctx, from, to, el, ev)
+		r.routeMessage(ctx, from, to, bare, el, ev)
 	}
 }
 
@@ -593,14 +600,14 @@ func (r *Router) bounceIQ(ctx context.Context, el *stanza.Element, e stanza.Erro
 
 // routeMessage applies RFC 6121 §8.5.2-8.5.3 for a message to a local
 // account, through the ToAccount, Chosen and Undeliverable hooks.
-func (r *Router) routeMessage(ctx context.Context, from *Resource, to jid.JID, el *stanza.Element, ev *Event) {
+func (r *Router) routeMessage(ctx context.Context, from *Resource, to jid.JID, bareStr string, el *stanza.Element, ev *Event) {
 	typ := el.Type()
 	if typ == "" {
 		typ = "normal"
 	}
 	var full *Resource
 	if to.Resourcepart() != "" {
-		full = r.Lookup(to)
+		full = r.lookup(bareStr, to.Resourcepart())
 	}
 	if full == nil {
 		switch typ {
@@ -613,8 +620,7 @@ func (r *Router) routeMessage(ctx context.Context, from *Resource, to jid.JID, e
 			return
 		}
 	}
-	bare := to.Bare()
-	if full == nil && len(r.Resources(bare.String())) == 0 && !r.AccountExists(ctx, bare) {
+	if full == nil && len(r.Resources(bareStr)) == 0 && !r.AccountExists(ctx, to.Bare()) {
 		// RFC 6121 §8.5.1: a headline to no one is silently ignored.
 		if typ != "headline" {
 			r.bounce(ctx, el, stanza.Err("service-unavailable"))
@@ -626,7 +632,7 @@ func (r *Router) routeMessage(ctx context.Context, from *Resource, to jid.JID, e
 		if ev == nil {
 			ev = new(Event)
 		}
-		*ev = Event{Point: ToAccount, Stanza: el, To: to, Session: from}
+		*ev = Event{Point: ToAccount, Stanza: el, To: to, Session: from, toBare: bareStr}
 		if r.run(ctx, ev) != Continue {
 			return
 		}
@@ -642,7 +648,7 @@ func (r *Router) routeMessage(ctx context.Context, from *Resource, to jid.JID, e
 	} else {
 		// RFC 6121 §8.5.3.2.1: a message to a resource that is not online
 		// is treated as addressed to the bare JID.
-		targets = r.messageTargets(bare.String(), typ)
+		targets = r.messageTargets(bareStr, typ)
 	}
 	if hooked {
 		ev.Point, ev.Targets = Chosen, targets
@@ -663,7 +669,7 @@ func (r *Router) routeMessage(ctx context.Context, from *Resource, to jid.JID, e
 		if ev == nil {
 			ev = new(Event)
 		}
-		*ev = Event{Point: Undeliverable, Stanza: el, To: to, Session: from}
+		*ev = Event{Point: Undeliverable, Stanza: el, To: to, Session: from, toBare: bareStr}
 		if r.run(ctx, ev) != Continue {
 			return
 		}

@@ -219,7 +219,7 @@ func (m *Module) incoming(ctx context.Context, ev *router.Event) router.Verdict 
 	if ctx.Value(passKey{}) != nil {
 		return router.Continue
 	}
-	owner := ev.To.Bare().String()
+	owner := ev.ToBare()
 	if m.blockedBy(ctx, owner, el.From()) {
 		switch el.Kind() {
 		case "message":
@@ -259,7 +259,7 @@ func (m *Module) senderBlocked(ctx context.Context, ev *router.Event) router.Ver
 func (m *Module) outgoing(ctx context.Context, ev *router.Event) router.Verdict {
 	el := ev.Stanza
 	to := el.To()
-	if to == "" || !m.blockedBy(ctx, ev.Session.JID.Bare().String(), to) {
+	if to == "" || !m.blockedBy(ctx, ev.Session.Bare, to) {
 		return router.Continue
 	}
 	if el.Kind() == "presence" {

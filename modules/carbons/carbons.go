@@ -85,7 +85,7 @@ func (m *Module) handleIQ(_ context.Context, iq *router.IQ) (*stanza.Element, er
 
 // setEnabled records whether res takes carbons.
 func (m *Module) setEnabled(res *router.Resource, on bool) {
-	bare := res.JID.Bare().String()
+	bare := res.Bare
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	was := res.Value(enabledKey{}) != nil
@@ -162,12 +162,12 @@ func (m *Module) sent(ctx context.Context, ev *router.Event) router.Verdict {
 	if el.Kind() != "message" || ev.Session == nil {
 		return router.Continue
 	}
-	bare := ev.Session.JID.Bare()
-	if !m.anyEnabled(bare.String()) || !eligible(el) {
+	if !m.anyEnabled(ev.Session.Bare) || !eligible(el) {
 		return router.Continue
 	}
+	bare := ev.Session.JID.Bare()
 	var orig *stanza.Element
-	for _, res := range m.r.Resources(bare.String()) {
+	for _, res := range m.r.Resources(ev.Session.Bare) {
 		if res == ev.Session || res.Value(enabledKey{}) == nil {
 			continue
 		}
@@ -194,12 +194,12 @@ func (m *Module) received(ctx context.Context, ev *router.Event) router.Verdict 
 		el.RemoveChildren(NS, "private")
 		return router.Continue
 	}
-	bare := ev.To.Bare()
-	if !m.anyEnabled(bare.String()) || !eligible(el) || fromGroupChat(el) {
+	if !m.anyEnabled(ev.ToBare()) || !eligible(el) || fromGroupChat(el) {
 		return router.Continue
 	}
+	bare := ev.To.Bare()
 	var orig *stanza.Element
-	for _, res := range m.r.Resources(bare.String()) {
+	for _, res := range m.r.Resources(ev.ToBare()) {
 		if res.Value(enabledKey{}) == nil || targeted(ev.Targets, res) {
 			continue
 		}

@@ -84,8 +84,8 @@ func Register(r *router.Router, store Store, w *archive.Writer[storage.ArchivedM
 	r.AddFeature(router.TargetAccount, NSExtended)
 	r.AddFeature(router.TargetAccount, NSStanzaID)
 	r.OnUnbind(func(_ context.Context, res *router.Resource) {
-		if len(r.Resources(res.JID.Bare().String())) == 0 {
-			m.prefs.forget(res.JID.Bare().String())
+		if len(r.Resources(res.Bare)) == 0 {
+			m.prefs.forget(res.Bare)
 		}
 	})
 	return m
@@ -125,15 +125,14 @@ func (m *Module) outgoing(ctx context.Context, ev *router.Event) router.Verdict 
 	if !archivable(el) || el.To() == "" {
 		return router.Continue
 	}
-	owner := ev.Session.JID.Bare()
-	with := ev.To
-	if !m.prefs.archives(ctx, owner.String(), with.Bare().String()) {
+	owner := ev.Session.Bare
+	if !m.prefs.archives(ctx, owner, ev.ToBare()) {
 		return router.Continue
 	}
-	id := m.archive(owner.String(), with.String(), el)
+	id := m.archive(owner, ev.To.String(), el)
 	// The sender's other clients get the ID with their sent carbons
 	// (XEP-0313 §3), never the recipient.
-	archive.NoteID(ev, owner.String(), id)
+	archive.NoteID(ev, owner, id)
 	return router.Continue
 }
 
@@ -144,7 +143,7 @@ func (m *Module) incoming(ctx context.Context, ev *router.Event) router.Verdict 
 	if el.Kind() != "message" {
 		return router.Continue
 	}
-	owner := ev.To.Bare().String()
+	owner := ev.ToBare()
 	// XEP-0359 §3: a stanza ID claiming to be from the recipient's own
 	// archive can only be forged; it is removed before delivery.
 	stripOwnStanzaIDs(el, owner)
