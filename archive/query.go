@@ -28,9 +28,6 @@ const (
 	NSRSM      = "http://jabber.org/protocol/rsm"
 )
 
-// StampLayout is the XEP-0082 DateTime profile in UTC, with milliseconds.
-const StampLayout = "2006-01-02T15:04:05.000Z"
-
 // DefaultPage is the page size of a query that names none (capped by the
 // archive's own maximum).
 const DefaultPage = 50
@@ -226,7 +223,7 @@ func Run(ctx context.Context, store storage.Archives, owner, to string, req Requ
 			result.SetAttr("queryid", req.QueryID)
 		}
 		result.Append(stanza.New(NSForward, "forwarded").Append(
-			stanza.New(stanza.NSDelay, "delay", "stamp", am.Stamp.UTC().Format(StampLayout)),
+			stanza.New(stanza.NSDelay, "delay", "stamp", am.Stamp.UTC().Format(stanza.StampLayout)),
 			orig))
 		send(stanza.New("", "message", "to", to, "from", owner, "id", NewID()).Append(result))
 	}
@@ -255,8 +252,8 @@ func Metadata(ctx context.Context, store storage.Archives, owner string) (*stanz
 	}
 	if len(first) > 0 && len(last) > 0 {
 		md.Append(
-			stanza.New(NS, "start", "id", first[0].ID, "timestamp", first[0].Stamp.UTC().Format(StampLayout)),
-			stanza.New(NS, "end", "id", last[0].ID, "timestamp", last[0].Stamp.UTC().Format(StampLayout)))
+			stanza.New(NS, "start", "id", first[0].ID, "timestamp", first[0].Stamp.UTC().Format(stanza.StampLayout)),
+			stanza.New(NS, "end", "id", last[0].ID, "timestamp", last[0].Stamp.UTC().Format(stanza.StampLayout)))
 	}
 	return md, nil
 }

@@ -48,15 +48,7 @@ func TestWriterKeepsOrderAndSyncs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
-	// Wait for Run to take over: from then on appends are queued.
-	for {
-		w.mu.Lock()
-		running := w.running
-		w.mu.Unlock()
-		if running {
-			break
-		}
-	}
+	waitRunning(w)
 	var want []int
 	for i := range 1000 {
 		w.Append(i)
@@ -83,14 +75,7 @@ func TestWriterFlushesOnShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
-	for {
-		w.mu.Lock()
-		running := w.running
-		w.mu.Unlock()
-		if running {
-			break
-		}
-	}
+	waitRunning(w)
 	for i := range 10 {
 		w.Append(i)
 	}
@@ -172,14 +157,7 @@ func TestWriterBackPressure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go w.Run(ctx)
-	for {
-		w.mu.Lock()
-		running := w.running
-		w.mu.Unlock()
-		if running {
-			break
-		}
-	}
+	waitRunning(w)
 	const total = 2*MaxPending + 10
 	var done atomic.Int64
 	appended := make(chan struct{})
@@ -221,5 +199,18 @@ func TestWriterBackPressure(t *testing.T) {
 	}
 	if got := len(s.stored()); got != total {
 		t.Fatalf("stored %d of %d", got, total)
+	}
+}
+
+// waitRunning waits until Run has taken over: from then on appends are
+// queued.
+func waitRunning[T any](w *Writer[T]) {
+	for {
+		w.mu.Lock()
+		running := w.running
+		w.mu.Unlock()
+		if running {
+			return
+		}
 	}
 }

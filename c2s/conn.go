@@ -393,7 +393,7 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 			}
 		case el.Space == NSSM && c.user != "":
 			// XEP-0198 §3: stream management needs a bound resource.
-			c.w.SendRaw(smFailed("unexpected-request", "bind a resource before enabling stream management", -1))
+			c.w.SendRaw(smFailed("unexpected-request", "bind a resource before enabling stream management"))
 		case el.Kind() != "":
 			if c.user == "" {
 				return false, xmlstream.Errorf("not-authorized", "authenticate before sending stanzas")

@@ -138,7 +138,7 @@ func (s *session) enable(el *stanza.Element) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sm != nil {
-		return smFailed("unexpected-request", "stream management is already enabled", -1)
+		return smFailed("unexpected-request", "stream management is already enabled")
 	}
 	s.sm = &smState{}
 	resume := el.Attr("resume") == "true" || el.Attr("resume") == "1"
@@ -263,7 +263,7 @@ func (s *session) reroute(ctx context.Context, q queued) {
 		if el.Child(stanza.NSDelay, "delay") == nil {
 			el = el.Copy()
 			el.Append(stanza.New(stanza.NSDelay, "delay", "from", s.res.JID.Domainpart(),
-				"stamp", q.at.UTC().Format("2006-01-02T15:04:05.000Z")))
+				"stamp", q.at.UTC().Format(stanza.StampLayout)))
 		}
 		r.Deliver(ctx, el)
 	case "iq":
@@ -276,14 +276,9 @@ func (s *session) reroute(ctx context.Context, q queued) {
 // nsCarbons is the carbons namespace, whose copies are not rerouted.
 const nsCarbons = "urn:xmpp:carbons:2"
 
-// smFailed renders a <failed/> answer with a stanza error condition,
-// and the count h when h >= 0.
-func smFailed(condition, text string, h int64) string {
-	out := "<failed xmlns='" + NSSM + "'"
-	if h >= 0 {
-		out += " h='" + strconv.FormatInt(h, 10) + "'"
-	}
-	out += "><" + condition + " xmlns='" + stanza.NSStanzas + "'/>"
+// smFailed renders a <failed/> answer with a stanza error condition.
+func smFailed(condition, text string) string {
+	out := "<failed xmlns='" + NSSM + "'><" + condition + " xmlns='" + stanza.NSStanzas + "'/>"
 	if text != "" {
 		out += "<text xmlns='" + stanza.NSStanzas + "'>" + xmlstream.Escape(text) + "</text>"
 	}

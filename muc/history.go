@@ -7,9 +7,6 @@ import (
 	"parley/stanza"
 )
 
-// stampLayout is the XEP-0082 DateTime profile in UTC, with milliseconds.
-const stampLayout = "2006-01-02T15:04:05.000Z"
-
 // historyEntry is one message kept for replay.
 type historyEntry struct {
 	msg   *stanza.Element // as reflected, without a to
@@ -64,7 +61,7 @@ func (h *history) entries() []historyEntry {
 // delayed returns the replayed form of e: its message with a XEP-0203
 // delay from the room.
 func delayed(e historyEntry, room string) *stanza.Element {
-	d := stanza.New(stanza.NSDelay, "delay", "from", room, "stamp", e.stamp.UTC().Format(stampLayout))
+	d := stanza.New(stanza.NSDelay, "delay", "from", room, "stamp", e.stamp.UTC().Format(stanza.StampLayout))
 	return withChild(e.msg, d)
 }
 

@@ -21,6 +21,10 @@ const (
 	NSDelay   = "urn:xmpp:delay"
 )
 
+// StampLayout is the XEP-0082 DateTime profile in UTC with milliseconds,
+// as delay stamps (XEP-0203) and archive results are written.
+const StampLayout = "2006-01-02T15:04:05.000Z"
+
 // Attr is an attribute with its resolved namespace ("" for plain attributes).
 type Attr struct {
 	Space, Local, Value string

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"mellium.im/xmpp/jid"
 
+	"parley/internal/usercache"
 	"parley/module"
 	"parley/router"
 	"parley/stanza"
@@ -85,9 +86,8 @@ type Module struct {
 	store Store
 	log   zerolog.Logger
 
-	mu    sync.RWMutex
-	lists map[string]*list // loaded lists by user; an empty list is cached too
-	locks sync.Map         // user -> *sync.Mutex, serializing changes
+	lists *usercache.Cache[*list] // loaded lists; an empty list is cached too
+	locks sync.Map                // user -> *sync.Mutex, serializing changes
 }
 
 // maxCached bounds the cache of lists; past it, the cache starts over.
@@ -102,7 +102,7 @@ func Spec() module.Spec {
 
 // Register installs blocking in r.
 func Register(r *router.Router, store Store, log zerolog.Logger) *Module {
-	m := &Module{r: r, store: store, log: log, lists: make(map[string]*list)}
+	m := &Module{r: r, store: store, log: log, lists: usercache.New[*list](maxCached)}
 	r.HandleIQ(router.TargetAccount, NS, m.handleIQ)
 	r.AddFeature(router.TargetServer, NS)
 	r.AddFeature(router.TargetServer, NSReporting)
@@ -114,20 +114,7 @@ func Register(r *router.Router, store Store, log zerolog.Logger) *Module {
 
 // get returns user's block list, loading it once.
 func (m *Module) get(ctx context.Context, user string) *list {
-	m.mu.RLock()
-	l, ok := m.lists[user]
-	m.mu.RUnlock()
-	if ok {
-		return l
-	}
-	l = m.load(ctx, user)
-	m.mu.Lock()
-	if len(m.lists) >= maxCached {
-		m.lists = make(map[string]*list)
-	}
-	m.lists[user] = l
-	m.mu.Unlock()
-	return l
+	return m.lists.Get(user, func(user string) *list { return m.load(ctx, user) })
 }
 
 func (m *Module) load(ctx context.Context, user string) *list {
@@ -159,9 +146,7 @@ func (m *Module) save(ctx context.Context, user string, l *list) error {
 	if err := m.store.PutDocument(ctx, user, documentKind, "", doc.Bytes()); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	m.lists[user] = l
-	m.mu.Unlock()
+	m.lists.Put(user, l)
 	return nil
 }
 

@@ -14,9 +14,6 @@ import (
 // NS is the XEP-0202 namespace.
 const NS = "urn:xmpp:time"
 
-// stampLayout is the XEP-0082 DateTime profile in UTC, with milliseconds.
-const stampLayout = "2006-01-02T15:04:05.000Z"
-
 // Register answers urn:xmpp:time queries to served domains with the
 // current UTC time (the server reports offset +00:00) and advertises the
 // feature.
@@ -27,7 +24,7 @@ func Register(r *router.Router) {
 		}
 		return stanza.New(NS, "time").Append(
 			stanza.New(NS, "tzo").AppendText("+00:00"),
-			stanza.New(NS, "utc").AppendText(time.Now().UTC().Format(stampLayout)),
+			stanza.New(NS, "utc").AppendText(time.Now().UTC().Format(stanza.StampLayout)),
 		), nil
 	})
 	r.AddFeature(router.TargetServer, NS)

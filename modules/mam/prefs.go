@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 
+	"parley/internal/usercache"
 	"parley/stanza"
-	"parley/storage"
 )
 
 // prefsKind is the document kind archiving preferences are stored as.
@@ -30,8 +29,7 @@ type prefsCache struct {
 	store Store
 	def   string
 
-	mu sync.Mutex
-	m  map[string]*prefs
+	cache *usercache.Cache[*prefs]
 }
 
 // maxCachedPrefs bounds the cache; past it, the cache starts over.
@@ -41,25 +39,12 @@ func newPrefsCache(store Store, def string) *prefsCache {
 	if def == "" {
 		def = "always"
 	}
-	return &prefsCache{store: store, def: def, m: make(map[string]*prefs)}
+	return &prefsCache{store: store, def: def, cache: usercache.New[*prefs](maxCachedPrefs)}
 }
 
 // get returns the preferences of user, loading them once.
 func (c *prefsCache) get(ctx context.Context, user string) *prefs {
-	c.mu.Lock()
-	p := c.m[user]
-	c.mu.Unlock()
-	if p != nil {
-		return p
-	}
-	p = c.load(ctx, user)
-	c.mu.Lock()
-	if len(c.m) >= maxCachedPrefs {
-		c.m = make(map[string]*prefs)
-	}
-	c.m[user] = p
-	c.mu.Unlock()
-	return p
+	return c.cache.Get(user, func(user string) *prefs { return c.load(ctx, user) })
 }
 
 func (c *prefsCache) load(ctx context.Context, user string) *prefs {
@@ -84,17 +69,13 @@ func (c *prefsCache) set(ctx context.Context, user string, p *prefs) error {
 	if err := c.store.PutDocument(ctx, user, prefsKind, "", p.element().Bytes()); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.m[user] = p
-	c.mu.Unlock()
+	c.cache.Put(user, p)
 	return nil
 }
 
 // forget drops a user's cached preferences.
 func (c *prefsCache) forget(user string) {
-	c.mu.Lock()
-	delete(c.m, user)
-	c.mu.Unlock()
+	c.cache.Forget(user)
 }
 
 // archives reports whether a message between owner and the bare JID with
@@ -176,5 +157,3 @@ func errPrefsStanza(err error) error {
 	}
 	return err
 }
-
-var _ = storage.ErrNotFound

@@ -31,9 +31,6 @@ const (
 	nsHints      = "urn:xmpp:hints"                        // XEP-0334
 )
 
-// stampLayout is the XEP-0082 DateTime profile in UTC, with milliseconds.
-const stampLayout = "2006-01-02T15:04:05.000Z"
-
 // Config tunes the module.
 type Config struct {
 	// Limit is the most messages stored per account; once reached, further
@@ -167,7 +164,7 @@ func (m *Module) deliver(ctx context.Context, res *router.Resource) {
 		}
 		el.Append(stanza.New(stanza.NSDelay, "delay",
 			"from", res.JID.Domainpart(),
-			"stamp", om.Stamp.UTC().Format(stampLayout)).AppendText("Offline Storage"))
+			"stamp", om.Stamp.UTC().Format(stanza.StampLayout)).AppendText("Offline Storage"))
 		if !m.r.Send(ctx, res, el) {
 			break
 		}
