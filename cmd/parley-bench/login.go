@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // login measures complete logins: TCP, stream, STARTTLS, SASL, restart,
@@ -17,38 +15,18 @@ func (b *bench) login(ctx context.Context) (*record, error) {
 	if err := b.warmSCRAM(ctx, min(o.users, o.logins)); err != nil {
 		return nil, err
 	}
-	var h histogram
-	var ok atomic.Int64
-	before, err := b.meter.sample()
-	if err != nil {
-		return nil, err
-	}
-	parallel(ctx, o.logins, o.clients, func(k int) {
-		t := time.Now()
+	ph, h, ok, err := b.timedRuns(ctx, o.logins, func(k int) (func(), error) {
 		s, err := b.conn.login(ctx, k%o.users+1, b.resource("l", k), loginSteps{roster: true, presence: true})
 		if err != nil {
-			if ctx.Err() == nil {
-				b.fail(err)
-			}
-			return
+			return nil, err
 		}
-		h.record(time.Since(t))
-		ok.Add(1)
-		s.close()
+		return s.close, nil
 	})
-	after, err := b.meter.sample()
 	if err != nil {
 		return nil, err
 	}
-	ph := between(before, after)
-	n := float64(ok.Load())
 	params := newRecord().set("clients", o.clients).set("logins", o.logins).set("users", o.users)
-	r := b.record(params).setPhase(ph, b.errs.Load()).
-		set("logins", ok.Load()).
-		set("logins_per_s", ph.perSecond(n)).
-		set("logins_per_cpu_s", ph.perCPU(n)).
-		set("p50_ms", h.quantileMs(0.50)).
-		set("p99_ms", h.quantileMs(0.99))
+	r := b.rateRecord(params, ph, h, "logins", ok)
 	return timedOut(ctx, r), nil
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 )
 
@@ -41,37 +40,17 @@ func (b *bench) resume(ctx context.Context) (*record, error) {
 	if err := sleep(ctx, cutWait); err != nil {
 		return nil, err
 	}
-	var h histogram
-	var ok atomic.Int64
-	before, err := b.meter.sample()
-	if err != nil {
-		return nil, err
-	}
-	parallel(ctx, len(sessions), o.clients, func(k int) {
-		t := time.Now()
+	ph, h, ok, err := b.timedRuns(ctx, len(sessions), func(k int) (func(), error) {
 		s, err := b.conn.resume(ctx, sessions[k].index, sessions[k])
 		if err != nil {
-			if ctx.Err() == nil {
-				b.fail(err)
-			}
-			return
+			return nil, err
 		}
-		h.record(time.Since(t))
-		ok.Add(1)
-		p.start(s, nil)
+		return func() { p.start(s, nil) }, nil
 	})
-	after, err := b.meter.sample()
 	if err != nil {
 		return nil, err
 	}
-	ph := between(before, after)
-	n := float64(ok.Load())
 	params := newRecord().set("clients", o.clients).set("conns", o.conns).set("users", o.users)
-	r := b.record(params).setPhase(ph, b.errs.Load()).
-		set("resumes", ok.Load()).
-		set("resumes_per_s", ph.perSecond(n)).
-		set("resumes_per_cpu_s", ph.perCPU(n)).
-		set("p50_ms", h.quantileMs(0.50)).
-		set("p99_ms", h.quantileMs(0.99))
+	r := b.rateRecord(params, ph, h, "resumes", ok)
 	return timedOut(ctx, r), nil
 }
