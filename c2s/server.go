@@ -15,6 +15,7 @@ import (
 
 	"parley/idlepoll"
 	"parley/internal/accept"
+	"parley/internal/connset"
 	"parley/router"
 	"parley/sasl"
 	"parley/stanza"
@@ -66,10 +67,7 @@ type Server struct {
 	auth     *sasl.Authenticator
 	pool     *sync.Pool // write buffers
 	readPool *sync.Pool // read buffers
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	done     bool
+	conns    connset.Set[*conn]
 
 	rmu       sync.Mutex
 	resumable map[string]*session // sessions that may be resumed, by id
@@ -107,7 +105,7 @@ func New(o Options) *Server {
 	o.Features.Add(streamfeature.Authenticated, stanza.New(NSCSI, "csi"))
 	// Stream Management (XEP-0198).
 	o.Features.Add(streamfeature.Authenticated, stanza.New(NSSM, "sm"))
-	s := &Server{opts: o, features: o.Features, resumable: make(map[string]*session), auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool(), conns: make(map[*conn]struct{})}
+	s := &Server{opts: o, features: o.Features, resumable: make(map[string]*session), auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool()}
 	o.Router.HandleIQ(router.TargetAccount, nsSession, func(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 		return nil, nil
 	})
@@ -120,29 +118,16 @@ func New(o Options) *Server {
 func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) error {
 	return accept.Loop(ctx, ln, func(nc net.Conn) {
 		c := s.newConn(nc, directTLS)
-		s.mu.Lock()
-		if s.done {
-			s.mu.Unlock()
+		if !s.conns.Add(c) {
 			nc.Close()
 			return
 		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
 		go c.serve(ctx)
 	})
 }
 
 // forget drops an ended stream.
-func (s *Server) forget(c *conn) {
-	s.mu.Lock()
-	_, ok := s.conns[c]
-	delete(s.conns, c)
-	s.mu.Unlock()
-	if ok {
-		s.wg.Done()
-	}
-}
+func (s *Server) forget(c *conn) { s.conns.Done(c) }
 
 // registerResumable records a session that may be resumed under id.
 func (s *Server) registerResumable(id string, sess *session) {
@@ -168,11 +153,7 @@ func (s *Server) resumableSession(id string) *session {
 }
 
 // shuttingDown reports whether Shutdown began.
-func (s *Server) shuttingDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.done
-}
+func (s *Server) shuttingDown() bool { return s.conns.Closed() }
 
 // Shutdown closes every stream with a system-shutdown error and the
 // closing stream tag, ends the sessions waiting for resumption (what
@@ -180,28 +161,7 @@ func (s *Server) shuttingDown() bool {
 // goroutines to end (or ctx).
 func (s *Server) Shutdown(ctx context.Context) {
 	defer s.endWaitingSessions(ctx)
-	s.mu.Lock()
-	s.done = true
-	all := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		all = append(all, c)
-	}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range all {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Close("system-shutdown", "the server is shutting down")
-		}()
-	}
-	wg.Wait()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	s.conns.Close(ctx, func(c *conn) { c.Close("system-shutdown", "the server is shutting down") })
 }
 
 // endWaitingSessions ends every session still registered for resumption.

@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"parley/internal/accept"
+	"parley/internal/connset"
 	"parley/router"
 	"parley/stanza"
 	"parley/xmlstream"
@@ -62,11 +63,9 @@ type Options struct {
 type Service struct {
 	opts   Options
 	wpool  *sync.Pool
-	wg     sync.WaitGroup
+	conns  connset.Set[*conn] // every open stream
 	mu     sync.Mutex
-	conns  map[*conn]struct{} // every open stream
-	active map[string]*conn   // authenticated stream by domain
-	done   bool               // shut down: no more streams
+	active map[string]*conn // authenticated stream by domain
 }
 
 // New returns the component service and registers a router handler for
@@ -82,7 +81,6 @@ func New(o Options) *Service {
 	s := &Service{
 		opts:   o,
 		wpool:  xmlstream.NewBufferPool(4096),
-		conns:  make(map[*conn]struct{}),
 		active: make(map[string]*conn),
 	}
 	for domain := range o.Secrets {
@@ -146,49 +144,19 @@ func (s *Service) release(c *conn) {
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return accept.Loop(ctx, ln, func(nc net.Conn) {
 		c := s.newConn(nc)
-		s.mu.Lock()
-		if s.done {
-			s.mu.Unlock()
+		if !s.conns.Add(c) {
 			nc.Close()
 			return
 		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
 		go func() {
-			defer s.forget(c)
+			defer s.conns.Done(c)
 			c.serve(ctx)
 		}()
 	})
 }
 
-// forget drops an ended stream.
-func (s *Service) forget(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
-
 // Shutdown closes every component stream with a system-shutdown error and
 // waits for them to end, or for ctx.
 func (s *Service) Shutdown(ctx context.Context) {
-	s.mu.Lock()
-	s.done = true
-	all := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		all = append(all, c)
-	}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range all {
-		wg.Go(c.shutdown)
-	}
-	wg.Wait()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	s.conns.Close(ctx, (*conn).shutdown)
 }
