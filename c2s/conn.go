@@ -2,7 +2,6 @@ package c2s
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"parley/internal/linger"
 	"parley/router"
 	"parley/sasl"
 	"parley/stanza"
@@ -25,12 +23,8 @@ import (
 // conn is the whole state of one client stream.
 type conn struct {
 	srv    *Server
-	remote string   // peer address, for logs
-	raw    net.Conn // TCP connection
-	nc     net.Conn // current transport (raw, or TLS over it)
-	src    *xmlstream.Source
-	rd     *xmlstream.Reader
-	w      *xmlstream.Writer
+	t      transport
+	remote string // peer address, for logs
 	addr   string // remote IP, for throttling
 
 	tls        bool
@@ -53,30 +47,34 @@ type conn struct {
 
 	closeOnce sync.Once
 
-	ctx     context.Context
-	fd      int        // socket, for parking; -1 if unknown
-	pmu     sync.Mutex // orders parking against closing
-	closing bool       // the transport is being closed: never park again
+	ctx context.Context
 }
 
-func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
-	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
-	c := &conn{srv: s, raw: nc, nc: nc, addr: host, directTLS: directTLS}
-	c.src = xmlstream.NewSource(nc, s.readPool)
-	c.fd = c.src.FD()
-	c.remote = nc.RemoteAddr().String()
-	c.w = xmlstream.NewWriter(nc, xmlstream.WriterOptions{
-		Pool: s.pool,
-		OnError: func(err error) {
+// newTCPConn returns the stream of a TCP connection.
+func (s *Server) newTCPConn(nc net.Conn, directTLS bool) *conn {
+	c := &conn{srv: s, directTLS: directTLS}
+	c.t = newTCPTransport(nc, tcpOptions{
+		ReadPool:  s.readPool,
+		WritePool: s.pool,
+		Poller:    s.opts.Poller,
+		OnWriteError: func(err error) {
 			c.srv.opts.Log.Debug().Str("remote", c.remote).Err(err).Msg("write failed")
-			c.closeTransport()
+			c.t.Close(false)
 		},
+		Resume: c.loop,
 	})
+	c.init()
 	return c
 }
 
+// init sets what the stream takes from its transport.
+func (c *conn) init() {
+	c.remote = c.t.RemoteAddr()
+	c.addr, _, _ = net.SplitHostPort(c.remote)
+}
+
 // Send writes a stanza of the negotiation, before a session is bound.
-func (c *conn) Send(el *stanza.Element) bool { return c.w.Send(el) }
+func (c *conn) Send(el *stanza.Element) bool { return c.t.Send(el) }
 
 // Close sends a stream error (if condition is set) and the closing stream
 // tag, then closes the connection.
@@ -102,57 +100,10 @@ func (c *conn) closeStream(se *xmlstream.Error, onInputError bool) {
 		if se != nil {
 			b.WriteString(se.Element())
 		}
-		b.WriteString("</stream:stream>")
-		c.w.Close(b.String(), 2*time.Second)
-		if onInputError {
-			c.closeTransportWith(linger.Close)
-		} else {
-			c.closeTransport()
-		}
+		b.WriteString(c.t.Closing())
+		c.t.Finish(b.String(), 2*time.Second)
+		c.t.Close(onInputError)
 	})
-}
-
-// closeTransport closes the connection. A stream parked without a
-// goroutine is resumed, so that its reader sees the close and cleans up.
-//
-// It acts once: after the socket is closed its descriptor number may
-// belong to another connection, which a second cancel would disturb.
-func (c *conn) closeTransport() {
-	c.closeTransportWith(net.Conn.Close)
-}
-
-// closeTransportWith is closeTransport, closing the connection with
-// closeConn.
-func (c *conn) closeTransportWith(closeConn func(net.Conn) error) {
-	c.pmu.Lock()
-	if c.closing {
-		c.pmu.Unlock()
-		return
-	}
-	c.closing = true
-	parked := c.srv.opts.Poller != nil && c.srv.opts.Poller.Cancel(c.fd)
-	c.pmu.Unlock()
-	closeConn(c.raw)
-	if parked {
-		go c.loop()
-	}
-}
-
-// park hands the idle stream to the poller, which resumes c.loop in a new
-// goroutine when input arrives. It reports false if the stream must keep
-// its goroutine.
-func (c *conn) park() bool {
-	p := c.srv.opts.Poller
-	if p == nil || c.fd < 0 {
-		return false
-	}
-	c.pmu.Lock()
-	defer c.pmu.Unlock()
-	if c.closing {
-		return false
-	}
-	c.rd.Idle()
-	return p.Park(c.fd, c.loop) == nil
 }
 
 func (c *conn) fail(err error) {
@@ -176,13 +127,13 @@ func (c *conn) fail(err error) {
 	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.srv.opts.Log.Debug().Str("remote", c.remote).Err(err).Msg("connection ended")
 	}
-	c.closeTransport()
+	c.t.Close(false)
 }
 
 // serve negotiates the stream, then runs the session loop.
 func (c *conn) serve(ctx context.Context) {
 	c.ctx = ctx
-	c.raw.SetReadDeadline(time.Now().Add(c.srv.opts.AuthTimeout))
+	c.t.SetReadDeadline(time.Now().Add(c.srv.opts.AuthTimeout))
 	if c.directTLS {
 		if err := c.startTLS(); err != nil {
 			c.srv.opts.Log.Debug().Str("remote", c.remote).Err(err).Msg("TLS handshake failed")
@@ -201,7 +152,7 @@ func (c *conn) serve(ctx context.Context) {
 			break
 		}
 	}
-	c.raw.SetReadDeadline(time.Time{})
+	c.t.SetReadDeadline(time.Time{})
 	c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Bool("tls", c.tls).Msg("client session started")
 	c.loop()
 }
@@ -211,34 +162,15 @@ func (c *conn) serve(ctx context.Context) {
 // a new goroutine once input arrives, so an idle stream has no goroutine.
 func (c *conn) loop() {
 	for {
-		if c.src.Buffered() == 0 {
-			ready, err := c.src.Poll()
-			if err != nil {
-				c.stop(err)
-				return
-			}
-			if !ready {
-				// A busy stream keeps its goroutine: wake-ups through the
-				// runtime's poller cost less than parking. Only a stream
-				// quiet for ParkAfter is parked.
-				c.raw.SetReadDeadline(time.Now().Add(c.srv.opts.ParkAfter))
-				err := c.src.WaitReadable()
-				c.raw.SetReadDeadline(time.Time{})
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					if c.park() {
-						return
-					}
-					err = c.src.WaitReadable()
-				}
-				if err != nil {
-					c.stop(err)
-					return
-				}
-				continue
-			}
+		parked, err := c.t.WaitInput(c.srv.opts.ParkAfter)
+		if parked {
+			return
 		}
-		el, err := c.rd.Next()
+		if err != nil {
+			c.stop(err)
+			return
+		}
+		el, err := c.t.Next()
 		if err != nil {
 			c.stop(err)
 			return
@@ -289,23 +221,16 @@ func (c *conn) leave(mayResume bool) {
 // that saw the stream end.
 func (c *conn) end() {
 	c.leave(false)
-	c.closeTransport()
+	c.t.Close(false)
 	c.srv.forget(c)
 }
 
 func (c *conn) startTLS() error {
-	c.raw.SetDeadline(time.Now().Add(c.srv.opts.AuthTimeout))
-	tc := tls.Server(c.src.Conn(), c.srv.opts.TLS)
-	if err := tc.Handshake(); err != nil {
-		return fmt.Errorf("TLS handshake: %w", err)
+	if err := c.t.StartTLS(c.srv.opts.TLS, time.Now().Add(c.srv.opts.AuthTimeout)); err != nil {
+		return err
 	}
-	c.raw.SetWriteDeadline(time.Time{})
-	c.nc = tc
 	c.tls = true
-	state := tc.ConnectionState()
-	c.cb = sasl.ChannelBindings(&state, c.srv.leaf())
-	c.src.SetConn(tc)
-	c.w.SetConn(tc)
+	c.cb = sasl.ChannelBindings(c.t.TLSState(), c.srv.leaf())
 	return nil
 }
 
@@ -314,8 +239,7 @@ func (c *conn) header() string {
 	if from == "" {
 		from = c.srv.opts.Router.Domains()[0]
 	}
-	return "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='" +
-		xmlstream.NewStreamID() + "' from='" + from + "' version='1.0' xml:lang='en'>"
+	return c.t.Opening(from, xmlstream.NewStreamID())
 }
 
 func (c *conn) setHeaderSent(v bool) {
@@ -327,9 +251,8 @@ func (c *conn) setHeaderSent(v bool) {
 // negotiate runs one stream (up to a restart). It reports done once a
 // resource is bound.
 func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
-	c.rd = xmlstream.NewReader(c.src, c.srv.opts.MaxStanzaSize)
 	c.setHeaderSent(false)
-	h, err := c.rd.ReadHeader()
+	h, err := c.t.ReadHeader(c.srv.opts.MaxStanzaSize)
 	if err != nil {
 		return false, err
 	}
@@ -349,7 +272,7 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 		return false, xmlstream.Errorf("host-unknown", "the stream header has no 'to' address")
 	}
 	c.hmu.Lock()
-	c.w.SendRaw(c.header())
+	c.t.SendRaw(c.header())
 	c.headerSent = true
 	c.hmu.Unlock()
 	if h.Namespace != stanza.NSClient {
@@ -359,9 +282,9 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 		return false, xmlstream.Errorf("unsupported-version", "only XMPP 1.0 streams are supported")
 	}
 	c.lang = h.Lang
-	c.w.SendRaw(c.features())
+	c.t.SendRaw(c.features())
 	for {
-		el, err := c.rd.Next()
+		el, err := c.t.Next()
 		if err != nil {
 			return false, err
 		}
@@ -370,8 +293,8 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 			if c.tls {
 				return false, xmlstream.Errorf("policy-violation", "TLS is already established")
 			}
-			c.w.SendRaw("<proceed xmlns='" + nsTLS + "'/>")
-			c.w.Drain(10 * time.Second)
+			c.t.SendRaw("<proceed xmlns='" + nsTLS + "'/>")
+			c.t.Drain(10 * time.Second)
 			if err := c.startTLS(); err != nil {
 				c.srv.opts.Log.Debug().Str("remote", c.remote).Err(err).Msg("STARTTLS handshake failed")
 				return false, io.EOF
@@ -393,7 +316,7 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 			}
 		case el.Space == NSSM && c.user != "":
 			// XEP-0198 §3: stream management needs a bound resource.
-			c.w.SendRaw(smFailed("unexpected-request", "bind a resource before enabling stream management"))
+			c.t.SendRaw(smFailed("unexpected-request", "bind a resource before enabling stream management"))
 		case el.Kind() != "":
 			if c.user == "" {
 				return false, xmlstream.Errorf("not-authorized", "authenticate before sending stanzas")
@@ -461,7 +384,7 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 			b.WriteString("</text>")
 		}
 		b.WriteString("</failure>")
-		c.w.SendRaw(b.String())
+		c.t.SendRaw(b.String())
 	}
 	if !c.tls {
 		failure("encryption-required", "STARTTLS is required before authentication")
@@ -519,12 +442,12 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 			} else {
 				s += "/>"
 			}
-			c.w.SendRaw(s)
+			c.t.SendRaw(s)
 			c.srv.opts.Log.Info().Str("remote", c.remote).Str("user", c.user).Str("mechanism", mech).Msg("authenticated")
 			return true, nil
 		}
-		c.w.SendRaw("<challenge xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(out) + "</challenge>")
-		resp, err := c.rd.Next()
+		c.t.SendRaw("<challenge xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(out) + "</challenge>")
+		resp, err := c.t.Next()
 		if err != nil {
 			return false, err
 		}

@@ -117,7 +117,7 @@ func New(o Options) *Server {
 // required.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) error {
 	return accept.Loop(ctx, ln, func(nc net.Conn) {
-		c := s.newConn(nc, directTLS)
+		c := s.newTCPConn(nc, directTLS)
 		if !s.conns.Add(c) {
 			nc.Close()
 			return

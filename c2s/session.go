@@ -42,9 +42,9 @@ type session struct {
 	next func(*stanza.Element) bool
 
 	mu       sync.Mutex
-	conn     *conn             // current stream; nil while detached
-	w        *xmlstream.Writer // its writer; nil while detached
-	sm       *smState          // nil until stream management is enabled
+	conn     *conn        // current stream; nil while detached
+	w        streamWriter // its writer; nil while detached
+	sm       *smState     // nil until stream management is enabled
 	ended    bool
 	expiry   *time.Timer // while detached, ends the session when it fires
 	reqTimer *time.Timer // asks for an ack when few stanzas wait
@@ -205,7 +205,7 @@ func (st *smState) ack(h uint32) error {
 func (s *session) attach(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conn, s.w = c, c.w
+	s.conn, s.w = c, c.t
 	if s.expiry != nil {
 		s.expiry.Stop()
 		s.expiry = nil
@@ -346,7 +346,7 @@ func (s *session) resume(c *conn, h uint32) (old *conn, err error) {
 		return nil, err
 	}
 	old = s.conn
-	s.conn, s.w = c, c.w
+	s.conn, s.w = c, c.t
 	if s.expiry != nil {
 		s.expiry.Stop()
 		s.expiry = nil

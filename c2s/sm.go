@@ -14,7 +14,7 @@ import (
 func (c *conn) streamManagement(el *stanza.Element) error {
 	switch el.Local {
 	case "enable":
-		c.w.SendRaw(c.sess.enable(el))
+		c.t.SendRaw(c.sess.enable(el))
 	case "r":
 		c.sess.ackRequested()
 	case "a":
@@ -26,7 +26,7 @@ func (c *conn) streamManagement(el *stanza.Element) error {
 			return err
 		}
 	case "resume":
-		c.w.SendRaw(smFailed("unexpected-request", "a bound stream cannot resume another session"))
+		c.t.SendRaw(smFailed("unexpected-request", "a bound stream cannot resume another session"))
 	default:
 		return xmlstream.Errorf("unsupported-stanza-type", "<%s xmlns='%s'/> is not a stream management element", el.Local, el.Space)
 	}
@@ -41,16 +41,16 @@ func (c *conn) resume(ctx context.Context, el *stanza.Element) bool {
 	h, ok := parseH(el.Attr("h"))
 	s := c.srv.resumableSession(el.Attr("previd"))
 	if !ok || s == nil || s.user != c.user {
-		c.w.SendRaw(smFailed("item-not-found", "no session to resume with that id"))
+		c.t.SendRaw(smFailed("item-not-found", "no session to resume with that id"))
 		return false
 	}
 	old, err := s.resume(c, h)
 	if errors.Is(err, errSessionGone) {
-		c.w.SendRaw(smFailed("item-not-found", "the session has ended"))
+		c.t.SendRaw(smFailed("item-not-found", "the session has ended"))
 		return false
 	}
 	if err != nil {
-		c.w.SendRaw(smFailed("unexpected-request", err.Error()))
+		c.t.SendRaw(smFailed("unexpected-request", err.Error()))
 		return false
 	}
 	c.sess, c.res, c.full = s, s.res, s.full
