@@ -40,11 +40,16 @@ const (
 	// processed it: Event.Session is the local sender of an outbound
 	// presence, or nil for inbound presence to Event.To.
 	PresenceObserved
+	// Replay sees a stanza kept in storage for a local account, such as
+	// an offline message, before it is delivered to Event.Resource (see
+	// Router.Replay): policies that the live stanza met at ToAccount,
+	// such as a block list changed since, apply to it again here.
+	Replay
 
 	numPoints
 )
 
-var pointNames = [...]string{"from-session", "to-account", "chosen", "deliver", "undeliverable", "to-remote", "from-remote", "presence-observed"}
+var pointNames = [...]string{"from-session", "to-account", "chosen", "deliver", "undeliverable", "to-remote", "from-remote", "presence-observed", "replay"}
 
 // String returns the point's name.
 func (p Point) String() string {

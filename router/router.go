@@ -364,6 +364,21 @@ func (r *Router) Send(ctx context.Context, res *Resource, el *stanza.Element) bo
 	return res.Session.Send(el)
 }
 
+// Replay delivers a stanza kept in storage for res's account, such as an
+// offline message, through the Replay hooks and then as Send does. It
+// reports whether the stanza is done with: delivered, or dropped by a
+// hook (a contact blocked since it was stored, say). False means the
+// session refused it, and it should stay stored.
+func (r *Router) Replay(ctx context.Context, res *Resource, el *stanza.Element) bool {
+	if r.HasHooks(Replay) {
+		ev := Event{Point: Replay, Stanza: el, Resource: res, To: res.JID}
+		if r.run(ctx, &ev) != Continue {
+			return true
+		}
+	}
+	return r.Send(ctx, res, el)
+}
+
 // bounce answers el with an error, unless el is itself an error.
 func (r *Router) bounce(ctx context.Context, el *stanza.Element, e stanza.Error) {
 	if reply := stanza.ErrorReply(el, e); reply != nil && reply.To() != "" {

@@ -109,6 +109,7 @@ func Register(r *router.Router, store Store, log zerolog.Logger) *Module {
 	r.Hook(router.FromSession, hookPriority, m.outgoing)
 	r.Hook(router.ToAccount, hookPriority, m.incoming)
 	r.Hook(router.ToRemote, hookPriority, m.leaving)
+	r.Hook(router.Replay, hookPriority, m.replayed)
 	return m
 }
 
@@ -217,6 +218,18 @@ func (m *Module) incoming(ctx context.Context, ev *router.Event) router.Verdict 
 		return router.Drop
 	}
 	return m.senderBlocked(ctx, ev)
+}
+
+// replayed drops a stored stanza, such as an offline message, whose
+// sender the recipient blocked after it was stored: blocking stops
+// delivery of what the blocked entity sent (XEP-0191 §3.3), whenever it
+// was sent. Nobody is told: the sender was told nothing wrong when the
+// message was stored.
+func (m *Module) replayed(ctx context.Context, ev *router.Event) router.Verdict {
+	if !m.blockedBy(ctx, ev.Resource.Bare, ev.Stanza.From()) {
+		return router.Continue
+	}
+	return router.Drop
 }
 
 // leaving enforces the sender's list on presence the server sends for a

@@ -242,3 +242,37 @@ func TestListsAreCached(t *testing.T) {
 		t.Fatalf("%d block list loads for 200 messages between two users", n)
 	}
 }
+
+// TestOfflineMessagesOfABlockedContact stores messages from two contacts
+// while alice is offline; she blocks one of them before she comes online
+// and gets only the other's.
+func TestOfflineMessagesOfABlockedContact(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	alice := srv.AddUser("alice", "alice-pw")
+	bob := srv.AddUser("bob", "bob-pw")
+	srv.AddUser("carol", "carol-pw")
+	b := online(t, srv, "bob", "pc")
+	c := online(t, srv, "carol", "pc")
+	b.Sendf("<message to='%s' type='chat'><body>from bob 1</body></message>", alice)
+	c.Sendf("<message to='%s' type='chat'><body>from carol</body></message>", alice)
+	b.Sendf("<message to='%s' type='chat'><body>from bob 2</body></message>", alice)
+	// Stored, not bounced.
+	b.ExpectNone(testutil.IsKind("message"), quiet)
+
+	a := testutil.Login(t, srv.Addr, alice, "alice-pw", "pc")
+	if r := a.IQ("<iq type='set'><block xmlns='urn:xmpp:blocking'><item jid='" + bob + "'/></block></iq>"); r.Type() != "result" {
+		t.Fatalf("block: %s", r)
+	}
+	a.Send("<presence/>")
+	got := a.Expect(func(el *stanza.Element) bool { return el.Local == "message" })
+	if got.ChildText("", "body") != "from carol" {
+		t.Fatalf("first offline message after blocking bob: %s", got)
+	}
+	a.ExpectNone(func(el *stanza.Element) bool { return el.Local == "message" }, quiet)
+
+	// Nor do they come back once bob is unblocked: they were dropped.
+	a.IQ("<iq type='set'><unblock xmlns='urn:xmpp:blocking'/></iq>")
+	a.Send("<presence type='unavailable'/>")
+	a.Send("<presence/>")
+	a.ExpectNone(func(el *stanza.Element) bool { return el.Local == "message" && el.Type() != "error" }, quiet)
+}

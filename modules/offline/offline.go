@@ -165,7 +165,7 @@ func (m *Module) deliver(ctx context.Context, res *router.Resource) {
 		el.Append(stanza.New(stanza.NSDelay, "delay",
 			"from", res.JID.Domainpart(),
 			"stamp", om.Stamp.UTC().Format(stanza.StampLayout)).AppendText("Offline Storage"))
-		if !m.r.Send(ctx, res, el) {
+		if !m.r.Replay(ctx, res, el) {
 			break
 		}
 		upTo = om.ID
