@@ -67,10 +67,15 @@ func (s *Server) newTCPConn(nc net.Conn, directTLS bool) *conn {
 	return c
 }
 
-// init sets what the stream takes from its transport.
+// init sets what the stream takes from its transport: a transport that
+// is secure from the start (HTTPS) needs no STARTTLS.
 func (c *conn) init() {
 	c.remote = c.t.RemoteAddr()
 	c.addr, _, _ = net.SplitHostPort(c.remote)
+	c.tls = c.t.Secure()
+	if state := c.t.TLSState(); state != nil {
+		c.cb = sasl.ChannelBindings(state, c.srv.leaf())
+	}
 }
 
 // Send writes a stanza of the negotiation, before a session is bound.
@@ -91,17 +96,17 @@ func (c *conn) Close(condition, text string) {
 // client read it before the connection closes (see package linger).
 func (c *conn) closeStream(se *xmlstream.Error, onInputError bool) {
 	c.closeOnce.Do(func() {
-		var b strings.Builder
+		var final []string
 		c.hmu.Lock()
 		if !c.headerSent {
-			b.WriteString(c.header())
+			final = append(final, c.header())
 		}
 		c.hmu.Unlock()
 		if se != nil {
-			b.WriteString(se.Element())
+			final = append(final, se.Element())
 		}
-		b.WriteString(c.t.Closing())
-		c.t.Finish(b.String(), 2*time.Second)
+		final = append(final, c.t.Closing())
+		c.t.Finish(2*time.Second, final...)
 		c.t.Close(onInputError)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,7 +68,9 @@ func (t *tcpTransport) SendRaw(s string) bool { return t.w.SendRaw(s) }
 
 func (t *tcpTransport) Drain(timeout time.Duration) { t.w.Drain(timeout) }
 
-func (t *tcpTransport) Finish(final string, timeout time.Duration) { t.w.Close(final, timeout) }
+func (t *tcpTransport) Finish(timeout time.Duration, final ...string) {
+	t.w.Close(strings.Join(final, ""), timeout)
+}
 
 func (t *tcpTransport) Opening(from, id string) string {
 	return "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='" +
@@ -88,6 +91,8 @@ func (t *tcpTransport) StartTLS(cfg *tls.Config, deadline time.Time) error {
 	t.w.SetConn(tc)
 	return nil
 }
+
+func (t *tcpTransport) Secure() bool { return t.tc != nil }
 
 func (t *tcpTransport) TLSState() *tls.ConnectionState {
 	if t.tc == nil {

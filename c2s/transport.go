@@ -25,6 +25,9 @@ type transport interface {
 	// StartTLS runs a TLS handshake as the server, to finish by deadline,
 	// and goes on over TLS.
 	StartTLS(cfg *tls.Config, deadline time.Time) error
+	// Secure reports whether the stream is encrypted, by TLS of its own
+	// or by the HTTPS or trusted listener that carries it.
+	Secure() bool
 	// TLSState returns the state of the stream's TLS connection, or nil
 	// while it is not encrypted.
 	TLSState() *tls.ConnectionState
@@ -66,7 +69,8 @@ type streamWriter interface {
 	SendRaw(s string) bool
 	// Drain waits up to timeout until everything queued was written.
 	Drain(timeout time.Duration)
-	// Finish queues final, refuses anything after it and waits up to
-	// timeout for the queue to be written.
-	Finish(final string, timeout time.Duration)
+	// Finish queues the parts of final (the opening, if it was not sent,
+	// a stream error, the closing), refuses anything after them and waits
+	// up to timeout for the queue to be written.
+	Finish(timeout time.Duration, final ...string)
 }

@@ -33,6 +33,7 @@ type Config struct {
 
 	Components Components `toml:"components"` // see components.go
 	MAM        MAM        `toml:"mam"`        // see mam.go
+	HTTP       HTTP       `toml:"http"`       // see http.go
 }
 
 // Server is the [server] section.

@@ -20,6 +20,7 @@ import (
 	"parley/certs"
 	"parley/component"
 	"parley/config"
+	"parley/httpserver"
 	"parley/idlepoll"
 	"parley/memtrim"
 	"parley/module"
@@ -56,6 +57,7 @@ type Server struct {
 	cancel    context.CancelFunc
 
 	components *component.Service // nil when no external component is configured
+	http       *httpserver.Server
 }
 
 // New prepares a server from a loaded configuration: it loads or generates
@@ -109,6 +111,14 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		ResumeTimeout: cfg.C2S.ResumeTimeout.Duration,
 		MaxUnacked:    cfg.C2S.MaxUnacked,
 		Log:           log.With().Str("component", "c2s").Logger(),
+	})
+	s.http = httpserver.New(httpserver.Options{
+		Listen:    cfg.HTTP.Listen,
+		TLSListen: cfg.HTTP.TLSListen,
+		TLS:       s.tlsConfig(),
+		PublicURL: cfg.HTTP.PublicURL,
+		Origins:   cfg.HTTP.Origins,
+		Log:       log.With().Str("component", "http").Logger(),
 	})
 	if cfg.S2S.Listen != "" || cfg.S2S.DirectTLSListen != "" {
 		roots, err := certs.LoadPool(cfg.TLS.CA)
@@ -199,6 +209,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.startComponents(ctx); err != nil {
 		return err
 	}
+	if err := s.startHTTP(ctx); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if s.poller != nil {
 		s.wg.Add(1)
 		go func() {
@@ -241,14 +255,28 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// startHTTP mounts the HTTP endpoints and starts the HTTP server, when
+// it is configured.
+func (s *Server) startHTTP(ctx context.Context) error {
+	if !s.http.Enabled() {
+		return nil
+	}
+	s.http.Handle("/xmpp-websocket", s.c2s.WebSocket(ctx, c2s.WebSocketOptions{
+		AllowOrigin: s.http.AllowOrigin,
+		Secure:      s.http.Secure,
+	}))
+	s.http.Publish(httpserver.RelWebSocket, "/xmpp-websocket", true)
+	return s.http.Start()
+}
+
 // Addr returns the bound address of a listener role ("c2s",
-// "c2s_direct_tls", "s2s", "s2s_direct_tls"), or "" if it is not
-// listening.
+// "c2s_direct_tls", "s2s", "s2s_direct_tls", "http", "https"), or "" if
+// it is not listening.
 func (s *Server) Addr(role string) string {
 	if ln, ok := s.listeners[role]; ok {
 		return ln.Addr().String()
 	}
-	return ""
+	return s.http.Addr(role)
 }
 
 func (s *Server) closeListeners() {
@@ -261,6 +289,7 @@ func (s *Server) closeListeners() {
 // and closes storage.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeListeners()
+	s.http.Shutdown(ctx)
 	s.c2s.Shutdown(ctx)
 	if s.s2s != nil {
 		s.s2s.Shutdown(ctx)

@@ -283,6 +283,13 @@ func (e *Element) WriteTo(w Writer) error {
 	return e.write(w, "")
 }
 
+// WriteQualified writes e as a document of its own, its namespace
+// declared even when it is the client stream's default (jabber:client),
+// as framings that carry one element per message need (RFC 7395).
+func (e *Element) WriteQualified(w Writer) error {
+	return e.write(w, "\x00")
+}
+
 func (e *Element) write(w Writer, parentSpace string) error {
 	w.WriteByte('<')
 	w.WriteString(e.Local)

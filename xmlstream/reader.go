@@ -98,6 +98,18 @@ func NewReader(br ByteSource, maxElement int) *Reader {
 	return &Reader{src: src, p: newParser(src)}
 }
 
+// NewFragmentReader returns a reader of top-level elements that come
+// without a stream header, as in framings that carry one element per
+// message (RFC 7395): elements are read as if inside a client stream
+// header, with jabber:client as the default namespace and the stream
+// prefix bound. ReadHeader must not be called on it.
+func NewFragmentReader(br ByteSource, maxElement int) *Reader {
+	r := NewReader(br, maxElement)
+	r.p.scopes = append(r.p.scopes[:0], binding{"xml", stanza.NSXML}, binding{"", stanza.NSClient}, binding{"stream", stanza.NSStream})
+	r.p.peeked = -1
+	return r
+}
+
 // ReadHeader reads an optional XML declaration and the opening stream tag.
 func (r *Reader) ReadHeader() (Header, error) {
 	r.src.n = 0

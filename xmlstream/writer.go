@@ -2,6 +2,7 @@ package xmlstream
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"sync"
@@ -25,6 +26,7 @@ type Writer struct {
 	running bool
 	closed  bool // no more sends accepted
 	onError func(error)
+	message func([]byte) error
 	idle    chan struct{} // closed when the queue drains, if someone waits
 }
 
@@ -44,6 +46,12 @@ type WriterOptions struct {
 	MaxQueue int
 	// OnError is called once when writing fails.
 	OnError func(error)
+	// Message, if set, frames what is written: each queued item is
+	// serialized on its own, stanzas with their namespace declared
+	// (see stanza.Element.WriteQualified), and handed to Message as one
+	// message (a WebSocket message, RFC 7395), instead of batches being
+	// written to the connection. Message bounds its own time.
+	Message func(b []byte) error
 }
 
 // NewBufferPool returns a pool of write buffers of the given size.
@@ -51,7 +59,8 @@ func NewBufferPool(size int) *sync.Pool {
 	return &sync.Pool{New: func() any { return bufio.NewWriterSize(io.Discard, size) }}
 }
 
-// NewWriter returns a writer on conn.
+// NewWriter returns a writer on conn; conn may be nil when o.Message is
+// set.
 func NewWriter(conn net.Conn, o WriterOptions) *Writer {
 	if o.Pool == nil {
 		o.Pool = NewBufferPool(4096)
@@ -62,7 +71,7 @@ func NewWriter(conn net.Conn, o WriterOptions) *Writer {
 	if o.MaxQueue == 0 {
 		o.MaxQueue = 10000
 	}
-	return &Writer{conn: conn, pool: o.Pool, timeout: o.Timeout, maxQ: o.MaxQueue, onError: o.OnError}
+	return &Writer{conn: conn, pool: o.Pool, timeout: o.Timeout, maxQ: o.MaxQueue, onError: o.OnError, message: o.Message}
 }
 
 // SetConn switches the underlying connection (after STARTTLS). The queue
@@ -135,20 +144,12 @@ func (w *Writer) flushLoop() {
 		conn := w.conn
 		w.mu.Unlock()
 
-		bw := w.pool.Get().(*bufio.Writer)
-		bw.Reset(conn)
-		conn.SetWriteDeadline(time.Now().Add(w.timeout))
-		for i, it := range batch {
-			if it.el != nil {
-				it.el.WriteTo(bw)
-			} else {
-				bw.WriteString(it.raw)
-			}
-			batch[i] = item{}
+		var err error
+		if w.message != nil {
+			err = w.writeMessages(batch)
+		} else {
+			err = w.writeBatch(conn, batch)
 		}
-		err := bw.Flush()
-		bw.Reset(io.Discard)
-		w.pool.Put(bw)
 		if err != nil {
 			w.mu.Lock()
 			w.closed = true
@@ -163,6 +164,45 @@ func (w *Writer) flushLoop() {
 			return
 		}
 	}
+}
+
+// writeBatch writes batch to conn in one flush.
+func (w *Writer) writeBatch(conn net.Conn, batch []item) error {
+	bw := w.pool.Get().(*bufio.Writer)
+	bw.Reset(conn)
+	conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	for i, it := range batch {
+		if it.el != nil {
+			it.el.WriteTo(bw)
+		} else {
+			bw.WriteString(it.raw)
+		}
+		batch[i] = item{}
+	}
+	err := bw.Flush()
+	bw.Reset(io.Discard)
+	w.pool.Put(bw)
+	return err
+}
+
+// writeMessages hands each item of batch to w.message as one message.
+func (w *Writer) writeMessages(batch []item) error {
+	var buf bytes.Buffer
+	for i, it := range batch {
+		batch[i] = item{}
+		if it.el != nil {
+			buf.Reset()
+			it.el.WriteQualified(&buf)
+			if err := w.message(buf.Bytes()); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.message([]byte(it.raw)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Drain waits until everything queued so far has been written or the

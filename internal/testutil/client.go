@@ -41,6 +41,7 @@ type Client struct {
 	readErr error
 	closed  chan struct{}
 	ids     atomic.Int64
+	closing string // what ends the stream
 }
 
 // Stream is an unauthenticated raw stream for protocol-level tests.
@@ -50,6 +51,9 @@ type Stream struct {
 	BR       *bufio.Reader
 	RD       *xmlstream.Reader
 	Features *stanza.Element // from the last Open
+	// WebSocket marks a stream over WebSocket (RFC 7395), opened with
+	// <open/>; see DialWebSocket.
+	WebSocket bool
 }
 
 // DialStream opens a TCP connection and sends a stream header for domain.
@@ -68,6 +72,9 @@ func DialStream(t testing.TB, addr, domain string) *Stream {
 // Open sends a stream header and reads the server's header and features.
 func (s *Stream) Open(domain string) *stanza.Element {
 	s.T.Helper()
+	if s.WebSocket {
+		return s.openWebSocket(domain)
+	}
 	s.Write(fmt.Sprintf("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0' xml:lang='en'>", domain))
 	s.RD = xmlstream.NewReader(s.BR, 1<<20)
 	s.Conn.SetReadDeadline(time.Now().Add(Timeout))
@@ -236,10 +243,18 @@ func Login(t testing.TB, addr, local, password, resource string) *Client {
 	}
 	s.Open(domain)
 	full := s.Bind(resource)
+	return s.client(full)
+}
+
+// client turns a bound stream into a Client.
+func (s *Stream) client(full string) *Client {
 	s.Conn.SetReadDeadline(time.Time{})
-	c := &Client{T: t, JID: full, Conn: s.Conn, rd: s.RD, br: s.BR, arrived: make(chan struct{}, 1), closed: make(chan struct{})}
+	c := &Client{T: s.T, JID: full, Conn: s.Conn, rd: s.RD, br: s.BR, arrived: make(chan struct{}, 1), closed: make(chan struct{}), closing: "</stream:stream>"}
+	if s.WebSocket {
+		c.closing = "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"
+	}
 	go c.readLoop()
-	t.Cleanup(c.Close)
+	s.T.Cleanup(c.Close)
 	return c
 }
 
@@ -401,7 +416,7 @@ func (c *Client) WaitClosed() error {
 
 // Close ends the stream politely.
 func (c *Client) Close() {
-	c.Conn.Write([]byte("</stream:stream>"))
+	c.Conn.Write([]byte(c.closing))
 	select {
 	case <-c.closed:
 	case <-time.After(2 * time.Second):

@@ -1,0 +1,371 @@
+package c2s
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"parley/stanza"
+	"parley/xmlstream"
+)
+
+// NSFraming is the namespace of the WebSocket framing elements <open/>
+// and <close/> (RFC 7395).
+const NSFraming = "urn:ietf:params:xml:ns:xmpp-framing"
+
+// WebSocketSubprotocol is the WebSocket subprotocol of XMPP (RFC 7395 §3.1).
+const WebSocketSubprotocol = "xmpp"
+
+// WebSocketOptions configure the WebSocket endpoint.
+type WebSocketOptions struct {
+	// AllowOrigin reports whether a browser page from the request's Origin
+	// may connect; nil allows only requests without an Origin and pages
+	// from the endpoint's own host.
+	AllowOrigin func(r *http.Request) bool
+	// Secure reports whether a request arrived encrypted: over HTTPS, or
+	// on a listener trusted to be behind a TLS-terminating proxy or on
+	// loopback. Clients authenticate only on secure streams.
+	Secure func(r *http.Request) bool
+	// Keepalive is the interval of WebSocket pings to an otherwise quiet
+	// client; one not answered within it closes the stream. Default 1m.
+	Keepalive time.Duration
+}
+
+// WebSocket returns the handler of XMPP over WebSocket (RFC 7395): each
+// connection is a client stream like one over TCP, framed with <open/>
+// and <close/> and one element per message. Streams live until ctx ends
+// or Shutdown.
+func (s *Server) WebSocket(ctx context.Context, o WebSocketOptions) http.Handler {
+	if o.Keepalive == 0 {
+		o.Keepalive = time.Minute
+	}
+	if o.AllowOrigin == nil {
+		o.AllowOrigin = func(r *http.Request) bool {
+			origin := r.Header.Get("Origin")
+			return origin == "" || strings.EqualFold(strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://"), r.Host)
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !offersSubprotocol(r, WebSocketSubprotocol) {
+			http.Error(w, "this endpoint speaks XMPP over WebSocket (RFC 7395): ask for the \"xmpp\" subprotocol", http.StatusBadRequest)
+			return
+		}
+		if !o.AllowOrigin(r) {
+			http.Error(w, "pages from origin "+r.Header.Get("Origin")+" may not connect here", http.StatusForbidden)
+			return
+		}
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			Subprotocols: []string{WebSocketSubprotocol},
+			// The origin was checked above, against the configured list.
+			InsecureSkipVerify: true,
+		})
+		if err != nil {
+			s.opts.Log.Debug().Str("remote", r.RemoteAddr).Err(err).Msg("WebSocket upgrade failed")
+			return
+		}
+		var state *tls.ConnectionState
+		if r.TLS != nil {
+			state = r.TLS
+		}
+		secure := o.Secure != nil && o.Secure(r)
+		c := &conn{srv: s}
+		c.t = newWebSocketTransport(ws, wsOptions{
+			remote:    r.RemoteAddr,
+			secure:    secure,
+			tlsState:  state,
+			maxStanza: s.opts.MaxStanzaSize,
+			keepalive: o.Keepalive,
+			onWriteError: func(err error) {
+				s.opts.Log.Debug().Str("remote", r.RemoteAddr).Err(err).Msg("WebSocket write failed")
+				c.t.Close(false)
+			},
+		})
+		c.init()
+		if !s.conns.Add(c) {
+			ws.Close(websocket.StatusGoingAway, "the server is shutting down")
+			return
+		}
+		c.serve(ctx)
+	})
+}
+
+// offersSubprotocol reports whether the WebSocket handshake r asks for
+// the subprotocol name.
+func offersSubprotocol(r *http.Request, name string) bool {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(h, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type wsOptions struct {
+	remote       string
+	secure       bool
+	tlsState     *tls.ConnectionState
+	maxStanza    int
+	keepalive    time.Duration
+	onWriteError func(error)
+}
+
+// wsTransport is a client stream over WebSocket (RFC 7395). Each message
+// holds whole elements; the stream opens and restarts with <open/> and
+// ends with <close/>. Its goroutine blocks in reading: WebSocket streams
+// are not parked.
+type wsTransport struct {
+	ws       *websocket.Conn
+	remote   string
+	secure   bool
+	tlsState *tls.ConnectionState
+	w        *xmlstream.Writer
+	rd       *xmlstream.Reader
+	src      messageSource
+	msg      bytes.Buffer // the message being parsed
+
+	keepalive time.Duration
+	pinger    *time.Timer
+
+	dmu      sync.Mutex
+	deadline time.Time // reads fail after it; zero for none
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func newWebSocketTransport(ws *websocket.Conn, o wsOptions) *wsTransport {
+	t := &wsTransport{ws: ws, remote: o.remote, secure: o.secure, tlsState: o.tlsState, keepalive: o.keepalive, closed: make(chan struct{})}
+	// A message holds a stanza and a little whitespace; more ends the
+	// connection with "message too big" (1009).
+	ws.SetReadLimit(int64(o.maxStanza) + 1024)
+	t.w = xmlstream.NewWriter(nil, xmlstream.WriterOptions{
+		OnError: o.onWriteError,
+		Message: func(b []byte) error {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			return ws.Write(ctx, websocket.MessageText, qualify(b))
+		},
+	})
+	t.pinger = time.AfterFunc(t.keepalive, t.ping)
+	return t
+}
+
+// ping checks that a quiet client still answers; one that does not is
+// disconnected.
+func (t *wsTransport) ping() {
+	ctx, cancel := context.WithTimeout(context.Background(), t.keepalive)
+	defer cancel()
+	if err := t.ws.Ping(ctx); err != nil {
+		t.Close(false)
+		return
+	}
+	select {
+	case <-t.closed:
+	default:
+		t.pinger.Reset(t.keepalive)
+	}
+}
+
+// qualify declares the stream prefix on the elements that use it (stream
+// features and errors), since each message is a document of its own.
+func qualify(b []byte) []byte {
+	for _, name := range []string{"<stream:features", "<stream:error"} {
+		if bytes.HasPrefix(b, []byte(name)) {
+			out := make([]byte, 0, len(b)+len(stanza.NSStream)+24)
+			out = append(out, name...)
+			out = append(out, " xmlns:stream='"+stanza.NSStream+"'"...)
+			return append(out, b[len(name):]...)
+		}
+	}
+	return b
+}
+
+// readMessage reads the next message whose content is not only
+// whitespace into t.msg.
+func (t *wsTransport) readMessage() error {
+	for {
+		ctx := context.Background()
+		t.dmu.Lock()
+		d := t.deadline
+		t.dmu.Unlock()
+		if !d.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, d)
+			defer cancel()
+		}
+		typ, r, err := t.ws.Reader(ctx)
+		if err != nil {
+			if !d.IsZero() && time.Now().After(d) {
+				return timeoutError{}
+			}
+			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+				return xmlstream.Errorf("policy-violation", "message larger than the largest stanza")
+			}
+			return io.EOF
+		}
+		if typ != websocket.MessageText {
+			return xmlstream.Errorf("bad-format", "XMPP over WebSocket uses text messages only")
+		}
+		t.msg.Reset()
+		if _, err := t.msg.ReadFrom(r); err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig || strings.Contains(err.Error(), "read limited") {
+				return xmlstream.Errorf("policy-violation", "message larger than the largest stanza")
+			}
+			return io.EOF
+		}
+		if len(bytes.TrimSpace(t.msg.Bytes())) > 0 {
+			t.src.reset(t.msg.Bytes())
+			t.pinger.Reset(t.keepalive)
+			return nil
+		}
+	}
+}
+
+// timeoutError is the net.Error of a read past the deadline.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "read timed out" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+// next reads the next element, from what is left of the current message
+// or from the next message. An element must end in the message it began
+// in (RFC 7395 §3.3.3).
+func (t *wsTransport) next() (*stanza.Element, error) {
+	if t.src.blank() {
+		if err := t.readMessage(); err != nil {
+			return nil, err
+		}
+	}
+	el, err := t.rd.Next()
+	if errors.Is(err, io.EOF) {
+		return nil, xmlstream.Errorf("bad-format", "a WebSocket message must hold whole elements")
+	}
+	return el, err
+}
+
+func (t *wsTransport) ReadHeader(maxStanza int) (xmlstream.Header, error) {
+	t.rd = xmlstream.NewFragmentReader(&t.src, maxStanza)
+	el, err := t.next()
+	if err != nil {
+		return xmlstream.Header{}, err
+	}
+	if el.Space != NSFraming || el.Local != "open" {
+		return xmlstream.Header{}, xmlstream.Errorf("invalid-namespace", "a stream over WebSocket opens with <open xmlns='%s'/>", NSFraming)
+	}
+	return xmlstream.Header{To: el.Attr("to"), From: el.Attr("from"), Version: el.Attr("version"), Lang: el.Lang(), Namespace: stanza.NSClient}, nil
+}
+
+func (t *wsTransport) Next() (*stanza.Element, error) {
+	el, err := t.next()
+	if err != nil {
+		return nil, err
+	}
+	if el.Space == NSFraming {
+		if el.Local == "close" {
+			return nil, xmlstream.ErrStreamClosed
+		}
+		return nil, xmlstream.Errorf("unsupported-stanza-type", "<%s/> of the WebSocket framing is unexpected here", el.Local)
+	}
+	return el, nil
+}
+
+func (t *wsTransport) Send(el *stanza.Element) bool { return t.w.Send(el) }
+
+func (t *wsTransport) SendRaw(s string) bool { return t.w.SendRaw(s) }
+
+func (t *wsTransport) Drain(timeout time.Duration) { t.w.Drain(timeout) }
+
+func (t *wsTransport) Finish(timeout time.Duration, final ...string) {
+	for _, f := range final[:max(len(final)-1, 0)] {
+		t.w.SendRaw(f)
+	}
+	last := ""
+	if len(final) > 0 {
+		last = final[len(final)-1]
+	}
+	t.w.Close(last, timeout)
+}
+
+func (t *wsTransport) Opening(from, id string) string {
+	return "<open xmlns='" + NSFraming + "' id='" + id + "' from='" + from + "' version='1.0' xml:lang='en'/>"
+}
+
+func (t *wsTransport) Closing() string { return "<close xmlns='" + NSFraming + "'/>" }
+
+func (t *wsTransport) Secure() bool { return t.secure }
+
+func (t *wsTransport) StartTLS(*tls.Config, time.Time) error {
+	return fmt.Errorf("STARTTLS is not available over WebSocket")
+}
+
+func (t *wsTransport) TLSState() *tls.ConnectionState { return t.tlsState }
+
+func (t *wsTransport) RemoteAddr() string { return t.remote }
+
+func (t *wsTransport) SetReadDeadline(d time.Time) {
+	t.dmu.Lock()
+	t.deadline = d
+	t.dmu.Unlock()
+}
+
+// WaitInput returns at once: the stream's goroutine waits in Next.
+func (t *wsTransport) WaitInput(time.Duration) (bool, error) { return false, nil }
+
+func (t *wsTransport) Close(bool) {
+	t.closeOnce.Do(func() {
+		close(t.closed)
+		t.pinger.Stop()
+		// The closing handshake waits for the client's answer, which
+		// the stream's reading goroutine receives; it must not hold up
+		// the caller, which may be that goroutine.
+		go t.ws.Close(websocket.StatusNormalClosure, "")
+	})
+}
+
+// messageSource reads one WebSocket message's bytes, then reports io.EOF.
+type messageSource struct {
+	b []byte
+	i int
+}
+
+func (m *messageSource) reset(b []byte) { m.b, m.i = b, 0 }
+
+// blank reports whether only whitespace is left.
+func (m *messageSource) blank() bool {
+	for _, c := range m.b[m.i:] {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *messageSource) ReadByte() (byte, error) {
+	if m.i >= len(m.b) {
+		return 0, io.EOF
+	}
+	c := m.b[m.i]
+	m.i++
+	return c, nil
+}
+
+func (m *messageSource) Read(p []byte) (int, error) {
+	if m.i >= len(m.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[m.i:])
+	m.i += n
+	return n, nil
+}

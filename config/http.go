@@ -1,0 +1,77 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// HTTP is the [http] section: the one HTTP server that carries XMPP over
+// WebSocket and the other HTTP features.
+type HTTP struct {
+	// Listen is the plain HTTP address, for loopback or behind a
+	// TLS-terminating proxy on the same machine; empty disables it.
+	Listen string `toml:"listen"`
+	// TLSListen is the HTTPS address, served with the [tls] certificate;
+	// empty disables it.
+	TLSListen string `toml:"tls_listen"`
+	// PublicURL is the base URL clients are given (host-meta); empty
+	// derives it from each request.
+	PublicURL string `toml:"public_url"`
+	// Origins lists the web page origins, besides the server's own, whose
+	// scripts may connect ("https://chat.example.com", a host such as
+	// "example.com", patterns like "*.example.com", or "*" for any).
+	Origins []string `toml:"origins"`
+}
+
+// validateHTTP checks the [http] section.
+func (c *Config) validateHTTP() error {
+	h := &c.HTTP
+	for _, l := range []struct{ key, addr string }{{"http.listen", h.Listen}, {"http.tls_listen", h.TLSListen}} {
+		if l.addr == "" {
+			continue
+		}
+		if err := checkListen(l.addr); err != nil {
+			return fmt.Errorf("%s: %w", l.key, err)
+		}
+		for _, other := range []struct{ key, addr string }{
+			{"c2s.listen", c.C2S.Listen},
+			{"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
+			{"s2s.listen", c.S2S.Listen},
+			{"s2s.direct_tls_listen", c.S2S.DirectTLSListen},
+			{"components.listen", c.Components.Listen},
+			{"debug.pprof_listen", c.Debug.PprofListen},
+		} {
+			if sameAddress(l.addr, other.addr) {
+				return fmt.Errorf("%s: %q is also %s", l.key, l.addr, other.key)
+			}
+		}
+	}
+	if sameAddress(h.Listen, h.TLSListen) {
+		return fmt.Errorf("http.tls_listen: %q is also http.listen", h.TLSListen)
+	}
+	if h.PublicURL != "" {
+		u, err := url.Parse(h.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("http.public_url: %q is not an http:// or https:// base URL", h.PublicURL)
+		}
+		h.PublicURL = strings.TrimSuffix(h.PublicURL, "/")
+	}
+	for i, o := range h.Origins {
+		key := fmt.Sprintf("http.origins[%d]", i)
+		if o == "" {
+			return fmt.Errorf("%s: must not be empty", key)
+		}
+		if _, err := path.Match(o, ""); err != nil {
+			return fmt.Errorf("%s: %q is not a valid pattern: %w", key, o, err)
+		}
+		if strings.Contains(o, "/") && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			return fmt.Errorf("%s: %q: an origin is a scheme and a host (https://chat.example.com) or a host alone", key, o)
+		}
+		if strings.Count(o, "/") > 2 {
+			return fmt.Errorf("%s: %q: an origin has no path", key, o)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestHTTPSection(t *testing.T) {
+	cases := []struct {
+		name, body, wantErr string
+		want                HTTP
+	}{
+		{name: "off by default", body: ""},
+		{name: "contract example", body: "[http]\nlisten = \"127.0.0.1:5280\"\ntls_listen = \"\"\npublic_url = \"\"\n",
+			want: HTTP{Listen: "127.0.0.1:5280"}},
+		{name: "public url loses its slash", body: "[http]\nlisten = \"127.0.0.1:5280\"\npublic_url = \"https://chat.a.test/xmpp/\"\norigins = [\"https://app.a.test\", \"*.a.test\"]\n",
+			want: HTTP{Listen: "127.0.0.1:5280", PublicURL: "https://chat.a.test/xmpp", Origins: []string{"https://app.a.test", "*.a.test"}}},
+		{name: "bad listen", body: "[http]\nlisten = \"5280\"\n", wantErr: "http.listen"},
+		{name: "listen taken", body: "[http]\nlisten = \"127.0.0.1:5222\"\n", wantErr: "http.listen: \"127.0.0.1:5222\" is also c2s.listen"},
+		{name: "both the same", body: "[http]\nlisten = \"127.0.0.1:5280\"\ntls_listen = \"127.0.0.1:5280\"\n", wantErr: "http.tls_listen"},
+		{name: "public url scheme", body: "[http]\npublic_url = \"ftp://a.test\"\n", wantErr: "http.public_url"},
+		{name: "origin with path", body: "[http]\norigins = [\"https://a.test/app\"]\n", wantErr: "http.origins[0]"},
+		{name: "origin pattern", body: "[http]\norigins = [\"x\", \"[\"]\n", wantErr: "http.origins[1]"},
+		{name: "unknown key", body: "[http]\nlisten_tls = \"127.0.0.1:5281\"\n", wantErr: `unknown key "http.listen_tls"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.toml")
+			os.WriteFile(path, []byte("[server]\ndomains = [\"a.test\"]\n"+c.body), 0o600)
+			cfg, err := Load(path)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("got %v, want an error with %q and the file", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := cfg.HTTP
+			if h.Listen != c.want.Listen || h.TLSListen != c.want.TLSListen || h.PublicURL != c.want.PublicURL || !slices.Equal(h.Origins, c.want.Origins) {
+				t.Fatalf("got %+v, want %+v", h, c.want)
+			}
+		})
+	}
+}
