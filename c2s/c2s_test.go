@@ -535,3 +535,23 @@ func TestClientStateIndication(t *testing.T) {
 		t.Fatalf("held presence on active: %s", el)
 	}
 }
+
+// TestFromAttribute: a from naming another resource of the same account
+// is stamped over with the session's address; one naming another account
+// ends the stream with invalid-from.
+func TestFromAttribute(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "secret-a")
+	srv.AddUser("bob", "secret-b")
+	a := testutil.Login(t, srv.Addr, "alice", "secret-a", "tab")
+	b := testutil.Login(t, srv.Addr, "bob", "secret-b", "pc")
+	a.Sendf("<message to='%s' from='alice@%s/old-tab' type='chat'><body>mine</body></message>", b.JID, srv.Domain)
+	if got := b.Expect(testutil.IsKind("message")); got.From() != a.JID || got.ChildText("", "body") != "mine" {
+		t.Fatalf("bob got %s", got)
+	}
+	a.Sendf("<message to='%s' from='%s' type='chat'><body>forged</body></message>", b.JID, b.JID)
+	a.Expect(func(el *stanza.Element) bool {
+		return el.Space == stanza.NSStream && el.Local == "error" && el.FirstElement().Local == "invalid-from"
+	})
+	b.ExpectNone(testutil.IsKind("message"), 300*time.Millisecond)
+}

@@ -527,7 +527,12 @@ func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 	}
 	if from := el.From(); from != "" && from != c.full {
 		f, err := c.srv.opts.Router.ParseJID(from)
-		if err != nil || !(f.Equal(c.res.JID) || f.Equal(c.res.JID.Bare())) {
+		// Another resource of the same account is stamped over like a
+		// missing from: the stanza leaves from this session's address
+		// either way, and web clients that resumed a session name the
+		// resource they would have bound. Another account's address is
+		// a forgery (RFC 6120 §8.1.2.1).
+		if err != nil || f.Bare().String() != c.res.Bare {
 			return xmlstream.Errorf("invalid-from", "from %q does not match the session %s", from, c.full)
 		}
 	}
