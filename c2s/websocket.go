@@ -28,8 +28,7 @@ const WebSocketSubprotocol = "xmpp"
 // WebSocketOptions configure the WebSocket endpoint.
 type WebSocketOptions struct {
 	// AllowOrigin reports whether a browser page from the request's Origin
-	// may connect; nil allows only requests without an Origin and pages
-	// from the endpoint's own host.
+	// may connect; nil allows only requests without an Origin.
 	AllowOrigin func(r *http.Request) bool
 	// Secure reports whether a request arrived encrypted: over HTTPS, or
 	// on a listener trusted to be behind a TLS-terminating proxy or on
@@ -49,10 +48,7 @@ func (s *Server) WebSocket(ctx context.Context, o WebSocketOptions) http.Handler
 		o.Keepalive = time.Minute
 	}
 	if o.AllowOrigin == nil {
-		o.AllowOrigin = func(r *http.Request) bool {
-			origin := r.Header.Get("Origin")
-			return origin == "" || strings.EqualFold(strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://"), r.Host)
-		}
+		o.AllowOrigin = func(r *http.Request) bool { return r.Header.Get("Origin") == "" }
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !offersSubprotocol(r, WebSocketSubprotocol) {
@@ -72,16 +68,12 @@ func (s *Server) WebSocket(ctx context.Context, o WebSocketOptions) http.Handler
 			s.opts.Log.Debug().Str("remote", r.RemoteAddr).Err(err).Msg("WebSocket upgrade failed")
 			return
 		}
-		var state *tls.ConnectionState
-		if r.TLS != nil {
-			state = r.TLS
-		}
 		secure := o.Secure != nil && o.Secure(r)
 		c := &conn{srv: s}
 		c.t = newWebSocketTransport(ws, wsOptions{
 			remote:    r.RemoteAddr,
 			secure:    secure,
-			tlsState:  state,
+			tlsState:  r.TLS,
 			maxStanza: s.opts.MaxStanzaSize,
 			keepalive: o.Keepalive,
 			onWriteError: func(err error) {
@@ -195,41 +187,44 @@ func qualify(b []byte) []byte {
 // whitespace into t.msg.
 func (t *wsTransport) readMessage() error {
 	for {
-		ctx := context.Background()
-		t.dmu.Lock()
-		d := t.deadline
-		t.dmu.Unlock()
-		if !d.IsZero() {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, d)
-			defer cancel()
-		}
-		typ, r, err := t.ws.Reader(ctx)
-		if err != nil {
-			if !d.IsZero() && time.Now().After(d) {
-				return timeoutError{}
-			}
-			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
-				return xmlstream.Errorf("policy-violation", "message larger than the largest stanza")
-			}
-			return io.EOF
-		}
-		if typ != websocket.MessageText {
-			return xmlstream.Errorf("bad-format", "XMPP over WebSocket uses text messages only")
-		}
-		t.msg.Reset()
-		if _, err := t.msg.ReadFrom(r); err != nil {
-			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig || strings.Contains(err.Error(), "read limited") {
-				return xmlstream.Errorf("policy-violation", "message larger than the largest stanza")
-			}
-			return io.EOF
-		}
-		if len(bytes.TrimSpace(t.msg.Bytes())) > 0 {
-			t.src.reset(t.msg.Bytes())
-			t.pinger.Reset(t.keepalive)
-			return nil
+		err := t.readOne()
+		if err != nil || len(bytes.TrimSpace(t.msg.Bytes())) > 0 {
+			return err
 		}
 	}
+}
+
+// readOne reads one message into t.msg, within the read deadline.
+func (t *wsTransport) readOne() error {
+	ctx := context.Background()
+	t.dmu.Lock()
+	d := t.deadline
+	t.dmu.Unlock()
+	if !d.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d)
+		defer cancel()
+	}
+	typ, r, err := t.ws.Reader(ctx)
+	if err == nil {
+		t.msg.Reset()
+		_, err = t.msg.ReadFrom(r)
+	}
+	switch {
+	case err == nil:
+	case !d.IsZero() && time.Now().After(d):
+		return timeoutError{}
+	case websocket.CloseStatus(err) == websocket.StatusMessageTooBig || errors.Is(err, websocket.ErrMessageTooBig):
+		return xmlstream.Errorf("policy-violation", "message larger than the largest stanza")
+	default:
+		return io.EOF
+	}
+	if typ != websocket.MessageText {
+		return xmlstream.Errorf("bad-format", "XMPP over WebSocket uses text messages only")
+	}
+	t.src.reset(t.msg.Bytes())
+	t.pinger.Reset(t.keepalive)
+	return nil
 }
 
 // timeoutError is the net.Error of a read past the deadline.

@@ -50,16 +50,8 @@ func (c *Config) validateComponents() error {
 			return fmt.Errorf("components.listen: %w", err)
 		}
 		if len(comp.Secrets) > 0 {
-			for _, other := range []struct{ key, addr string }{
-				{"c2s.listen", c.C2S.Listen},
-				{"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
-				{"s2s.listen", c.S2S.Listen},
-				{"s2s.direct_tls_listen", c.S2S.DirectTLSListen},
-				{"debug.pprof_listen", c.Debug.PprofListen},
-			} {
-				if sameAddress(comp.Listen, other.addr) {
-					return fmt.Errorf("components.listen: %q is also %s", comp.Listen, other.key)
-				}
+			if other := c.listenerClash("components.listen", comp.Listen); other != "" {
+				return fmt.Errorf("components.listen: %q is also %s", comp.Listen, other)
 			}
 		}
 	}

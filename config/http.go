@@ -35,21 +35,9 @@ func (c *Config) validateHTTP() error {
 		if err := checkListen(l.addr); err != nil {
 			return fmt.Errorf("%s: %w", l.key, err)
 		}
-		for _, other := range []struct{ key, addr string }{
-			{"c2s.listen", c.C2S.Listen},
-			{"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
-			{"s2s.listen", c.S2S.Listen},
-			{"s2s.direct_tls_listen", c.S2S.DirectTLSListen},
-			{"components.listen", c.Components.Listen},
-			{"debug.pprof_listen", c.Debug.PprofListen},
-		} {
-			if sameAddress(l.addr, other.addr) {
-				return fmt.Errorf("%s: %q is also %s", l.key, l.addr, other.key)
-			}
+		if other := c.listenerClash(l.key, l.addr); other != "" {
+			return fmt.Errorf("%s: %q is also %s", l.key, l.addr, other)
 		}
-	}
-	if sameAddress(h.Listen, h.TLSListen) {
-		return fmt.Errorf("http.tls_listen: %q is also http.listen", h.TLSListen)
 	}
 	if h.PublicURL != "" {
 		u, err := url.Parse(h.PublicURL)

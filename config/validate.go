@@ -344,6 +344,26 @@ func checkListen(addr string) error {
 	return nil
 }
 
+// listenerClash returns the key of a listener other than key whose fixed
+// address is addr, or "".
+func (c *Config) listenerClash(key, addr string) string {
+	for _, other := range []struct{ key, addr string }{
+		{"c2s.listen", c.C2S.Listen},
+		{"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
+		{"s2s.listen", c.S2S.Listen},
+		{"s2s.direct_tls_listen", c.S2S.DirectTLSListen},
+		{"components.listen", c.Components.Listen},
+		{"http.listen", c.HTTP.Listen},
+		{"http.tls_listen", c.HTTP.TLSListen},
+		{"debug.pprof_listen", c.Debug.PprofListen},
+	} {
+		if other.key != key && sameAddress(addr, other.addr) {
+			return other.key
+		}
+	}
+	return ""
+}
+
 // sameAddress reports whether a and b name the same fixed listen address.
 // Port 0 (any free port) never clashes.
 func sameAddress(a, b string) bool {
