@@ -523,21 +523,35 @@ func TestMAMSection(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "config.toml")
-			os.WriteFile(path, []byte("[server]\ndomains = [\"a.test\"]\n"+c.body), 0o600)
-			cfg, err := Load(path)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), path) {
-					t.Fatalf("got %v, want an error naming %s and the file", err, c.wantErr)
-				}
+			cfg := loadSection(t, c.body, c.wantErr)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.MAM.Retention.Duration != c.retention {
 				t.Fatalf("retention %v, want %v", cfg.MAM.Retention.Duration, c.retention)
 			}
 		})
 	}
+}
+
+// loadSection loads a configuration of one domain and body. With wantErr
+// set it checks that loading fails with an error containing wantErr and
+// the file's name, and returns nil.
+func loadSection(t *testing.T, body, wantErr string) *Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte("[server]\ndomains = [\"a.test\"]\n"+body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("got %v, want an error with %q and the file", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
