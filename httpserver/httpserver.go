@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"parley/xmlstream"
 )
 
 // Link relations of XEP-0156 for the client endpoints.
@@ -235,7 +237,7 @@ func (s *Server) hostMeta(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
 	b.WriteString("<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n")
 	for _, l := range s.endpoints(r) {
-		b.WriteString("  <Link rel='" + l.rel + "' href='" + escapeAttr(l.path) + "'/>\n")
+		b.WriteString("  <Link rel='" + l.rel + "' href='" + xmlstream.Escape(l.path) + "'/>\n")
 	}
 	b.WriteString("</XRD>\n")
 	w.Header().Set("Content-Type", "application/xrd+xml; charset=utf-8")
@@ -259,8 +261,4 @@ func (s *Server) hostMetaJSON(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	json.NewEncoder(w).Encode(doc)
-}
-
-func escapeAttr(s string) string {
-	return strings.NewReplacer("&", "&amp;", "'", "&apos;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }

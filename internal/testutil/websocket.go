@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 	msasl "mellium.im/sasl"
@@ -87,15 +86,10 @@ func LoginWebSocket(t testing.TB, url, local, password, resource string) *Client
 	return s.client(s.Bind(resource))
 }
 
-// wsDeadline bounds a raw WebSocket read in tests.
-func wsDeadline() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), Timeout)
-}
-
 // ReadMessage reads one text message from a raw WebSocket connection.
 func ReadMessage(t testing.TB, ws *websocket.Conn) (string, error) {
 	t.Helper()
-	ctx, cancel := wsDeadline()
+	ctx, cancel := Context(t)
 	defer cancel()
 	_, b, err := ws.Read(ctx)
 	return string(b), err
@@ -104,7 +98,7 @@ func ReadMessage(t testing.TB, ws *websocket.Conn) (string, error) {
 // WriteMessage writes one text message to a raw WebSocket connection.
 func WriteMessage(t testing.TB, ws *websocket.Conn, msg string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := Context(t)
 	defer cancel()
 	if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 		t.Fatalf("WebSocket write: %v", err)
@@ -113,5 +107,5 @@ func WriteMessage(t testing.TB, ws *websocket.Conn, msg string) {
 
 // Context returns a context that ends after Timeout.
 func Context(t testing.TB) (context.Context, context.CancelFunc) {
-	return wsDeadline()
+	return context.WithTimeout(context.Background(), Timeout)
 }
