@@ -240,6 +240,7 @@ func Default() *Config {
 			MaxStanzaSize:  262144,
 		},
 		Components: defaultComponents(),
+		HTTP:       defaultHTTP(),
 		MAM:        defaultMAM(),
 		MUC: MUC{
 			Create:          "local",

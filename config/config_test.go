@@ -95,6 +95,7 @@ func TestLoadContractExample(t *testing.T) {
 		// The example has no [components] section.
 		Components: Default().Components,
 		MAM:        Default().MAM,
+		HTTP:       Default().HTTP,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", cfg, want)

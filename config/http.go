@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 )
 
 // HTTP is the [http] section: the one HTTP server that carries XMPP over
@@ -23,6 +24,17 @@ type HTTP struct {
 	// scripts may connect ("https://chat.example.com", a host such as
 	// "example.com", patterns like "*.example.com", or "*" for any).
 	Origins []string `toml:"origins"`
+	// BOSHMaxWait is the longest a BOSH request is held waiting for data
+	// (XEP-0124 wait); clients may ask for less.
+	BOSHMaxWait Duration `toml:"bosh_max_wait"`
+	// BOSHInactivity is how long a BOSH session lives without a request
+	// from its client.
+	BOSHInactivity Duration `toml:"bosh_inactivity"`
+}
+
+// defaultHTTP returns the [http] defaults: no listener.
+func defaultHTTP() HTTP {
+	return HTTP{BOSHMaxWait: Duration{time.Minute}, BOSHInactivity: Duration{time.Minute}}
 }
 
 // validateHTTP checks the [http] section.
@@ -37,6 +49,14 @@ func (c *Config) validateHTTP() error {
 		}
 		if other := c.listenerClash(l.key, l.addr); other != "" {
 			return fmt.Errorf("%s: %q is also %s", l.key, l.addr, other)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"http.bosh_max_wait", h.BOSHMaxWait.Duration}, {"http.bosh_inactivity", h.BOSHInactivity.Duration}} {
+		if d.v < time.Second || d.v > 10*time.Minute {
+			return fmt.Errorf("%s: %s is not between 1s and 10m", d.key, d.v)
 		}
 	}
 	if h.PublicURL != "" {

@@ -3,6 +3,7 @@ package config
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestHTTPSection(t *testing.T) {
@@ -21,6 +22,10 @@ func TestHTTPSection(t *testing.T) {
 		{name: "public url scheme", body: "[http]\npublic_url = \"ftp://a.test\"\n", wantErr: "http.public_url"},
 		{name: "origin with path", body: "[http]\norigins = [\"https://a.test/app\"]\n", wantErr: "http.origins[0]"},
 		{name: "origin pattern", body: "[http]\norigins = [\"x\", \"[\"]\n", wantErr: "http.origins[1]"},
+		{name: "bosh timing", body: "[http]\nbosh_max_wait = \"30s\"\nbosh_inactivity = \"2m\"\n",
+			want: HTTP{BOSHMaxWait: Duration{30 * time.Second}, BOSHInactivity: Duration{2 * time.Minute}}},
+		{name: "bosh wait too long", body: "[http]\nbosh_max_wait = \"1h\"\n", wantErr: "http.bosh_max_wait: 1h0m0s is not between 1s and 10m"},
+		{name: "bosh inactivity zero", body: "[http]\nbosh_inactivity = \"0s\"\n", wantErr: "http.bosh_inactivity"},
 		{name: "unknown key", body: "[http]\nlisten_tls = \"127.0.0.1:5281\"\n", wantErr: `unknown key "http.listen_tls"`},
 	}
 	for _, c := range cases {
@@ -30,6 +35,15 @@ func TestHTTPSection(t *testing.T) {
 				return
 			}
 			h := cfg.HTTP
+			// BOSH timing is a minute unless set.
+			for _, d := range []*Duration{&c.want.BOSHMaxWait, &c.want.BOSHInactivity} {
+				if d.Duration == 0 {
+					d.Duration = time.Minute
+				}
+			}
+			if h.BOSHMaxWait != c.want.BOSHMaxWait || h.BOSHInactivity != c.want.BOSHInactivity {
+				t.Fatalf("BOSH timing %v %v, want %v %v", h.BOSHMaxWait, h.BOSHInactivity, c.want.BOSHMaxWait, c.want.BOSHInactivity)
+			}
 			if h.Listen != c.want.Listen || h.TLSListen != c.want.TLSListen || h.PublicURL != c.want.PublicURL || !slices.Equal(h.Origins, c.want.Origins) {
 				t.Fatalf("got %+v, want %+v", h, c.want)
 			}

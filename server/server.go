@@ -266,6 +266,13 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		Secure:      s.http.Secure,
 	}))
 	s.http.Publish(httpserver.RelWebSocket, "/xmpp-websocket", true)
+	s.http.Handle("/http-bind", s.c2s.BOSH(ctx, c2s.BOSHOptions{
+		AllowOrigin: s.http.AllowOrigin,
+		Secure:      s.http.Secure,
+		MaxWait:     s.cfg.HTTP.BOSHMaxWait.Duration,
+		Inactivity:  s.cfg.HTTP.BOSHInactivity.Duration,
+	}))
+	s.http.Publish(httpserver.RelBOSH, "/http-bind", false)
 	return s.http.Start()
 }
 

@@ -54,6 +54,9 @@ type Stream struct {
 	// WebSocket marks a stream over WebSocket (RFC 7395), opened with
 	// <open/>; see DialWebSocket.
 	WebSocket bool
+	// BOSH is the connection of a stream over BOSH (XEP-0206); see
+	// DialBOSH.
+	BOSH *BOSHConn
 }
 
 // DialStream opens a TCP connection and sends a stream header for domain.
@@ -74,6 +77,11 @@ func (s *Stream) Open(domain string) *stanza.Element {
 	s.T.Helper()
 	if s.WebSocket {
 		return s.openWebSocket(domain)
+	}
+	if s.BOSH != nil {
+		s.BOSH.Restart()
+		s.Features = s.Next()
+		return s.Features
 	}
 	s.Write(fmt.Sprintf("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0' xml:lang='en'>", domain))
 	s.RD = xmlstream.NewReader(s.BR, 1<<20)
@@ -246,12 +254,18 @@ func Login(t testing.TB, addr, local, password, resource string) *Client {
 	return s.client(full)
 }
 
+// Client turns a stream bound to the full JID into a Client.
+func (s *Stream) Client(full string) *Client { return s.client(full) }
+
 // client turns a bound stream into a Client.
 func (s *Stream) client(full string) *Client {
 	s.Conn.SetReadDeadline(time.Time{})
 	c := &Client{T: s.T, JID: full, Conn: s.Conn, rd: s.RD, br: s.BR, arrived: make(chan struct{}, 1), closed: make(chan struct{}), closing: "</stream:stream>"}
 	if s.WebSocket {
 		c.closing = "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"
+	}
+	if s.BOSH != nil {
+		c.closing = "" // closing the connection terminates the session
 	}
 	go c.readLoop()
 	s.T.Cleanup(c.Close)
