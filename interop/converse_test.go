@@ -94,12 +94,18 @@ func runConverse(t *testing.T, dir string, args ...string) []string {
 	return steps
 }
 
-// TestConverseOverWebSocket: Converse.js 14 in headless Chromium logs in
-// over WebSocket, shows the roster, chats both ways with a contact on a
-// TCP client, and after a page reload shows the conversation again from
-// the archive.
-func TestConverseOverWebSocket(t *testing.T) {
+// TestConverse: Converse.js 14 in headless Chromium logs in over
+// WebSocket and over BOSH, shows the roster, chats both ways with a
+// contact on a TCP client, and after a page reload shows the conversation
+// again from the archive.
+func TestConverse(t *testing.T) {
 	dir := converseDir(t)
+	for _, transport := range []string{"websocket", "bosh"} {
+		t.Run(transport, func(t *testing.T) { converseChat(t, dir, transport) })
+	}
+}
+
+func converseChat(t *testing.T, dir, transport string) {
 	srv := testutil.Start(t, testutil.Options{Extra: "[http]\nlisten = \"127.0.0.1:0\"\norigins = [\"http://127.0.0.1:*\"]\n[mam]\nenabled = true\n"})
 	alice := srv.AddUser("alice", "alice-pw")
 	bob := srv.AddUser("bob", "bob-pw")
@@ -108,8 +114,7 @@ func TestConverseOverWebSocket(t *testing.T) {
 	b := testutil.Login(t, srv.Addr, bob, "bob-pw", "pc")
 	b.Send("<presence/>")
 
-	page := conversePage(t, dir, map[string]any{
-		"websocket_url":               "ws://" + srv.Server.Addr("http") + "/xmpp-websocket",
+	settings := map[string]any{
 		"discover_connection_methods": false,
 		"auto_login":                  true,
 		"jid":                         alice,
@@ -117,7 +122,13 @@ func TestConverseOverWebSocket(t *testing.T) {
 		"view_mode":                   "fullscreen",
 		"loglevel":                    "warn",
 		"persistent_store":            "localStorage",
-	})
+	}
+	if transport == "bosh" {
+		settings["bosh_service_url"] = "http://" + srv.Server.Addr("http") + "/http-bind"
+	} else {
+		settings["websocket_url"] = "ws://" + srv.Server.Addr("http") + "/xmpp-websocket"
+	}
+	page := conversePage(t, dir, settings)
 	// bob answers the first message from alice's browser.
 	answered := make(chan string, 1)
 	go func() {
