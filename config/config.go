@@ -34,6 +34,7 @@ type Config struct {
 	Components Components `toml:"components"` // see components.go
 	MAM        MAM        `toml:"mam"`        // see mam.go
 	HTTP       HTTP       `toml:"http"`       // see http.go
+	Upload     Upload     `toml:"upload"`     // see upload.go
 }
 
 // Server is the [server] section.
@@ -241,6 +242,7 @@ func Default() *Config {
 		},
 		Components: defaultComponents(),
 		HTTP:       defaultHTTP(),
+		Upload:     defaultUpload(),
 		MAM:        defaultMAM(),
 		MUC: MUC{
 			Create:          "local",
@@ -332,7 +334,7 @@ func syntaxError(err error) error {
 
 // resolvePaths makes the file paths in c absolute, relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Storage.SQLite, &c.TLS.Cert, &c.TLS.Key, &c.TLS.CA} {
+	for _, p := range []*string{&c.Storage.SQLite, &c.TLS.Cert, &c.TLS.Key, &c.TLS.CA, &c.Upload.Dir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -96,6 +96,7 @@ func TestLoadContractExample(t *testing.T) {
 		Components: Default().Components,
 		MAM:        Default().MAM,
 		HTTP:       Default().HTTP,
+		Upload:     Default().Upload,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", cfg, want)

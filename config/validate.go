@@ -50,6 +50,9 @@ func (c *Config) validate() error {
 	if err := c.validateHTTP(); err != nil {
 		return err
 	}
+	if err := c.validateUpload(); err != nil {
+		return err
+	}
 	if c.Debug.PprofListen != "" {
 		if err := checkListen(c.Debug.PprofListen); err != nil {
 			return fmt.Errorf("debug.pprof_listen: %w", err)

@@ -37,6 +37,9 @@ type Options struct {
 	Listen    string      // plain HTTP address; empty disables it
 	TLSListen string      // HTTPS address; empty disables it
 	TLS       *tls.Config // the server certificate, for TLSListen
+	// Host is the host name in URLs made outside a request (see URL)
+	// when the listener's address is not one: the server's domain.
+	Host string
 	// PublicURL is the base URL clients are given; empty derives it from
 	// each request's scheme and Host.
 	PublicURL string
@@ -203,6 +206,28 @@ func (s *Server) AllowOrigin(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// URL returns the base URL of the server for links made outside a
+// request, such as upload slots: PublicURL, or else from the HTTPS
+// listener, or the plain one, with its address, or Options.Host when it
+// listens on every address. It is empty before Start.
+func (s *Server) URL() string {
+	if s.o.PublicURL != "" {
+		return s.o.PublicURL
+	}
+	for _, l := range []struct{ role, scheme string }{{"https", "https"}, {"http", "http"}} {
+		addr := s.Addr(l.role)
+		if addr == "" {
+			continue
+		}
+		host, port, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			host = s.o.Host
+		}
+		return l.scheme + "://" + net.JoinHostPort(host, port)
+	}
+	return ""
 }
 
 // BaseURL returns the base URL clients reach the server at: PublicURL,

@@ -20,6 +20,7 @@ import (
 
 	"parley/archive"
 	"parley/config"
+	"parley/httpserver"
 	"parley/router"
 	"parley/storage"
 	"parley/streamfeature"
@@ -47,7 +48,11 @@ type Host struct {
 	// Archive is the shared, batched writer of every message archive
 	// (users' and rooms'); readers Sync with it before they query.
 	Archive *archive.Writer[storage.ArchivedMessage]
-	Log     zerolog.Logger // tagged with the module's name
+	// HTTP is the one HTTP server, on which a module mounts its
+	// handlers while it is set up; it serves once the server starts,
+	// when [http] configures a listener.
+	HTTP *httpserver.Server
+	Log  zerolog.Logger // tagged with the module's name
 
 	runs *[]func(context.Context)
 }

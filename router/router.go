@@ -88,16 +88,17 @@ type Router struct {
 	accounts AccountChecker
 	domains  map[string]struct{}
 
-	iq         [numTargets]IQMux[*IQ]
-	features   map[Target][]string
-	identities map[Target][]Identity
-	items      []Item
-	presence   PresenceHandler
-	hooks      hooks
-	available  []func(context.Context, *Resource)
-	unbound    []func(context.Context, *Resource)
-	components map[string]Handler
-	remote     Handler
+	iq             [numTargets]IQMux[*IQ]
+	features       map[Target][]string
+	identities     map[Target][]Identity
+	items          []Item
+	presence       PresenceHandler
+	hooks          hooks
+	available      []func(context.Context, *Resource)
+	unbound        []func(context.Context, *Resource)
+	accountDeleted []func(context.Context, jid.JID)
+	components     map[string]Handler
+	remote         Handler
 
 	mu    sync.RWMutex
 	users map[string][]*Resource // bare JID -> bound resources
@@ -173,6 +174,20 @@ func (r *Router) OnAvailable(f func(context.Context, *Resource)) {
 // ended or was replaced).
 func (r *Router) OnUnbind(f func(context.Context, *Resource)) {
 	r.unbound = append(r.unbound, f)
+}
+
+// OnAccountDeleted registers a hook run after an account was deleted
+// from storage, for what features keep elsewhere (uploaded files, say).
+func (r *Router) OnAccountDeleted(f func(ctx context.Context, bare jid.JID)) {
+	r.accountDeleted = append(r.accountDeleted, f)
+}
+
+// AccountDeleted runs the OnAccountDeleted hooks for bare, whose account
+// was just deleted.
+func (r *Router) AccountDeleted(ctx context.Context, bare jid.JID) {
+	for _, f := range r.accountDeleted {
+		f(ctx, bare)
+	}
 }
 
 // RegisterComponent routes every stanza addressed to domain (or any JID

@@ -15,6 +15,7 @@ import (
 	"parley/modules/version"
 	"parley/muc"
 	"parley/roster"
+	"parley/upload"
 )
 
 // modules lists every feature module in the order it is set up; a
@@ -35,5 +36,6 @@ func modules() []module.Spec {
 		vcard.Spec(),
 		private.Spec(),
 		muc.Spec(),
+		upload.Spec(),
 	}
 }

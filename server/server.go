@@ -68,6 +68,9 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		names = append(names, cfg.MUC.Domain)
 	}
 	names = append(names, cfg.ComponentDomains()...)
+	if cfg.Upload.Domain != "" {
+		names = append(names, cfg.Upload.Domain)
+	}
 	cert, err := certs.LoadOrGenerate(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir(), names, log)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
@@ -80,12 +83,22 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	s.router = router.New(cfg.Server.Domains, store, log.With().Str("component", "router").Logger())
 	s.features = new(streamfeature.Registry)
 	s.archive = archive.NewWriter(store.AppendArchive, log.With().Str("component", "archive").Logger())
+	s.http = httpserver.New(httpserver.Options{
+		Listen:    cfg.HTTP.Listen,
+		TLSListen: cfg.HTTP.TLSListen,
+		TLS:       s.tlsConfig(),
+		Host:      cfg.Server.Domains[0],
+		PublicURL: cfg.HTTP.PublicURL,
+		Origins:   cfg.HTTP.Origins,
+		Log:       log.With().Str("component", "http").Logger(),
+	})
 	s.modules, err = module.Setup(modules(), module.Host{
 		Router:   s.router,
 		Store:    store,
 		Config:   cfg,
 		Features: s.features,
 		Archive:  s.archive,
+		HTTP:     s.http,
 		Log:      log,
 	})
 	if err != nil {
@@ -111,14 +124,6 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		ResumeTimeout: cfg.C2S.ResumeTimeout.Duration,
 		MaxUnacked:    cfg.C2S.MaxUnacked,
 		Log:           log.With().Str("component", "c2s").Logger(),
-	})
-	s.http = httpserver.New(httpserver.Options{
-		Listen:    cfg.HTTP.Listen,
-		TLSListen: cfg.HTTP.TLSListen,
-		TLS:       s.tlsConfig(),
-		PublicURL: cfg.HTTP.PublicURL,
-		Origins:   cfg.HTTP.Origins,
-		Log:       log.With().Str("component", "http").Logger(),
 	})
 	if cfg.S2S.Listen != "" || cfg.S2S.DirectTLSListen != "" {
 		roots, err := certs.LoadPool(cfg.TLS.CA)
