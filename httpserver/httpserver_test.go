@@ -40,10 +40,13 @@ func TestHostMeta(t *testing.T) {
 			Href string `xml:"href,attr"`
 		} `xml:"Link"`
 	}
-	if err := xml.Unmarshal(body, &xrd); err != nil || len(xrd.Links) != 1 {
+	if err := xml.Unmarshal(body, &xrd); err != nil || len(xrd.Links) != 2 {
 		t.Fatalf("host-meta %s: %v", body, err)
 	}
 	if l := xrd.Links[0]; l.Rel != httpserver.RelWebSocket || l.Href != "ws://"+srv.Server.Addr("http")+"/xmpp-websocket" {
+		t.Fatalf("link %+v", l)
+	}
+	if l := xrd.Links[1]; l.Rel != httpserver.RelBOSH || l.Href != base+"/http-bind" {
 		t.Fatalf("link %+v", l)
 	}
 	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/xrd+xml") {
@@ -58,7 +61,7 @@ func TestHostMeta(t *testing.T) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&jrd)
 	resp.Body.Close()
-	if err != nil || len(jrd.Links) != 1 || jrd.Links[0].Rel != httpserver.RelWebSocket || jrd.Links[0].Href != xrd.Links[0].Href {
+	if err != nil || len(jrd.Links) != 2 || jrd.Links[0].Rel != httpserver.RelWebSocket || jrd.Links[0].Href != xrd.Links[0].Href || jrd.Links[1].Href != xrd.Links[1].Href {
 		t.Fatalf("host-meta.json: %+v %v", jrd, err)
 	}
 	resp, _ = http.Get(base + "/nothing-here")
@@ -165,5 +168,31 @@ func TestDiscoverAndChatWithMellium(t *testing.T) {
 		t.Fatalf("alice's session ended: %v", err)
 	case <-ctx.Done():
 		t.Fatalf("alice (%s) got nothing", sess.LocalAddr())
+	}
+}
+
+func TestURL(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		o      httpserver.Options
+		prefix string
+	}{
+		{"loopback listener", httpserver.Options{Listen: "127.0.0.1:0", Host: "a.test"}, "http://127.0.0.1:"},
+		{"every address", httpserver.Options{Listen: "0.0.0.0:0", Host: "a.test"}, "http://a.test:"},
+		{"public URL", httpserver.Options{Listen: "127.0.0.1:0", PublicURL: "https://chat.a.test/xmpp"}, "https://chat.a.test/xmpp"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := httpserver.New(c.o)
+			if c.o.PublicURL == "" && s.URL() != "" {
+				t.Fatalf("URL before Start: %q", s.URL())
+			}
+			if err := s.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Shutdown(t.Context())
+			if got := s.URL(); !strings.HasPrefix(got, c.prefix) {
+				t.Fatalf("URL %q, want %s...", got, c.prefix)
+			}
+		})
 	}
 }
