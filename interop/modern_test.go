@@ -60,3 +60,10 @@ func TestSlixmppBlocking(t *testing.T) {
 func TestSlixmppStreamManagement(t *testing.T) {
 	runModern(t, slixmppServer(t, ""), "sm")
 }
+
+// TestSlixmppUpload has slixmpp's XEP-0363 plugin find the upload service
+// and upload a file, which a contact downloads from the link sent to him.
+func TestSlixmppUpload(t *testing.T) {
+	testutil.RequirePythonModule(t, "aiohttp", "python3-aiohttp")
+	runModern(t, slixmppServer(t, "[http]\nlisten = \"127.0.0.1:0\"\n[upload]\ndomain = \"upload.parley.test\"\nmax_file_size = 1000000\n"), "upload")
+}

@@ -11,6 +11,7 @@ Usage:
 """
 
 import asyncio
+import io
 import sys
 
 import checks
@@ -315,7 +316,70 @@ async def scenario_sm(args):
     await with_clients([phone, b], body)
 
 
+async def scenario_upload(args):
+    """XEP-0363: alice finds the upload service from her domain, uploads
+    a file and sends bob the link (XEP-0066); bob downloads exactly what
+    she uploaded. A file over the limit is refused with the limit."""
+    import aiohttp
+    from slixmpp.exceptions import IqError
+
+    alice, bob = jid(args, args.user), jid(args, args.peer)
+    a = Client(args, alice + "/desk", args.password, name="alice", extra_plugins=("xep_0363", "xep_0066"))
+    b = Client(args, bob + "/pc", args.peer_password, name="bob", extra_plugins=("xep_0066",))
+
+    async def body():
+        # The plugin's own discovery (get_info_from_domain) fails on
+        # this Python (asyncio.wait given coroutines), so the service is
+        # found with disco#items and disco#info, as a client does.
+        up = a["xep_0363"]
+        items = await a["xep_0030"].get_items(jid=args.domain, timeout=STEP_TIMEOUT)
+        for item in items["disco_items"]["items"]:
+            info = await a["xep_0030"].get_info(jid=item[0], timeout=STEP_TIMEOUT)
+            if ("store", "file") in [(i[0], i[1]) for i in info["disco_info"]["identities"]] and \
+                    "urn:xmpp:http:upload:0" in info["disco_info"]["features"]:
+                up.upload_service = info["from"]
+                for form in info["disco_info"].iterables:
+                    if form["values"].get("FORM_TYPE") == ["urn:xmpp:http:upload:0"]:
+                        up.max_file_size = int(form["values"]["max-file-size"])
+        if up.upload_service is None or up.max_file_size != 1000000:
+            raise Failure("no upload service with max-file-size 1000000 in the server's disco items")
+        ok("found %s accepting files up to %d bytes" % (up.upload_service, up.max_file_size))
+        data = bytes(range(256)) * 400 + checks.token().encode()
+        url = await expect(a["xep_0363"].upload_file("notes-%s.bin" % checks.token(), size=len(data),
+                                                     content_type="application/octet-stream",
+                                                     input_file=io.BytesIO(data), timeout=STEP_TIMEOUT),
+                           "the upload")
+        ok("alice uploaded %d bytes to %s" % (len(data), a["xep_0363"].upload_service))
+        if not url.startswith("http"):
+            raise Failure("the upload's URL is %r" % url)
+        msg = a.make_message(mto=bob + "/pc", mbody=url, mtype="chat")
+        msg["oob"]["url"] = url
+        msg.send()
+        got = await b.next_message("the link")
+        if got["oob"]["url"] != url:
+            raise Failure("bob got %r, not the link" % got["oob"]["url"])
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as resp:
+                fetched = await resp.read()
+                if resp.status != 200 or fetched != data:
+                    raise Failure("bob's download: HTTP %d, %d bytes" % (resp.status, len(fetched)))
+        ok("bob downloaded the same %d bytes" % len(fetched))
+
+        try:
+            await a["xep_0363"].request_slot(a["xep_0363"].upload_service, "huge.bin",
+                                             a["xep_0363"].max_file_size + 1, timeout=STEP_TIMEOUT)
+            raise Failure("a slot beyond max-file-size was granted")
+        except IqError as e:
+            err = e.iq["error"]
+            limit = err.xml.find("{urn:xmpp:http:upload:0}file-too-large/{urn:xmpp:http:upload:0}max-file-size")
+            if err["condition"] != "not-acceptable" or limit is None or int(limit.text) != a["xep_0363"].max_file_size:
+                raise Failure("too large a file: %s" % e.iq)
+        ok("a file over the %d byte limit was refused with the limit" % a["xep_0363"].max_file_size)
+    await with_clients([a, b], body)
+
+
 SCENARIOS = {
+    "upload": scenario_upload,
     "blocking": scenario_blocking,
     "sm": scenario_sm,
     "carbons": scenario_carbons,
