@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net"
 	"net/http"
 	"os"
@@ -71,7 +74,7 @@ func runConverse(t *testing.T, dir string, args ...string) []string {
 	// The steps the script reached, in order; what the page reported on
 	// the way (console errors, failed requests) is logged.
 	var steps []string
-	main := map[string]bool{"roster": true, "sent": true, "received": true, "reloaded": true, "history": true, "done": true}
+	main := map[string]bool{"roster": true, "chat": true, "reply": true, "room": true, "upload": true, "reloaded": true, "history": true, "done": true}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -94,62 +97,71 @@ func runConverse(t *testing.T, dir string, args ...string) []string {
 	return steps
 }
 
-// TestConverse: Converse.js 14 in headless Chromium logs in over
-// WebSocket and over BOSH, shows the roster, chats both ways with a
-// contact on a TCP client, and after a page reload shows the conversation
-// again from the archive.
+// TestConverse: Converse.js 14 in headless Chromium, in two browser
+// profiles: alice and bob log in (one over WebSocket, the other over
+// BOSH, then the other way round), see each other in the roster, chat
+// both ways, talk in a room, share a picture through HTTP File Upload;
+// alice's reloaded tab shows the conversation again, and a fresh profile
+// of hers gets it from the archive.
 func TestConverse(t *testing.T) {
 	dir := converseDir(t)
-	for _, transport := range []string{"websocket", "bosh"} {
-		t.Run(transport, func(t *testing.T) { converseChat(t, dir, transport) })
+	for _, c := range []struct{ alice, bob string }{{"websocket", "bosh"}, {"bosh", "websocket"}} {
+		t.Run("alice over "+c.alice+", bob over "+c.bob, func(t *testing.T) { converseScenario(t, dir, c.alice, c.bob) })
 	}
 }
 
-func converseChat(t *testing.T, dir, transport string) {
-	srv := testutil.Start(t, testutil.Options{Extra: "[http]\nlisten = \"127.0.0.1:0\"\norigins = [\"http://127.0.0.1:*\"]\n[mam]\nenabled = true\n"})
+func converseScenario(t *testing.T, dir, aliceTransport, bobTransport string) {
+	srv := testutil.Start(t, testutil.Options{Extra: "[http]\nlisten = \"127.0.0.1:0\"\norigins = [\"http://127.0.0.1:*\"]\n[mam]\nenabled = true\n[muc]\ndomain = \"conference." + testutil.Domain + "\"\n[upload]\ndomain = \"upload." + testutil.Domain + "\"\n"})
 	alice := srv.AddUser("alice", "alice-pw")
 	bob := srv.AddUser("bob", "bob-pw")
 	srv.SetSubscription(alice, bob, "both")
 	srv.SetSubscription(bob, alice, "both")
-	b := testutil.Login(t, srv.Addr, bob, "bob-pw", "pc")
-	b.Send("<presence/>")
+	room := "lobby@" + srv.Server.MUC().Domain()
 
-	settings := map[string]any{
-		"discover_connection_methods": false,
-		"auto_login":                  true,
-		"jid":                         alice,
-		"password":                    "alice-pw",
-		"view_mode":                   "fullscreen",
-		"loglevel":                    "warn",
-		"persistent_store":            "localStorage",
-	}
-	if transport == "bosh" {
-		settings["bosh_service_url"] = "http://" + srv.Server.Addr("http") + "/http-bind"
-	} else {
-		settings["websocket_url"] = "ws://" + srv.Server.Addr("http") + "/xmpp-websocket"
-	}
-	page := conversePage(t, dir, settings)
-	// bob answers the first message from alice's browser.
-	answered := make(chan string, 1)
-	go func() {
-		el, err := expectWithin(b, 60*time.Second, func(el *stanza.Element) bool {
-			return el.Local == "message" && strings.HasPrefix(el.From(), alice+"/") && el.ChildText("", "body") != ""
-		})
-		if err != nil {
-			answered <- err.Error()
-			return
+	page := func(jid, password, transport string) string {
+		settings := map[string]any{
+			"discover_connection_methods": false,
+			"auto_login":                  true,
+			"jid":                         jid,
+			"password":                    password,
+			"view_mode":                   "fullscreen",
+			"loglevel":                    "warn",
+			"persistent_store":            "localStorage",
+			"auto_join_rooms":             []string{room},
+			"muc_nickname_from_jid":       true,
 		}
-		b.Sendf("<message to='%s' type='chat'><body>Hello from a TCP client</body></message>", el.From())
-		answered <- el.ChildText("", "body")
-	}()
-	steps := runConverse(t, dir, "--page", page, "--peer", bob,
-		"--send", "Hello from the browser", "--expect", "Hello from a TCP client",
-		"--reload-expect", "Hello from a TCP client", "--timeout", "30000")
-	if got := <-answered; got != "Hello from the browser" {
-		t.Fatalf("bob got %q", got)
+		if transport == "bosh" {
+			settings["bosh_service_url"] = "http://" + srv.Server.Addr("http") + "/http-bind"
+		} else {
+			settings["websocket_url"] = "ws://" + srv.Server.Addr("http") + "/xmpp-websocket"
+		}
+		return conversePage(t, dir, settings)
 	}
-	if want := "roster sent received reloaded history done"; strings.Join(steps, " ") != want {
+	picture := filepath.Join(t.TempDir(), "picture.png")
+	writePNG(t, picture)
+	steps := runConverse(t, dir, "--alice-page", page(alice, "alice-pw", aliceTransport), "--bob-page", page(bob, "bob-pw", bobTransport),
+		"--alice", alice, "--bob", bob, "--room", room, "--file", picture, "--timeout", "30000")
+	if want := "roster chat reply room upload reloaded history done"; strings.Join(steps, " ") != want {
 		t.Fatalf("steps %v, want %s", steps, want)
+	}
+}
+
+// writePNG writes a small picture.
+func writePNG(t *testing.T, file string) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for x := range 64 {
+		for y := range 48 {
+			img.Set(x, y, color.RGBA{uint8(4 * x), uint8(5 * y), 200, 255})
+		}
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
 	}
 }
 
