@@ -265,7 +265,7 @@ func (s *session) reroute(ctx context.Context, q queued) {
 			el.Append(stanza.New(stanza.NSDelay, "delay", "from", s.res.JID.Domainpart(),
 				"stamp", q.at.UTC().Format(stanza.StampLayout)))
 		}
-		r.Deliver(ctx, el)
+		r.Deliver(router.Rerouting(ctx), el)
 	case "iq":
 		if t := el.Type(); t == "get" || t == "set" {
 			r.Bounce(ctx, el, stanza.Err("service-unavailable"))
@@ -304,6 +304,14 @@ const (
 	sessionEnds         // the session ends
 	sessionWaits        // the session waits for the client to resume it
 )
+
+// Waiting reports whether the session has no stream and waits to be
+// resumed (see router.Waiter).
+func (s *session) Waiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn == nil && !s.ended
+}
 
 // leave takes stream c off the session. The session waits for the client
 // when mayResume, resumption was enabled and the server is not shutting

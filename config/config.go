@@ -35,6 +35,7 @@ type Config struct {
 	MAM        MAM        `toml:"mam"`        // see mam.go
 	HTTP       HTTP       `toml:"http"`       // see http.go
 	Upload     Upload     `toml:"upload"`     // see upload.go
+	Push       Push       `toml:"push"`       // see push.go
 }
 
 // Server is the [server] section.

@@ -19,6 +19,14 @@ type Session interface {
 	Close(condition, text string)
 }
 
+// Waiter is implemented by a Session that can outlive its stream, as one
+// under stream management (XEP-0198) does while it waits for its client
+// to resume it.
+type Waiter interface {
+	// Waiting reports whether the session has no stream now.
+	Waiting() bool
+}
+
 // Resource is the routing state of one bound client resource: its JID, the
 // stream behind it, and its presence. The router owns it; feature modules
 // read and update presence through its methods.
@@ -189,4 +197,11 @@ func ParsePriority(p *stanza.Element) int {
 		n = -128
 	}
 	return n
+}
+
+// Waiting reports whether the resource's session has no stream now and
+// waits for its client to come back (see Waiter).
+func (r *Resource) Waiting() bool {
+	w, ok := r.Session.(Waiter)
+	return ok && w.Waiting()
 }

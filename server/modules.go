@@ -11,6 +11,7 @@ import (
 	"parley/modules/offline"
 	"parley/modules/ping"
 	"parley/modules/private"
+	"parley/modules/push"
 	"parley/modules/vcard"
 	"parley/modules/version"
 	"parley/muc"
@@ -35,6 +36,7 @@ func modules() []module.Spec {
 		mam.Spec(),
 		vcard.Spec(),
 		private.Spec(),
+		push.Spec(),
 		muc.Spec(),
 		upload.Spec(),
 	}
