@@ -74,6 +74,12 @@ type Server struct {
 }
 
 func (s *Server) leaf() *x509.Certificate {
+	if get := s.opts.TLS.GetCertificate; get != nil {
+		if c, err := get(nil); err == nil && c != nil {
+			return c.Leaf
+		}
+		return nil
+	}
 	if len(s.opts.TLS.Certificates) == 0 {
 		return nil
 	}

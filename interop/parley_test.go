@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -260,4 +261,69 @@ func TestParleyBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParleyReloadAndUploads: SIGHUP makes the running binary present a
+// renewed certificate to new connections; deluser removes the files the
+// account uploaded, while the server runs.
+func TestParleyReloadAndUploads(t *testing.T) {
+	ca := testutil.NewCA(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	install := func(cert, key string) {
+		t.Helper()
+		for src, dst := range map[string]string{cert: certFile, key: keyFile} {
+			data, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	install(ca.Issue(t, testutil.Domain))
+	httpAddr := testutil.FreeAddr(t)
+	in := newInstance(t, fmt.Sprintf("[tls]\ncert = %q\nkey = %q\n[http]\nlisten = %q\n[upload]\ndomain = \"upload.%s\"\n", certFile, keyFile, httpAddr, testutil.Domain))
+	alice := in.jid("alice")
+	in.mustRun("alice-pw\n", "adduser", alice)
+	p := in.serve()
+	a := testutil.Login(t, in.addr, alice, "alice-pw", "laptop")
+	before := peerCert(t, a)
+
+	install(ca.Issue(t, testutil.Domain))
+	p.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.Output(), "certificate reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged after SIGHUP")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b := testutil.Login(t, in.addr, alice, "alice-pw", "phone")
+	if bytes.Equal(peerCert(t, b), before) {
+		t.Fatal("a new connection after SIGHUP got the old certificate")
+	}
+	ping(a, in.domain) // the established session goes on
+
+	// An uploaded file, gone with its account.
+	slot := a.IQ("<iq type='get' to='upload." + in.domain + "'><request xmlns='urn:xmpp:http:upload:0' filename='a.txt' size='5' content-type='text/plain'/></iq>")
+	s := slot.Child("urn:xmpp:http:upload:0", "slot")
+	if s == nil {
+		t.Fatalf("slot: %s", slot)
+	}
+	put, get := s.Child("urn:xmpp:http:upload:0", "put").Attr("url"), s.Child("urn:xmpp:http:upload:0", "get").Attr("url")
+	req, _ := http.NewRequest("PUT", put, strings.NewReader("hello"))
+	req.Header.Set("Content-Type", "text/plain")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %v %v", resp, err)
+	}
+	if out := in.mustRun("", "deluser", alice); !strings.Contains(out, "1 uploaded files") {
+		t.Fatalf("deluser printed %q", out)
+	}
+	if resp, err := http.Get(get); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET after deluser: %v %v", resp, err)
+	}
+	p.Signal(syscall.SIGTERM)
+	p.Wait(15 * time.Second)
 }

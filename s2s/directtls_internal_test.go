@@ -2,6 +2,7 @@ package s2s
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"strconv"
 	"sync"
@@ -74,7 +75,10 @@ func (b *inbox) wait(t *testing.T, match func(*stanza.Element) bool) *stanza.Ele
 func testService(t *testing.T, domain string, resolver *Resolver, ln net.Listener, directTLS bool) (*Service, *router.Router) {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-	cert, err := certs.LoadOrGenerate("", "", t.TempDir(), []string{domain}, log)
+	dir := t.TempDir()
+	cert, err := certs.NewHolder(func() (tls.Certificate, error) {
+		return certs.LoadOrGenerate("", "", dir, []string{domain}, log)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"mellium.im/xmpp/jid"
 
+	"parley/certs"
 	"parley/internal/testutil"
 	"parley/router"
 	"parley/s2s"
@@ -229,7 +230,8 @@ func srvRecord(addr string, priority uint16) *net.SRV {
 func standalone(t *testing.T, o s2s.Options) (*s2s.Service, *router.Router, *inbox) {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-	o.Certificate = loadCert(t)(testutil.SelfSigned(t, "a.test"))
+	cert := loadCert(t)(testutil.SelfSigned(t, "a.test"))
+	o.Certificate, _ = certs.NewHolder(func() (tls.Certificate, error) { return cert, nil })
 	o.Local = []string{"a.test"}
 	o.Router = router.New(o.Local, nil, log)
 	o.Log = log

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/certs"
 	"parley/internal/accept"
 	"parley/router"
 	"parley/stanza"
@@ -30,7 +31,7 @@ type Options struct {
 	Local []string
 	// Certificate is presented on every link, to peers and as a client
 	// certificate for SASL EXTERNAL.
-	Certificate tls.Certificate
+	Certificate *certs.Holder
 	// Roots verify peers' certificates; nil means the system roots.
 	Roots *x509.CertPool
 	// Resolver finds peers' addresses.
@@ -241,14 +242,11 @@ func (s *Service) Shutdown(ctx context.Context) {
 // The peer's certificate is checked by the caller, which decides whether
 // it authenticates the peer or dialback is needed.
 func (s *Service) tlsClientConfig(remote string, alpn bool) *tls.Config {
-	cert := s.opts.Certificate
 	c := &tls.Config{
-		ServerName:         remote,
-		InsecureSkipVerify: true, // verified by verifyPeerCert; dialback covers the rest
-		MinVersion:         tls.VersionTLS12,
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return &cert, nil
-		},
+		ServerName:           remote,
+		InsecureSkipVerify:   true, // verified by verifyPeerCert; dialback covers the rest
+		MinVersion:           tls.VersionTLS12,
+		GetClientCertificate: s.opts.Certificate.GetClientCertificate,
 	}
 	if alpn {
 		c.NextProtos = []string{"xmpp-server"}
@@ -261,10 +259,10 @@ func (s *Service) tlsClientConfig(remote string, alpn bool) *tls.Config {
 // peer claims.
 func (s *Service) tlsServerConfig() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{s.opts.Certificate},
-		MinVersion:   tls.VersionTLS12,
-		ClientAuth:   tls.RequestClientCert,
-		NextProtos:   []string{"xmpp-server"},
+		GetCertificate: s.opts.Certificate.GetCertificate,
+		MinVersion:     tls.VersionTLS12,
+		ClientAuth:     tls.RequestClientCert,
+		NextProtos:     []string{"xmpp-server"},
 	}
 }
 

@@ -49,7 +49,7 @@ type Server struct {
 	// archive writes every message archive in the background; it is
 	// flushed before storage closes.
 	archive *archive.Writer[storage.ArchivedMessage]
-	cert    tls.Certificate
+	certs   *certs.Holder    // the server certificate, reloadable
 	poller  *idlepoll.Poller // nil where unsupported
 
 	listeners map[string]net.Listener // by role: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls", "pprof"
@@ -71,7 +71,9 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	if cfg.Upload.Domain != "" {
 		names = append(names, cfg.Upload.Domain)
 	}
-	cert, err := certs.LoadOrGenerate(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir(), names, log)
+	holder, err := certs.NewHolder(func() (tls.Certificate, error) {
+		return certs.LoadOrGenerate(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir(), names, log)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
@@ -79,7 +81,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, store: store, cert: cert, listeners: make(map[string]net.Listener)}
+	s := &Server{cfg: cfg, log: log, store: store, certs: holder, listeners: make(map[string]net.Listener)}
 	s.router = router.New(cfg.Server.Domains, store, log.With().Str("component", "router").Logger())
 	s.features = new(streamfeature.Registry)
 	s.archive = archive.NewWriter(store.AppendArchive, log.With().Str("component", "archive").Logger())
@@ -134,7 +136,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		s.s2s = s2s.New(s2s.Options{
 			Router:         s.router,
 			Local:          names,
-			Certificate:    cert,
+			Certificate:    holder,
 			Roots:          roots,
 			Resolver:       &s2s.Resolver{Hosts: cfg.S2S.Hosts},
 			Policy:         s2s.Policy{Allow: cfg.S2S.Allow, Deny: cfg.S2S.Deny},
@@ -151,10 +153,24 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 
 func (s *Server) tlsConfig() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{s.cert},
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"xmpp-client"},
+		GetCertificate: s.certs.GetCertificate,
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"xmpp-client"},
 	}
+}
+
+// ReloadCertificate loads the [tls] certificate again (or regenerates
+// the self-signed one if it no longer fits): new connections, over every
+// listener and outgoing link, present it; established ones are kept. On
+// failure the current certificate stays.
+func (s *Server) ReloadCertificate() error {
+	if err := s.certs.Reload(); err != nil {
+		s.log.Error().Err(err).Msg("certificate reload failed; the current certificate stays")
+		return fmt.Errorf("certificate: %w", err)
+	}
+	leaf := s.certs.Certificate().Leaf
+	s.log.Info().Strs("names", leaf.DNSNames).Time("not_after", leaf.NotAfter).Msg("certificate reloaded")
+	return nil
 }
 
 // Router returns the server's router.

@@ -93,13 +93,13 @@ func TestSlotAndFileExpiry(t *testing.T) {
 func TestDamagedDirectory(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "x.json"), []byte("{"), 0o600)
-	if _, err := openFiles(dir); err == nil || !strings.Contains(err.Error(), "x.json is damaged") {
+	if _, err := openFiles(dir, true); err == nil || !strings.Contains(err.Error(), "x.json is damaged") {
 		t.Fatalf("got %v", err)
 	}
 	// An upload interrupted by a crash is cleaned away.
 	dir = t.TempDir()
 	os.WriteFile(filepath.Join(dir, strings.Repeat("a", idLength)+".part"), []byte("half"), 0o600)
-	if _, err := openFiles(dir); err != nil {
+	if _, err := openFiles(dir, true); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {

@@ -39,8 +39,9 @@ type files struct {
 }
 
 // openFiles opens (creating it) the directory and indexes what it holds;
-// leftovers of uploads that never finished are removed.
-func openFiles(dir string) (*files, error) {
+// with cleanup, leftovers of uploads that never finished are removed
+// (only the service that writes to the directory may do that).
+func openFiles(dir string, cleanup bool) (*files, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("upload directory: %w", err)
 	}
@@ -53,7 +54,9 @@ func openFiles(dir string) (*files, error) {
 		name := e.Name()
 		switch {
 		case strings.HasSuffix(name, ".part"):
-			os.Remove(filepath.Join(dir, name))
+			if cleanup {
+				os.Remove(filepath.Join(dir, name))
+			}
 		case strings.HasSuffix(name, ".json"):
 			data, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil {
@@ -210,8 +213,15 @@ func syncDir(dir string) {
 	}
 }
 
-// open opens the data of the file id.
-func (f *files) open(id string) (*os.File, error) { return os.Open(f.dataPath(id)) }
+// open opens the data of the file id. A file removed from the
+// directory by someone else (parley deluser) is forgotten.
+func (f *files) open(id string) (*os.File, error) {
+	file, err := os.Open(f.dataPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		f.remove(func(fi *fileInfo) bool { return fi.ID == id })
+	}
+	return file, err
+}
 
 // remove deletes the files for which drop reports true and returns how
 // many it removed.

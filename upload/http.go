@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -123,6 +124,10 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := s.files.open(id)
+	if errors.Is(err, os.ErrNotExist) {
+		http.Error(w, "no such file, or it expired", http.StatusNotFound)
+		return
+	}
 	if err != nil {
 		s.o.Log.Error().Err(err).Str("id", id).Msg("opening an upload failed")
 		http.Error(w, "the file could not be read", http.StatusInternalServerError)

@@ -11,10 +11,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -79,7 +81,7 @@ func New(o Options) (*Service, error) {
 	if len(o.Secret) == 0 {
 		return nil, fmt.Errorf("upload: no secret to sign URLs with")
 	}
-	f, err := openFiles(o.Dir)
+	f, err := openFiles(o.Dir, true)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +106,21 @@ func (s *Service) RemoveOwner(owner string) {
 	if n > 0 {
 		s.o.Log.Info().Str("owner", owner).Int("files", n).Msg("removed the files of a deleted account")
 	}
+}
+
+// RemoveFiles deletes the files owner (a bare JID) uploaded to dir, for
+// an account deleted while the server may not run (parley deluser); a
+// running service forgets them when they are asked for. It returns how
+// many files it removed.
+func RemoveFiles(dir, owner string) (int, error) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	f, err := openFiles(dir, false)
+	if err != nil {
+		return 0, err
+	}
+	return f.remove(func(fi *fileInfo) bool { return fi.Owner == owner })
 }
 
 // Run removes expired files now and then until ctx ends.

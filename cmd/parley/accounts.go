@@ -20,6 +20,7 @@ import (
 	"parley/sasl"
 	"parley/storage"
 	"parley/storage/backend"
+	"parley/upload"
 )
 
 // runAddUser runs "parley adduser": one account whose password is the
@@ -256,6 +257,16 @@ func runDelUser(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		if err != nil {
 			return err
+		}
+		// Files the user uploaded go too, whether or not the upload
+		// service is on now.
+		n, err := upload.RemoveFiles(cfg.UploadDir(), user)
+		if err != nil {
+			return fmt.Errorf("%s deleted, but not all of the files uploaded: %w", user, err)
+		}
+		if n > 0 {
+			fmt.Fprintf(c.stdout, "deleted %s and %d uploaded files\n", user, n)
+			return nil
 		}
 		fmt.Fprintf(c.stdout, "deleted %s\n", user)
 		return nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -35,6 +37,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return c.fail(err)
 	}
 	log.Info().Str("config", cfg.Path).Strs("domains", cfg.Server.Domains).Msg("starting")
+	// SIGHUP reloads the certificate (renewed by certbot, say).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info().Msg("SIGHUP: reloading the certificate")
+				srv.ReloadCertificate()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	err = srv.Run(ctx)
 	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 		return c.fail(err)
