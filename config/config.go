@@ -335,7 +335,7 @@ func syntaxError(err error) error {
 
 // resolvePaths makes the file paths in c absolute, relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Storage.SQLite, &c.TLS.Cert, &c.TLS.Key, &c.TLS.CA, &c.Upload.Dir} {
+	for _, p := range []*string{&c.Storage.SQLite, &c.TLS.Cert, &c.TLS.Key, &c.TLS.CA, &c.Upload.Dir, &c.HTTP.WebClient} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

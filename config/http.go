@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -24,6 +26,10 @@ type HTTP struct {
 	// scripts may connect ("https://chat.example.com", a host such as
 	// "example.com", patterns like "*.example.com", or "*" for any).
 	Origins []string `toml:"origins"`
+	// WebClient is the directory of a Converse.js build (the "dist"
+	// directory of the npm package converse.js), served at /web/ as a
+	// web client; empty serves none.
+	WebClient string `toml:"web_client"`
 	// BOSHMaxWait is the longest a BOSH request is held waiting for data
 	// (XEP-0124 wait); clients may ask for less.
 	BOSHMaxWait Duration `toml:"bosh_max_wait"`
@@ -57,6 +63,14 @@ func (c *Config) validateHTTP() error {
 	}{{"http.bosh_max_wait", h.BOSHMaxWait.Duration}, {"http.bosh_inactivity", h.BOSHInactivity.Duration}} {
 		if d.v < time.Second || d.v > 10*time.Minute {
 			return fmt.Errorf("%s: %s is not between 1s and 10m", d.key, d.v)
+		}
+	}
+	if h.WebClient != "" {
+		if h.Listen == "" && h.TLSListen == "" {
+			return fmt.Errorf("http.web_client: the web client needs the HTTP server: set http.listen or http.tls_listen")
+		}
+		if _, err := os.Stat(filepath.Join(h.WebClient, "converse.min.js")); err != nil {
+			return fmt.Errorf("http.web_client: %s holds no converse.min.js: it must be the dist directory of Converse.js", h.WebClient)
 		}
 	}
 	if h.PublicURL != "" {

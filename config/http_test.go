@@ -26,6 +26,8 @@ func TestHTTPSection(t *testing.T) {
 			want: HTTP{BOSHMaxWait: Duration{30 * time.Second}, BOSHInactivity: Duration{2 * time.Minute}}},
 		{name: "bosh wait too long", body: "[http]\nbosh_max_wait = \"1h\"\n", wantErr: "http.bosh_max_wait: 1h0m0s is not between 1s and 10m"},
 		{name: "bosh inactivity zero", body: "[http]\nbosh_inactivity = \"0s\"\n", wantErr: "http.bosh_inactivity"},
+		{name: "web client without converse", body: "[http]\nlisten = \"127.0.0.1:5280\"\nweb_client = \"nowhere\"\n", wantErr: "http.web_client: "},
+		{name: "web client without http", body: "[http]\nweb_client = \"nowhere\"\n", wantErr: "http.web_client: the web client needs the HTTP server"},
 		{name: "unknown key", body: "[http]\nlisten_tls = \"127.0.0.1:5281\"\n", wantErr: `unknown key "http.listen_tls"`},
 	}
 	for _, c := range cases {

@@ -63,18 +63,25 @@ func conversePage(t *testing.T, dir string, settings map[string]any) string {
 // steps it reported.
 func runConverse(t *testing.T, dir string, args ...string) []string {
 	t.Helper()
+	return runWebScript(t, dir, "converse.mjs", args...)
+}
+
+// runWebScript runs the puppeteer script of interop/web with args and
+// returns the steps it reported.
+func runWebScript(t *testing.T, dir, script string, args ...string) []string {
+	t.Helper()
 	node := testutil.RequireTool(t, "node", "nodejs")
 	chromium := testutil.RequireTool(t, "chromium", "chromium")
 	shots := filepath.Join(os.TempDir(), "parley-converse-"+filepath.Base(t.TempDir()))
 	os.MkdirAll(shots, 0o755)
-	cmd := exec.Command(node, append([]string{filepath.Join(dir, "converse.mjs"), "--chromium", chromium, "--shots", shots}, args...)...)
+	cmd := exec.Command(node, append([]string{filepath.Join(dir, script), "--chromium", chromium, "--shots", shots}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	// The steps the script reached, in order; what the page reported on
 	// the way (console errors, failed requests) is logged.
 	var steps []string
-	main := map[string]bool{"roster": true, "chat": true, "reply": true, "room": true, "upload": true, "reloaded": true, "history": true, "done": true}
+	main := map[string]bool{"submitted": true, "roster": true, "chat": true, "reply": true, "room": true, "upload": true, "reloaded": true, "history": true, "done": true}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -92,7 +99,7 @@ func runConverse(t *testing.T, dir string, args ...string) []string {
 	}
 	t.Logf("screenshots in %s", shots)
 	if err != nil {
-		t.Fatalf("converse.mjs: %v; steps %v\n%s", err, steps, stderr.String())
+		t.Fatalf("%s: %v; steps %v\n%s", script, err, steps, stderr.String())
 	}
 	return steps
 }
@@ -142,6 +149,22 @@ func converseScenario(t *testing.T, dir, aliceTransport, bobTransport string) {
 	steps := runConverse(t, dir, "--alice-page", page(alice, "alice-pw", aliceTransport), "--bob-page", page(bob, "bob-pw", bobTransport),
 		"--alice", alice, "--bob", bob, "--room", room, "--file", picture, "--timeout", "30000")
 	if want := "roster chat reply room upload reloaded history done"; strings.Join(steps, " ") != want {
+		t.Fatalf("steps %v, want %s", steps, want)
+	}
+}
+
+// TestWebClientServedByParley: the Converse.js that parley serves at
+// /web/ (http.web_client) logs in from its own form, with nothing but
+// the JID and password, and shows the roster.
+func TestWebClientServedByParley(t *testing.T) {
+	dir := converseDir(t)
+	dist := filepath.Join(dir, "node_modules", "converse.js", "dist")
+	srv := testutil.Start(t, testutil.Options{Extra: "[http]\nlisten = \"127.0.0.1:0\"\nweb_client = \"" + dist + "\"\n"})
+	alice := srv.AddUser("alice", "alice-pw")
+	bob := srv.AddUser("bob", "bob-pw")
+	srv.SetSubscription(alice, bob, "both")
+	steps := runWebScript(t, dir, "login.mjs", "--page", "http://"+srv.Server.Addr("http")+"/web/", "--jid", alice, "--password", "alice-pw", "--peer", bob)
+	if want := "submitted roster done"; strings.Join(steps, " ") != want {
 		t.Fatalf("steps %v, want %s", steps, want)
 	}
 }

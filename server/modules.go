@@ -14,6 +14,7 @@ import (
 	"parley/modules/push"
 	"parley/modules/vcard"
 	"parley/modules/version"
+	"parley/modules/webclient"
 	"parley/muc"
 	"parley/roster"
 	"parley/upload"
@@ -39,5 +40,6 @@ func modules() []module.Spec {
 		push.Spec(),
 		muc.Spec(),
 		upload.Spec(),
+		webclient.Spec(),
 	}
 }
