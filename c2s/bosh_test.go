@@ -232,6 +232,23 @@ func TestBOSHBadInput(t *testing.T) {
 			t.Fatalf("pause: %s", r)
 		}
 	})
+	t.Run("polling too often", func(t *testing.T) {
+		status, r := testutil.BOSHPost(t, bosh, "<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' rid='10' to='"+srv.Domain+"' wait='5' hold='0' xmpp:version='1.0'/>")
+		if status != http.StatusOK || r.Attr("hold") != "0" || r.Attr("requests") != "1" {
+			t.Fatalf("polling session: %d %s", status, r)
+		}
+		post := func(rid int) *stanza.Element {
+			_, r := testutil.BOSHPost(t, bosh, fmt.Sprintf("<body xmlns='http://jabber.org/protocol/httpbind' rid='%d' sid='%s'/>", rid, r.Attr("sid")))
+			return r
+		}
+		// Answered at once, being a polling session.
+		if r := post(11); r.Attr("type") != "" {
+			t.Fatalf("first poll: %s", r)
+		}
+		if r := post(12); r.Attr("condition") != "policy-violation" {
+			t.Fatalf("second poll right after: %s", r)
+		}
+	})
 	t.Run("session flood", func(t *testing.T) {
 		refused := 0
 		for i := 0; i < 70 && refused == 0; i++ {

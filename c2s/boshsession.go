@@ -15,6 +15,10 @@ import (
 	"parley/xmlstream"
 )
 
+// boshPolling is the shortest interval between two empty requests of a
+// polling session (hold 0), the polling attribute of XEP-0124.
+const boshPolling = 2 * time.Second
+
 // boshSession is one BOSH session (XEP-0124) and the transport of the
 // client stream it carries (XEP-0206). Requests bring elements in and are
 // held until there is something to send back or the wait passes; the
@@ -47,6 +51,7 @@ type boshSession struct {
 	final     []byte            // the terminating response, once the stream ended
 	ended     bool              // no more requests are served
 	deadline  time.Time         // reads fail after it; zero for none
+	lastEmpty time.Time         // when the last empty request came
 
 	input     chan struct{} // signalled when in grows
 	closeOnce sync.Once
@@ -121,6 +126,15 @@ func (s *boshSession) handle(ctx context.Context, body *stanza.Element, rid uint
 		s.in = append(s.in, boshInput{el: el})
 	}
 	terminate := body.Attr("type") == "terminate"
+	if s.hold == 0 && len(body.Elements()) == 0 && !terminate && body.Attr("pause") == "" && attrNS(body, NSXBOSH, "restart") == "" && rid != s.firstRID {
+		// A polling session (§12) polls no more often than it was told.
+		now := time.Now()
+		if !s.lastEmpty.IsZero() && now.Sub(s.lastEmpty) < boshPolling {
+			s.mu.Unlock()
+			return s.fail("policy-violation", fmt.Sprintf("empty requests must be at least %s apart", boshPolling))
+		}
+		s.lastEmpty = now
+	}
 	if terminate {
 		s.in = append(s.in, boshInput{end: true})
 	}
