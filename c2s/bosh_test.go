@@ -185,17 +185,8 @@ func TestBOSHBadInput(t *testing.T) {
 	b := testutil.LoginBOSH(t, bosh, "bob@"+srv.Domain, "bob-pw", "bystander")
 	raw := func(method, body string, header http.Header) (int, string, http.Header) {
 		t.Helper()
-		req, _ := http.NewRequest(method, bosh, strings.NewReader(body))
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(data), resp.Header
+		resp, data := testutil.HTTPDo(t, method, bosh, strings.NewReader(body), int64(len(body)), header)
+		return resp.StatusCode, data, resp.Header
 	}
 	cases := []struct {
 		name, method, body string

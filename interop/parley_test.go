@@ -270,19 +270,7 @@ func TestParleyReloadAndUploads(t *testing.T) {
 	ca := testutil.NewCA(t)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	install := func(cert, key string) {
-		t.Helper()
-		for src, dst := range map[string]string{cert: certFile, key: keyFile} {
-			data, err := os.ReadFile(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	install(ca.Issue(t, testutil.Domain))
+	ca.IssueTo(t, certFile, keyFile, testutil.Domain)
 	httpAddr := testutil.FreeAddr(t)
 	in := newInstance(t, fmt.Sprintf("[tls]\ncert = %q\nkey = %q\n[http]\nlisten = %q\n[upload]\ndomain = \"upload.%s\"\n", certFile, keyFile, httpAddr, testutil.Domain))
 	alice := in.jid("alice")
@@ -291,7 +279,7 @@ func TestParleyReloadAndUploads(t *testing.T) {
 	a := testutil.Login(t, in.addr, alice, "alice-pw", "laptop")
 	before := peerCert(t, a)
 
-	install(ca.Issue(t, testutil.Domain))
+	ca.IssueTo(t, certFile, keyFile, testutil.Domain)
 	p.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(p.Output(), "certificate reloaded") {

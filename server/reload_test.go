@@ -16,19 +16,7 @@ func TestReloadCertificate(t *testing.T) {
 	ca := testutil.NewCA(t)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	install := func(cert, key string) {
-		t.Helper()
-		for src, dst := range map[string]string{cert: certFile, key: keyFile} {
-			data, err := os.ReadFile(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	install(ca.Issue(t, testutil.Domain))
+	ca.IssueTo(t, certFile, keyFile, testutil.Domain)
 	srv := testutil.Start(t, testutil.Options{Extra: "[tls]\ncert = \"" + certFile + "\"\nkey = \"" + keyFile + "\"\n[http]\ntls_listen = \"127.0.0.1:0\"\n"})
 	srv.AddUser("alice", "alice-pw")
 	serials := func() (c2s, https string) {
@@ -49,7 +37,7 @@ func TestReloadCertificate(t *testing.T) {
 	}
 	old := testutil.Login(t, srv.Addr, "alice@"+srv.Domain, "alice-pw", "old")
 
-	install(ca.Issue(t, testutil.Domain))
+	ca.IssueTo(t, certFile, keyFile, testutil.Domain)
 	if err := srv.Server.ReloadCertificate(); err != nil {
 		t.Fatal(err)
 	}

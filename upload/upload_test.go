@@ -53,23 +53,7 @@ func slot(t *testing.T, c *testutil.Client, name string, size int, ctype string)
 
 func do(t *testing.T, method, u string, body io.Reader, size int64, header http.Header) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, u, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.ContentLength = size
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp, string(data)
+	return testutil.HTTPDo(t, method, u, body, size, header)
 }
 
 func TestDiscovery(t *testing.T) {

@@ -66,6 +66,22 @@ func (ca *CA) Issue(t testing.TB, names ...string) (certFile, keyFile string) {
 	return issue(t, ca.Cert, ca.key, names)
 }
 
+// IssueTo issues a certificate as Issue does and installs it at certFile
+// and keyFile, as an admin renewing a certificate does.
+func (ca *CA) IssueTo(t testing.TB, certFile, keyFile string, names ...string) {
+	t.Helper()
+	cert, key := ca.Issue(t, names...)
+	for src, dst := range map[string]string{cert: certFile, key: keyFile} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // SelfSigned creates a self-signed leaf certificate for the DNS names, like
 // CA.Issue: for peers that must not be able to verify each other and so
 // fall back to dialback.
