@@ -111,6 +111,8 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := int64(h.srv.opts.MaxStanzaSize) + 4096
+	// A request's body comes at once; a client that trickles it is cut.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Second))
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError

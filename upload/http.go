@@ -88,6 +88,9 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The upload may take a minute plus a second per 32 KiB of its size:
+	// a client that trickles it slower is cut.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Minute + time.Duration(size/(32<<10))*time.Second))
 	now := s.o.Now()
 	fi := fileInfo{ID: id, Owner: q.Get("owner"), Name: name, Size: size, ContentType: q.Get("type"), Created: now.UTC(), Expires: now.Add(s.o.Expire).UTC()}
 	err := s.files.put(fi, r.Body, s.o.Quota)
