@@ -36,6 +36,7 @@ type Config struct {
 	HTTP       HTTP       `toml:"http"`       // see http.go
 	Upload     Upload     `toml:"upload"`     // see upload.go
 	Push       Push       `toml:"push"`       // see push.go
+	Proxy65    Proxy65    `toml:"proxy65"`    // see proxy65.go
 }
 
 // Server is the [server] section.
@@ -245,6 +246,7 @@ func Default() *Config {
 		HTTP:       defaultHTTP(),
 		Upload:     defaultUpload(),
 		MAM:        defaultMAM(),
+		Proxy65:    defaultProxy65(),
 		MUC: MUC{
 			Create:          "local",
 			LockNewRooms:    true,

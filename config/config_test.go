@@ -97,6 +97,7 @@ func TestLoadContractExample(t *testing.T) {
 		MAM:        Default().MAM,
 		HTTP:       Default().HTTP,
 		Upload:     Default().Upload,
+		Proxy65:    Default().Proxy65,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", cfg, want)

@@ -53,6 +53,9 @@ func (c *Config) validate() error {
 	if err := c.validateUpload(); err != nil {
 		return err
 	}
+	if err := c.validateProxy65(); err != nil {
+		return err
+	}
 	if c.Debug.PprofListen != "" {
 		if err := checkListen(c.Debug.PprofListen); err != nil {
 			return fmt.Errorf("debug.pprof_listen: %w", err)
@@ -359,6 +362,7 @@ func (c *Config) listenerClash(key, addr string) string {
 		{"http.listen", c.HTTP.Listen},
 		{"http.tls_listen", c.HTTP.TLSListen},
 		{"debug.pprof_listen", c.Debug.PprofListen},
+		{"proxy65.listen", c.proxy65Listen()},
 	} {
 		if other.key != key && sameAddress(addr, other.addr) {
 			return other.key

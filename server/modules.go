@@ -16,6 +16,7 @@ import (
 	"parley/modules/version"
 	"parley/modules/webclient"
 	"parley/muc"
+	"parley/proxy65"
 	"parley/roster"
 	"parley/upload"
 )
@@ -40,6 +41,7 @@ func modules() []module.Spec {
 		push.Spec(),
 		muc.Spec(),
 		upload.Spec(),
+		proxy65.Spec(),
 		webclient.Spec(),
 	}
 }

@@ -71,6 +71,9 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	if cfg.Upload.Domain != "" {
 		names = append(names, cfg.Upload.Domain)
 	}
+	if cfg.Proxy65.Domain != "" {
+		names = append(names, cfg.Proxy65.Domain)
+	}
 	holder, err := certs.NewHolder(func() (tls.Certificate, error) {
 		return certs.LoadOrGenerate(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir(), names, log)
 	})
