@@ -16,12 +16,16 @@ usage: bash bench/compare.sh [options]
                      or ECDSA P-256
   -servers LIST      comma-separated subset of parley,prosody,ejabberd
   -only CASES        comma-separated subset of the cases: login-scram,
-                     login-plain, idle-1000, idle-10000, presence, muc-10,
-                     muc-100, muc-200 (-quick) or muc-500, chat-sat,
-                     chat-own, chat-rate (chat-own and chat-rate need
-                     chat-sat), resume (with -modern)
+                     login-plain, idle-1000, idle-10000 (not with -quick),
+                     ws-idle-1000, ws-idle-10000 (not with -quick),
+                     presence, muc-10, muc-100, muc-200 (-quick) or
+                     muc-500, chat-sat, ws-chat, chat-own, chat-rate
+                     (chat-own and chat-rate need chat-sat), resume (with
+                     -modern); ws-idle stands for every ws-idle-N
   -profile           enable parley's pprof listener (127.0.0.1:16060) and
                      save a CPU profile of parley during each chat run
+                     and a heap profile while each idle run holds its
+                     connections
   -prosody-gc MODE   Prosody's Lua garbage collector: generational (default,
                      about twice as fast as Prosody's own default here) or
                      incremental (Prosody 0.12's default)
@@ -113,6 +117,11 @@ DOMAIN=bench.test
 MUC_DOMAIN=conference.bench.test
 PASSWORD=bench-pw
 declare -A ADDR=([parley]=127.0.0.11 [prosody]=127.0.0.12 [ejabberd]=127.0.0.13)
+# XMPP over WebSocket (RFC 7395), plain HTTP on each server's address.
+WS_PORT=5280
+declare -A WS_URL=([parley]=ws://127.0.0.11:$WS_PORT/xmpp-websocket
+	[prosody]=ws://127.0.0.12:$WS_PORT/xmpp-websocket
+	[ejabberd]=ws://127.0.0.13:$WS_PORT/ws)
 # Client source addresses, one range per server, so that sockets left in
 # TIME_WAIT by one server's runs never get in the way of another's.
 declare -A SOURCES=([parley]=127.0.1.1-127.0.1.250 [prosody]=127.0.2.1-127.0.2.250 [ejabberd]=127.0.3.1-127.0.3.250)
@@ -132,8 +141,58 @@ die() {
 	log "error: $*"
 	exit 1
 }
-want() { [ -z "$ONLY" ] || case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac }
+want() {
+	[ -z "$ONLY" ] && return 0
+	case ",$ONLY," in *",$1,"*) return 0 ;; esac
+	# ws-idle: every ws-idle-N case
+	case $1 in ws-idle-*) case ",$ONLY," in *",ws-idle,"*) return 0 ;; esac ;; esac
+	return 1
+}
 running() { [[ " ${RUN_SERVERS[*]} " == *" $1 "* ]]; }
+
+# ---------------------------------------------------------------- parameters
+
+# USERS accounts user1..userN (password bench-pw) exist on every server.
+# MUC_CASES: "OCCUPANTS ROOMS" per group-chat case.
+if [ "$QUICK" = 1 ]; then
+	MODE=quick
+	USERS=1000
+	LOGINS=500
+	IDLE_CASES=(1000)
+	RESUME_CONNS=1000
+	CHAT_PAIRS=50 CHAT_DUR=4s CHAT_WARM=1s
+	MUC_DUR=4s MUC_WARM=1s
+	MUC_CASES=("10 5" "100 1" "200 1")
+	PRES_USERS=200 PRES_CONTACTS=10
+	RUN_TIMEOUT=3m
+else
+	MODE=full
+	USERS=10000
+	LOGINS=5000
+	IDLE_CASES=(1000 10000)
+	RESUME_CONNS=5000
+	CHAT_PAIRS=100 CHAT_DUR=20s CHAT_WARM=3s
+	MUC_DUR=15s MUC_WARM=3s
+	MUC_CASES=("10 10" "100 2" "500 1")
+	PRES_USERS=1000 PRES_CONTACTS=20
+	RUN_TIMEOUT=10m
+fi
+[ "$MODERN" = 1 ] && MODE="$MODE, modern messaging (archive, carbons, stream management)"
+CHAT_WINDOW=10
+MUC_SENDERS=2
+MUC_WINDOW=5
+
+# Every case name of this run, so that -only cannot name one that would
+# silently not run.
+CASES=(login-scram login-plain presence chat-sat ws-chat chat-own chat-rate resume ws-idle)
+for n in "${IDLE_CASES[@]}"; do CASES+=("idle-$n" "ws-idle-$n"); done
+for m in "${MUC_CASES[@]}"; do CASES+=("muc-${m%% *}"); done
+if [ -n "$ONLY" ]; then
+	IFS=, read -r -a only_list <<<"$ONLY"
+	for c in "${only_list[@]}"; do
+		[[ " ${CASES[*]} " == *" $c "* ]] || die "-only: no case $c in this run (cases: ${CASES[*]})"
+	done
+fi
 
 # ---------------------------------------------------------------- cleanup
 
@@ -234,38 +293,6 @@ openssl req -x509 "${KEYARGS[@]}" -nodes -sha256 -days 30 \
 	-addext "subjectAltName=DNS:$DOMAIN,DNS:$MUC_DOMAIN" 2>/dev/null
 chmod 644 "$KEY" "$CERT"
 
-# ---------------------------------------------------------------- parameters
-
-# USERS accounts user1..userN (password bench-pw) exist on every server.
-# MUC_CASES: "OCCUPANTS ROOMS" per group-chat case.
-if [ "$QUICK" = 1 ]; then
-	MODE=quick
-	USERS=1000
-	LOGINS=500
-	IDLE_CASES=(1000)
-	RESUME_CONNS=1000
-	CHAT_PAIRS=50 CHAT_DUR=4s CHAT_WARM=1s
-	MUC_DUR=4s MUC_WARM=1s
-	MUC_CASES=("10 5" "100 1" "200 1")
-	PRES_USERS=200 PRES_CONTACTS=10
-	RUN_TIMEOUT=3m
-else
-	MODE=full
-	USERS=10000
-	LOGINS=5000
-	IDLE_CASES=(1000 10000)
-	RESUME_CONNS=5000
-	CHAT_PAIRS=100 CHAT_DUR=20s CHAT_WARM=3s
-	MUC_DUR=15s MUC_WARM=3s
-	MUC_CASES=("10 10" "100 2" "500 1")
-	PRES_USERS=1000 PRES_CONTACTS=20
-	RUN_TIMEOUT=10m
-fi
-[ "$MODERN" = 1 ] && MODE="$MODE, modern messaging (archive, carbons, stream management)"
-CHAT_WINDOW=10
-MUC_SENDERS=2
-MUC_WINDOW=5
-
 # ---------------------------------------------------------------- configs
 
 # What -modern adds to each peer's configuration.
@@ -302,6 +329,9 @@ key = "$KEY"
 listen = "${ADDR[parley]}:5222"
 direct_tls_listen = ""
 max_stanza_size = 1048576
+
+[http]
+listen = "${ADDR[parley]}:$WS_PORT"
 
 [muc]
 domain = "$MUC_DOMAIN"
@@ -341,14 +371,16 @@ wait_listen() { # SERVER
 			tail -n 30 "$WORK/$s/stdout" >&2 || true
 			die "$s did not start"
 		fi
-		port_open "${ADDR[$s]}" 5222 && return 0
+		port_open "${ADDR[$s]}" 5222 && port_open "${ADDR[$s]}" "$WS_PORT" && return 0
 		sleep 0.5
 	done
-	die "$s does not listen on ${ADDR[$s]}:5222 after 60 s"
+	die "$s does not listen on ${ADDR[$s]}:5222 and :$WS_PORT after 60 s"
 }
 
 for s in "${RUN_SERVERS[@]}"; do
-	port_open "${ADDR[$s]}" 5222 && die "${ADDR[$s]}:5222 is already in use"
+	for port in 5222 "$WS_PORT"; do
+		port_open "${ADDR[$s]}" "$port" && die "${ADDR[$s]}:$port is already in use"
+	done
 done
 
 # Accounts: user1..userN with password bench-pw, SCRAM-SHA-1 with 4096
@@ -360,13 +392,17 @@ done
 # (see start_ejabberd). With -ibr the generator creates the peers' accounts
 # with in-band registration instead.
 
+# start_SERVER [again]: start SERVER; "again" restarts it on the data it
+# has, without creating accounts.
 start_parley() {
-	log "parley: creating $USERS accounts (parley adduser -batch)"
 	local i
-	for i in $(seq 1 "$USERS"); do
-		printf 'user%d@%s %s\n' "$i" "$DOMAIN" "$PASSWORD"
-	done | "$WORK/bin/parley" adduser -config "$WORK/parley/config.toml" -batch >/dev/null
-	"$WORK/bin/parley" serve -config "$WORK/parley/config.toml" >"$WORK/parley/stdout" 2>&1 &
+	if [ "${1:-}" != again ]; then
+		log "parley: creating $USERS accounts (parley adduser -batch)"
+		for i in $(seq 1 "$USERS"); do
+			printf 'user%d@%s %s\n' "$i" "$DOMAIN" "$PASSWORD"
+		done | "$WORK/bin/parley" adduser -config "$WORK/parley/config.toml" -batch >/dev/null
+	fi
+	"$WORK/bin/parley" serve -config "$WORK/parley/config.toml" >>"$WORK/parley/stdout" 2>&1 &
 	PID[parley]=$!
 }
 
@@ -387,13 +423,13 @@ EOF
 }
 
 start_prosody() {
-	if [ "$IBR" = 0 ]; then
+	if [ "$IBR" = 0 ] && [ "${1:-}" != again ]; then
 		log "prosody: writing $USERS account files"
 		prosody_accounts "$WORK/prosody/data/${DOMAIN//./%2e}/accounts" "$USERS"
 	fi
 	# prosody is a Lua script: with -F it stays in the foreground, and the
 	# PID of the background job is the Lua interpreter itself.
-	prosody -F --config "$WORK/prosody/prosody.cfg.lua" >"$WORK/prosody/stdout" 2>&1 &
+	prosody -F --config "$WORK/prosody/prosody.cfg.lua" >>"$WORK/prosody/stdout" 2>&1 &
 	PID[prosody]=$!
 }
 
@@ -402,7 +438,7 @@ start_ejabberd() {
 	# SCRAM records made here (ejabberd's own password hashing is plain
 	# Erlang, about 20 ms per account); writes the outcome to accounts.done.
 	local n=$USERS eval
-	[ "$IBR" = 1 ] && n=0
+	[ "$IBR" = 1 ] || [ "${1:-}" = again ] && n=0
 	eval=$(
 		cat <<EOF
 spawn(fun() ->
@@ -434,9 +470,9 @@ EOF
 	)
 	# ejabberd without ejabberdctl: erl execs beam.smp, so the PID of the
 	# background job is the Erlang VM. No distribution (no -sname, no
-	# epmd): nothing listens but the c2s port. Schedulers do not busy-wait
-	# (+sbwt none), so idle spinning is not counted as ejabberd's CPU time
-	# nor taken from the other processes on this shared machine.
+	# epmd): nothing listens but the c2s and HTTP ports. Schedulers do not
+	# busy-wait (+sbwt none), so idle spinning is not counted as ejabberd's
+	# CPU time nor taken from the other processes on this shared machine.
 	(
 		cd "$WORK/ejabberd/spool"
 		export ERL_LIBS=/usr/lib/x86_64-linux-gnu
@@ -447,7 +483,7 @@ EOF
 		export ERL_CRASH_DUMP_BYTES=0
 		exec erl -noinput +K true +P 1000000 +sbwt none +sbwtdcpu none +sbwtdio none \
 			-start_epmd false -mnesia dir "\"$WORK/ejabberd/spool\"" -s ejabberd -eval "$eval"
-	) >"$WORK/ejabberd/stdout" 2>&1 &
+	) >>"$WORK/ejabberd/stdout" 2>&1 &
 	PID[ejabberd]=$!
 	if [ "$n" -gt 0 ]; then
 		log "ejabberd: registering $n accounts (ejabberd_auth:try_register)"
@@ -469,12 +505,44 @@ wait_ejabberd_accounts() {
 }
 
 for s in "${RUN_SERVERS[@]}"; do
-	log "starting $s on ${ADDR[$s]}:5222"
+	log "starting $s on ${ADDR[$s]}:5222 and ${WS_URL[$s]}"
 	"start_$s"
 	wait_listen "$s"
 	[ "$s" = ejabberd ] && wait_ejabberd_accounts
 	log "$s listening (pid ${PID[$s]}, $(cat "/proc/${PID[$s]}/comm"))"
 done
+
+# stop_server SERVER: stop it (by process id) and wait for it.
+stop_server() {
+	local s=$1 p=${PID[$1]} i
+	kill -TERM "$p" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$p" 2>/dev/null; then
+		log "$s (pid $p) did not stop in 10 s: killing it"
+		kill -KILL "$p" 2>/dev/null || true
+	fi
+	wait "$p" 2>/dev/null || true
+	unset "PID[$s]"
+}
+
+# fresh_servers: restart every server on its data, so that an idle case
+# measures memory on a server that has not held (and freed) connections
+# before: a server reuses memory that earlier runs freed (Prosody's Lua
+# heap and the C allocator keep it), which would hide part of what the
+# case's connections cost.
+fresh_servers() {
+	local s
+	for s in "${RUN_SERVERS[@]}"; do
+		stop_server "$s"
+		"start_$s" again
+		wait_listen "$s"
+		log "$s restarted (pid ${PID[$s]})"
+	done
+	sleep 2
+}
 
 # ---------------------------------------------------------------- versions
 
@@ -497,7 +565,7 @@ JSONL=${OUT%.md}.jsonl
 # common SERVER: the flags every run against SERVER shares
 common() {
 	local s=$1
-	printf '%s\n' -addr "${ADDR[$s]}:5222" -domain "$DOMAIN" -server "$s" \
+	printf '%s\n' -addr "${ADDR[$s]}:5222" -ws-url "${WS_URL[$s]}" -domain "$DOMAIN" -server "$s" \
 		-pid "${PID[$s]}" -user-format 'user%d' -password "$PASSWORD" \
 		-sources "${SOURCES[$s]}" -timeout "$RUN_TIMEOUT"
 }
@@ -547,6 +615,13 @@ run() {
 		) &
 		prof_pid=$!
 		PROFILES+=("$prof")
+	elif [ "$PROFILE" = 1 ] && [ "$s" = parley ] && [ "$scen" = idle ]; then
+		# A heap profile once parley holds every connection (the run
+		# then waits at least 3 s for its memory to settle).
+		prof=${OUT%.md}-parley-$case-heap.pprof
+		heap_profile "$prof" "$(idle_port "$@")" "$(idle_conns "$@")" &
+		prof_pid=$!
+		PROFILES+=("$prof")
 	fi
 	"$BENCH" "${args[@]}" "$@" "$scen" >"$out" 2>"$err" || rc=$?
 	[ -n "$prof_pid" ] && wait "$prof_pid" 2>/dev/null
@@ -561,6 +636,37 @@ run() {
 		jq -nc --arg case "$case" --arg server "$s" --arg scenario "$scen" \
 			--arg why "exit $rc: $why" '{case: $case, scenario: $scenario, server: $server, failed: $why}' >>"$JSONL"
 	fi
+}
+
+# idle_conns ARGS...: the -conns of an idle run; idle_port ARGS...: the
+# server port it connects to.
+idle_conns() {
+	while [ $# -gt 1 ]; do
+		[ "$1" = -conns ] && echo "$2" && return
+		shift
+	done
+}
+idle_port() {
+	case " $* " in *" -transport websocket "*) echo "$WS_PORT" ;; *) echo 5222 ;; esac
+}
+
+# heap_profile FILE PORT N: once parley has N established connections on
+# PORT, save its heap profile to FILE, and its goroutine count and Go
+# memory statistics (heap, goroutine stacks) to FILE.txt.
+heap_profile() {
+	local i n
+	command -v ss >/dev/null || set -- "$1" "$2" 0
+	for i in $(seq 1 1200); do
+		n=$(ss -Htn state established "( sport = :$2 )" src "${ADDR[parley]}" 2>/dev/null | wc -l)
+		[ "$n" -ge "$3" ] && break
+		sleep 0.1
+	done
+	sleep 1
+	curl -fsS -o "$1" "http://127.0.0.1:16060/debug/pprof/heap" || true
+	{
+		curl -fsS "http://127.0.0.1:16060/debug/pprof/goroutine?debug=1" | head -n 1
+		curl -fsS "http://127.0.0.1:16060/debug/pprof/heap?debug=1" | sed -n '/^# runtime.MemStats/,$p'
+	} >"$1.txt" 2>/dev/null || true
 }
 
 na() { # CASE SERVER SCENARIO WHY
@@ -582,8 +688,17 @@ each() { # CASE SCENARIO ARGS...: the case against every server in turn
 T0=$(date +%s)
 want login-scram && each login-scram login -mech SCRAM-SHA-1 -clients 20 -logins "$LOGINS" -users "$USERS"
 want login-plain && each login-plain login -mech PLAIN -clients 20 -logins "$LOGINS" -users "$USERS"
+# Each idle case starts on freshly restarted servers (see fresh_servers).
 for n in "${IDLE_CASES[@]}"; do
-	want "idle-$n" && each "idle-$n" idle -clients 20 -conns "$n" -users "$n"
+	if want "idle-$n"; then
+		fresh_servers
+		each "idle-$n" idle -clients 20 -conns "$n" -users "$n"
+	fi
+	# The same over WebSocket (-ws-url is among the common flags).
+	if want "ws-idle-$n"; then
+		fresh_servers
+		each "ws-idle-$n" idle -clients 20 -conns "$n" -users "$n" -transport websocket
+	fi
 done
 want presence && each presence presence -users "$PRES_USERS" -contacts "$PRES_CONTACTS"
 # A resume storm needs stream management on the peers: -modern only.
@@ -604,6 +719,9 @@ done
 CHAT=(-pairs "$CHAT_PAIRS" -window "$CHAT_WINDOW" -size 100 -duration "$CHAT_DUR" -warmup "$CHAT_WARM")
 [ "$MODERN" = 1 ] && CHAT+=(-carbons -sm)
 want chat-sat && each chat-sat chat "${CHAT[@]}"
+# The same over WebSocket, before the paced runs, which may leave offline
+# messages behind.
+want ws-chat && each ws-chat chat "${CHAT[@]}" -transport websocket
 
 # half_sat SERVER: half of SERVER's chat-sat messages per second
 half_sat() {
@@ -669,6 +787,9 @@ python3 "$BENCH_DIR/render.py" "$JSONL" \
 cat "$OUT"
 log "results: $OUT (raw: $JSONL)"
 for p in "${PROFILES[@]}"; do
-	[ -s "$p" ] && log "parley CPU profile: $p (go tool pprof -top $p)"
+	case $p in
+	*-heap.pprof) [ -s "$p" ] && log "parley heap profile: $p (go tool pprof -sample_index=inuse_space -top $p; Go memory statistics in $p.txt)" ;;
+	*) [ -s "$p" ] && log "parley CPU profile: $p (go tool pprof -top $p)" ;;
+	esac
 done
 [ "$FAILURES" = 0 ] || log "$FAILURES run(s) failed; see the table"

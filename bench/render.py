@@ -7,6 +7,9 @@ usage: render.py RESULTS.jsonl [--mode M] [--date D] [--machine M] [--cert C]
 
 Each input line is one parley-bench run with a "case" field added by
 compare.sh, or a placeholder {"case", "server", "na": why} / {"failed": why}.
+
+WebSocket cases (ws-chat, ws-idle-N) also show the same server's figure
+from their TCP twin (chat-sat, idle-N) and the ratio of the two.
 """
 
 import argparse
@@ -40,6 +43,26 @@ MUC_ROWS = [
     ("deliveries_per_s", "deliveries per second", "high"),
     ("p99_ms", "latency p99, ms", "low"),
 ]
+# Rows of the WebSocket cases. "tcp:FIELD" is FIELD of the same server's
+# run of the TCP twin case; "ws/tcp:FIELD" is the ratio of the two.
+WS_CHAT_ROWS = [
+    ("msgs_per_cpu_s", "messages per server CPU-second", "high"),
+    ("tcp:msgs_per_cpu_s", "the same over TCP (chat-sat)", None),
+    ("ws/tcp:msgs_per_cpu_s", "WebSocket ÷ TCP, messages per server CPU-second", None),
+    ("msgs_per_s", "messages per second", "high"),
+    ("p99_ms", "latency p99, ms", "low"),
+]
+
+
+def ws_idle_rows(n):
+    return [
+        ("rss_per_conn_kib", "server memory per WebSocket connection, KiB", "low"),
+        ("tcp:rss_per_conn_kib", f"server memory per TCP connection (idle-{n}), KiB", None),
+        ("ws/tcp:rss_per_conn_kib", "WebSocket ÷ TCP, memory per connection", None),
+        ("rss_after_kib", "server RSS with them, MiB", "low"),
+    ]
+
+
 FIXED = {
     "login-scram": ("Login, SCRAM-SHA-1", LOGIN_ROWS),
     "login-plain": ("Login, PLAIN", LOGIN_ROWS),
@@ -58,6 +81,7 @@ FIXED = {
         ("resumes_per_s", "resumes per second", "high"),
         ("p99_ms", "resume time p99, ms", "low"),
     ]),
+    "ws-chat": ("One-to-one chat over WebSocket, closed loop (saturation)", WS_CHAT_ROWS),
     "chat-own": ("One-to-one chat at half of each server's own saturation rate",
                  CHAT_RATE_ROWS),
     "chat-rate": ("One-to-one chat at half of parley's saturation rate", CHAT_RATE_ROWS),
@@ -68,6 +92,9 @@ def describe(case):
     """Title and rows of a case name, or None."""
     if case in FIXED:
         return FIXED[case]
+    if case.startswith("ws-idle-") and case[len("ws-idle-"):].isdigit():
+        n = int(case[len("ws-idle-"):])
+        return (f"Idle WebSocket connections, {n:,}", ws_idle_rows(n))
     kind, _, n = case.partition("-")
     if n.isdigit():
         n = int(n)
@@ -81,6 +108,8 @@ def describe(case):
 def fmt(v):
     if v is None:
         return "–"
+    if isinstance(v, Ratio):
+        return f"{v:.2g}×" if v < 0.1 else f"{v:.2f}×"
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
     if isinstance(v, int):
@@ -95,6 +124,10 @@ def fmt(v):
     return f"{v:.3f}"
 
 
+class Ratio(float):
+    """A ratio shown as 0.62×."""
+
+
 def ratio(p, q):
     if not isinstance(p, (int, float)) or not isinstance(q, (int, float)):
         return "–"
@@ -107,7 +140,30 @@ def ratio(p, q):
 LATENCY = ("p50_ms", "p99_ms", "p999_ms")
 
 
-def value(rec, field):
+def tcp_twin(case):
+    """The TCP case a WebSocket case is shown beside, or None."""
+    if case == "ws-chat":
+        return "chat-sat"
+    if case.startswith("ws-"):
+        return case[len("ws-"):]
+    return None
+
+
+def measured(rec):
+    return rec is not None and "na" not in rec and "failed" not in rec
+
+
+def value(rec, field, twin=None):
+    """field of rec; "tcp:F" and "ws/tcp:F" read F of the TCP twin's
+    record too."""
+    if field.startswith("tcp:"):
+        return value(twin, field[4:]) if measured(twin) else None
+    if field.startswith("ws/tcp:"):
+        f = field[len("ws/tcp:"):]
+        w, t = value(rec, f), value(twin, f) if measured(twin) else None
+        if not isinstance(w, (int, float)) or not isinstance(t, (int, float)) or t == 0:
+            return None
+        return Ratio(w / t)
     if field == "offered":
         p = rec.get("params")
         return p.get("rate") if isinstance(p, dict) else None
@@ -213,7 +269,7 @@ def main():
                 elif "failed" in r:
                     cells.append("failed")
                 else:
-                    v = value(r, field)
+                    v = value(r, field, recs.get((tcp_twin(case), s)))
                     vals[s] = v
                     cells.append(fmt(v))
             if show_ratio:

@@ -90,7 +90,7 @@ func (b *bench) resource(kind string, k int) string {
 // record starts the output line with the fields every scenario has.
 func (b *bench) record(params *record) *record {
 	r := newRecord().set("scenario", b.o.scenario).set("server", b.o.server)
-	params.set("mech", b.o.mech).set("procs", b.o.procs)
+	params.set("transport", b.o.transport).set("mech", b.o.mech).set("procs", b.o.procs)
 	if b.o.sources != "" {
 		params.set("sources", b.o.sources)
 	}

@@ -37,6 +37,7 @@ const (
 // connector opens and authenticates sessions to the server under test.
 type connector struct {
 	addr, domain string
+	wsURL        string // the WebSocket endpoint (RFC 7395); "" over TCP
 	password     string
 	mech         string
 	src          *sources
@@ -48,7 +49,7 @@ type connector struct {
 }
 
 func newConnector(o *options, src *sources) *connector {
-	return &connector{
+	c := &connector{
 		addr:       o.addr,
 		domain:     o.domain,
 		password:   o.password,
@@ -69,12 +70,22 @@ func newConnector(o *options, src *sources) *connector {
 			"xmlns:stream='http://etherx.jabber.org/streams' to='" + escape(o.domain) +
 			"' version='1.0' xml:lang='en'>"),
 	}
+	if o.transport == transportWebSocket {
+		c.wsURL = o.wsURL
+		c.header = wsHeader(o.domain)
+	}
+	return c
 }
 
 // secure opens a TCP connection, negotiates STARTTLS and returns the
-// session with the features of the encrypted stream. The connection's
-// deadline covers the negotiation; callers clear it when done.
+// session with the features of the encrypted stream; over WebSocket it
+// opens the stream on a new WebSocket connection instead. The
+// connection's deadline covers the negotiation; callers clear it when
+// done.
 func (c *connector) secure(ctx context.Context) (*session, features, error) {
+	if c.wsURL != "" {
+		return c.dialWebSocket(ctx)
+	}
 	d := c.src.dialer()
 	d.Timeout = setupTimeout
 	nc, err := d.DialContext(ctx, "tcp", c.addr)

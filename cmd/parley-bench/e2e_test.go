@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,16 +27,41 @@ func TestMain(m *testing.M) {
 
 func noEnv(string) string { return "" }
 
+// transports are the client transports every end-to-end scenario test
+// runs over.
+var transports = []string{transportTCP, transportWebSocket}
+
 // benchServer starts parley in-process with accounts user1..userN
-// (password bench-pw) and returns the common flags for it.
-func benchServer(t *testing.T, users int) []string {
+// (password bench-pw) and returns the common flags for it over
+// transport: over WebSocket the server also listens for HTTP, and the
+// flags point the generator at its WebSocket endpoint.
+func benchServer(t *testing.T, transport string, users int) []string {
 	t.Helper()
-	srv := testutil.StartServer(t, "")
+	extra := ""
+	if transport == transportWebSocket {
+		extra = "[http]\nlisten = \"127.0.0.1:0\"\n"
+	}
+	srv := testutil.StartServer(t, extra)
 	for i := 1; i <= users; i++ {
 		srv.AddUser(fmt.Sprintf("user%d", i), "bench-pw")
 	}
-	return []string{"-addr", srv.Addr, "-domain", srv.Domain, "-server", "parley",
+	flags := []string{"-addr", srv.Addr, "-domain", srv.Domain, "-server", "parley",
 		"-pid", strconv.Itoa(os.Getpid()), "-procs", "2", "-timeout", "2m"}
+	if transport == transportWebSocket {
+		flags = append(flags, "-transport", transportWebSocket,
+			"-ws-url", "ws://"+srv.Server.Addr("http")+"/xmpp-websocket")
+	}
+	return flags
+}
+
+// eachTransport runs test as a subtest per transport, against a server
+// with users accounts.
+func eachTransport(t *testing.T, users int, test func(t *testing.T, common []string)) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			test(t, benchServer(t, tr, users))
+		})
+	}
 }
 
 // runBench runs the generator and returns its one JSON line, decoded,
@@ -96,41 +122,60 @@ func num(t *testing.T, out map[string]any, key string) float64 {
 }
 
 func TestLogin(t *testing.T) {
-	common := benchServer(t, 10)
-	for _, mech := range []string{"SCRAM-SHA-1", "PLAIN"} {
-		t.Run(mech, func(t *testing.T) {
-			out, _ := runBench(t, append(common, "-mech", mech, "-logins", "20", "-users", "10", "-clients", "4", "login")...)
-			checkFields(t, out, "login", "logins", "logins_per_s", "logins_per_cpu_s", "p50_ms", "p99_ms")
-			if n := num(t, out, "logins"); n != 20 {
-				t.Errorf("logins = %v, want 20", n)
-			}
-			if num(t, out, "logins_per_s") <= 0 || num(t, out, "p50_ms") <= 0 || num(t, out, "p99_ms") < num(t, out, "p50_ms") {
-				t.Errorf("implausible rates or latencies: %v", out)
-			}
-			if num(t, out, "server_rss_kib") <= 0 || num(t, out, "client_cpu_s") <= 0 {
-				t.Errorf("no process figures: %v", out)
-			}
-		})
+	eachTransport(t, 10, func(t *testing.T, common []string) {
+		for _, mech := range []string{"SCRAM-SHA-1", "PLAIN"} {
+			t.Run(mech, func(t *testing.T) {
+				out, _ := runBench(t, append(common, "-mech", mech, "-logins", "20", "-users", "10", "-clients", "4", "login")...)
+				checkFields(t, out, "login", "logins", "logins_per_s", "logins_per_cpu_s", "p50_ms", "p99_ms")
+				checkTransport(t, out, common)
+				if n := num(t, out, "logins"); n != 20 {
+					t.Errorf("logins = %v, want 20", n)
+				}
+				if num(t, out, "logins_per_s") <= 0 || num(t, out, "p50_ms") <= 0 || num(t, out, "p99_ms") < num(t, out, "p50_ms") {
+					t.Errorf("implausible rates or latencies: %v", out)
+				}
+				if num(t, out, "server_rss_kib") <= 0 || num(t, out, "client_cpu_s") <= 0 {
+					t.Errorf("no process figures: %v", out)
+				}
+			})
+		}
+	})
+}
+
+// checkTransport asserts the run used the transport its flags name.
+func checkTransport(t *testing.T, out map[string]any, common []string) {
+	t.Helper()
+	want := transportTCP
+	if slices.Contains(common, transportWebSocket) {
+		want = transportWebSocket
+	}
+	if got := out["params"].(map[string]any)["transport"]; got != want {
+		t.Errorf("params.transport = %v, want %s", got, want)
 	}
 }
 
 func TestIdle(t *testing.T) {
-	common := benchServer(t, 10)
-	out, _ := runBench(t, append(common, "-conns", "50", "-users", "10", "idle")...)
-	checkFields(t, out, "idle", "conns", "rss_before_kib", "rss_after_kib", "rss_per_conn_kib")
-	if n := num(t, out, "conns"); n != 50 {
-		t.Errorf("conns = %v, want 50", n)
-	}
-	if num(t, out, "rss_before_kib") <= 0 || num(t, out, "rss_after_kib") <= 0 {
-		t.Errorf("no RSS figures: %v", out)
-	}
+	eachTransport(t, 10, func(t *testing.T, common []string) {
+		out, _ := runBench(t, append(common, "-conns", "50", "-users", "10", "idle")...)
+		checkFields(t, out, "idle", "conns", "rss_before_kib", "rss_after_kib", "rss_per_conn_kib")
+		checkTransport(t, out, common)
+		if n := num(t, out, "conns"); n != 50 {
+			t.Errorf("conns = %v, want 50", n)
+		}
+		if num(t, out, "rss_before_kib") <= 0 || num(t, out, "rss_after_kib") <= 0 {
+			t.Errorf("no RSS figures: %v", out)
+		}
+	})
 }
 
 // TestIdleChildren lowers the per-process connection limit so the idle
 // scenario spreads its connections over re-executed child processes
 // (this test binary, see TestMain).
 func TestIdleChildren(t *testing.T) {
-	common := benchServer(t, 10)
+	eachTransport(t, 10, testIdleChildren)
+}
+
+func testIdleChildren(t *testing.T, common []string) {
 	args := append(common, "-conns", "45", "-users", "10", "idle")
 	o, err := parseOptions(args, os.Stderr)
 	if err != nil {
@@ -155,10 +200,14 @@ func TestIdleChildren(t *testing.T) {
 }
 
 func TestChat(t *testing.T) {
-	common := benchServer(t, 4)
+	eachTransport(t, 4, testChat)
+}
+
+func testChat(t *testing.T, common []string) {
 	t.Run("closed loop", func(t *testing.T) {
 		out, _ := runBench(t, append(common, "-pairs", "2", "-window", "5", "-duration", "1s", "-warmup", "300ms", "chat")...)
 		checkFields(t, out, "chat", "sent", "delivered", "lost", "msgs_per_s", "msgs_per_cpu_s", "p50_ms", "p99_ms", "p999_ms")
+		checkTransport(t, out, common)
 		sent, got := num(t, out, "sent"), num(t, out, "delivered")
 		if sent == 0 || got != sent || num(t, out, "lost") != 0 {
 			t.Errorf("sent %v, delivered %v, lost %v", sent, got, out["lost"])
@@ -188,7 +237,10 @@ func TestChat(t *testing.T) {
 }
 
 func TestPresence(t *testing.T) {
-	common := benchServer(t, 20)
+	eachTransport(t, 20, testPresence)
+}
+
+func testPresence(t *testing.T, common []string) {
 	// The second run finds the rosters complete and skips their setup.
 	for _, tc := range []struct{ run, setup string }{
 		{"first", "20 of 20 users"},
@@ -253,7 +305,10 @@ func TestExitStatus(t *testing.T) {
 		{"bad sources", []string{"-sources", "127.0.0.9-127.0.0.1", "login"}, 2, "-sources"},
 		{"too many contacts", []string{"-users", "4", "-contacts", "4", "presence"}, 2, "presence needs"},
 		{"unknown flag", []string{"-frobnicate", "login"}, 2, "frobnicate"},
+		{"unknown transport", []string{"-transport", "carrier-pigeon", "login"}, 2, "-transport"},
+		{"not a WebSocket URL", []string{"-transport", "websocket", "-ws-url", "http://127.0.0.1:5280/", "login"}, 2, "-ws-url"},
 		{"connection refused", []string{"-addr", closed, "login"}, 1, "connect to"},
+		{"WebSocket connection refused", []string{"-transport", "websocket", "-ws-url", "ws://" + closed + "/xmpp-websocket", "login"}, 1, "connect to " + closed},
 		{"no such process", []string{"-addr", closed, "-pid", "1073741824", "login"}, 1, "server process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,10 +342,27 @@ func TestSources(t *testing.T) {
 // TestResumeStorm cuts sessions with stream management and resumes them
 // all at once.
 func TestResumeStorm(t *testing.T) {
-	common := benchServer(t, 30)
-	out, stderr := runBench(t, append(common, "-conns", "30", "-users", "30", "resume")...)
-	checkFields(t, out, "resume", "resumes", "resumes_per_s", "resumes_per_cpu_s", "p50_ms", "p99_ms")
-	if n := num(t, out, "resumes"); n != 30 || num(t, out, "errors") != 0 {
-		t.Fatalf("resumed %v of 30, errors %v\n%s", n, out["errors"], stderr)
+	eachTransport(t, 30, func(t *testing.T, common []string) {
+		out, stderr := runBench(t, append(common, "-conns", "30", "-users", "30", "resume")...)
+		checkFields(t, out, "resume", "resumes", "resumes_per_s", "resumes_per_cpu_s", "p50_ms", "p99_ms")
+		checkTransport(t, out, common)
+		if n := num(t, out, "resumes"); n != 30 || num(t, out, "errors") != 0 {
+			t.Fatalf("resumed %v of 30, errors %v\n%s", n, out["errors"], stderr)
+		}
+	})
+}
+
+// TestWebSocketTLS logs in over wss://, parley's HTTPS listener.
+func TestWebSocketTLS(t *testing.T) {
+	srv := testutil.StartServer(t, "[http]\ntls_listen = \"127.0.0.1:0\"\n")
+	for i := 1; i <= 4; i++ {
+		srv.AddUser(fmt.Sprintf("user%d", i), "bench-pw")
+	}
+	out, _ := runBench(t, "-domain", srv.Domain, "-server", "parley", "-pid", strconv.Itoa(os.Getpid()),
+		"-transport", "websocket", "-ws-url", "wss://"+srv.Server.Addr("https")+"/xmpp-websocket",
+		"-logins", "8", "-users", "4", "-clients", "2", "login")
+	checkFields(t, out, "login", "logins")
+	if n := num(t, out, "logins"); n != 8 {
+		t.Errorf("logins = %v, want 8", n)
 	}
 }

@@ -1,8 +1,9 @@
 // Command parley-bench is a load generator for XMPP servers: it drives a
-// server's client port with many raw-XML sessions (STARTTLS, SCRAM or
-// PLAIN, bind) through one scenario — login, idle, chat, muc or presence
-// — and prints one JSON line of results, including the server's CPU and
-// memory read from /proc when given its process id.
+// server's client port (STARTTLS), or its XMPP over WebSocket endpoint,
+// with many raw-XML sessions (SCRAM or PLAIN, bind) through one scenario
+// — login, idle, chat, muc or presence — and prints one JSON line of
+// results, including the server's CPU and memory read from /proc when
+// given its process id.
 package main
 
 import (
@@ -109,13 +110,18 @@ func (b *bench) run(ctx context.Context, args []string) (*record, error) {
 	}
 }
 
-// probe fails fast when nothing listens at -addr.
+// probe fails fast when nothing listens at -addr (with -transport
+// websocket, at the -ws-url's host and port).
 func (b *bench) probe(ctx context.Context) error {
+	addr := b.o.addr
+	if b.o.transport == transportWebSocket {
+		addr = b.o.wsAddr
+	}
 	d := b.conn.src.dialer()
 	d.Timeout = setupTimeout
-	c, err := d.DialContext(ctx, "tcp", b.o.addr)
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", b.o.addr, err)
+		return fmt.Errorf("connect to %s: %w", addr, err)
 	}
 	return c.Close()
 }

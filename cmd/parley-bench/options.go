@@ -14,11 +14,20 @@ import (
 // scenarioNames lists the names accepted as the positional argument.
 const scenarioNames = "login, idle, chat, muc, presence, resume"
 
+// Transports (-transport).
+const (
+	transportTCP       = "tcp"
+	transportWebSocket = "websocket"
+)
+
 // options are the parsed command line.
 type options struct {
 	scenario string
 
 	addr, domain, server string
+	transport            string
+	wsURL                string
+	wsAddr               string // host:port of wsURL
 	pid                  int
 	userFormat, password string
 	mech                 string
@@ -64,6 +73,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:5222", "c2s STARTTLS `host:port` of the server under test")
+	fs.StringVar(&o.transport, "transport", transportTCP, "client transport: tcp (STARTTLS on -addr) or websocket (RFC 7395 at -ws-url)")
+	fs.StringVar(&o.wsURL, "ws-url", "ws://127.0.0.1:5280/xmpp-websocket", "XMPP over WebSocket endpoint, a ws:// or wss:// `URL`, for -transport websocket")
 	fs.StringVar(&o.domain, "domain", "bench.test", "XMPP domain")
 	fs.StringVar(&o.server, "server", "", "label copied into the output")
 	fs.IntVar(&o.pid, "pid", 0, "server process id for CPU and RSS figures")
@@ -133,6 +144,15 @@ func (o *options) check() error {
 		return usagef("-mech %q: use SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN", o.mech)
 	case o.procs < 1 || o.clients < 1 || o.timeout <= 0:
 		return usagef("-procs, -clients and -timeout must be positive")
+	case o.transport != transportTCP && o.transport != transportWebSocket:
+		return usagef("-transport %q: use tcp or websocket", o.transport)
+	}
+	if o.transport == transportWebSocket {
+		a, err := wsHostPort(o.wsURL)
+		if err != nil {
+			return usagef("-ws-url %q: %v", o.wsURL, err)
+		}
+		o.wsAddr = a
 	}
 	if o.mucDomain == "" {
 		o.mucDomain = "conference." + o.domain

@@ -30,7 +30,9 @@ type token struct {
 var errTooLarge = errors.New("stanza too large")
 
 // scanner finds top-level element boundaries in an XMPP stream without
-// building a tree: it only tracks tags, quotes and nesting depth. XMPP
+// building a tree: it only tracks tags, quotes and nesting depth. Over
+// WebSocket it reads the messages' elements as one run: the server's
+// <open/> is the stream header and its <close/> the stream's end. XMPP
 // forbids comments, processing instructions after the header, DTDs and
 // CDATA sections, so text never contains a raw '<'.
 type scanner struct {
@@ -40,6 +42,7 @@ type scanner struct {
 	pos      int  // buf[beg:pos] is the scanned part of the current element
 	depth    int  // open elements inside the current stanza
 	inStream bool // the stream header was read
+	framed   bool // XMPP over WebSocket: a top-level <close/> ends the stream
 	max      int
 }
 
@@ -150,6 +153,9 @@ func (s *scanner) scan() (tok token, ok bool, err error) {
 			if s.depth == 0 {
 				raw := s.buf[s.beg:s.pos]
 				s.beg = s.pos
+				if s.framed && string(elemName(raw)) == "close" {
+					return token{kind: tokEnd, raw: raw}, true, nil
+				}
 				return token{kind: tokStanza, raw: raw}, true, nil
 			}
 		case !s.inStream:
@@ -160,6 +166,9 @@ func (s *scanner) scan() (tok token, ok bool, err error) {
 			if s.depth == 0 {
 				raw := s.buf[s.beg:s.pos]
 				s.beg = s.pos
+				if s.framed && string(elemName(raw)) == "close" {
+					return token{kind: tokEnd, raw: raw}, true, nil
+				}
 				return token{kind: tokStanza, raw: raw}, true, nil
 			}
 		default:

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // errStreamEnded is returned when the server closes the stream.
@@ -21,10 +23,13 @@ var errStreamEnded = errors.New("server closed the stream")
 type handler func(s *session, name, raw []byte)
 
 // session is one client connection to the server under test: raw XML
-// over TLS, written from pre-built bytes and read with a scanner.
+// over TLS, or over WebSocket (RFC 7395), written from pre-built bytes
+// and read with a scanner.
 type session struct {
-	nc     net.Conn
+	nc     net.Conn // over WebSocket, the connection under it
 	sc     *scanner
+	ws     *websocket.Conn // nil over TCP
+	cork   *corkConn       // nc over WebSocket
 	wmu    sync.Mutex
 	jid    string // full JID after bind
 	bare   string
@@ -66,12 +71,26 @@ func (s *session) smCount(name []byte) bool {
 	return false
 }
 
-// write sends b as one write.
+// write sends b, which is one element (or the stream header), as one
+// write; over WebSocket as one message, a stanza qualified with its
+// namespace.
 func (s *session) write(b []byte) error {
+	if s.ws != nil {
+		return s.ws.Write(context.Background(), websocket.MessageText, qualify(b))
+	}
 	s.wmu.Lock()
 	_, err := s.nc.Write(b)
 	s.wmu.Unlock()
 	return err
+}
+
+// writeElems sends the elements of b, which end at the offsets ends, in
+// one write: as they are over TCP, one message each over WebSocket.
+func (s *session) writeElems(b []byte, ends []int) error {
+	if s.ws != nil {
+		return s.writeMessages(b, ends)
+	}
+	return s.write(b)
 }
 
 func (s *session) writeString(str string) error { return s.write([]byte(str)) }
@@ -82,12 +101,22 @@ func (s *session) cut() {
 	if s.closed.Swap(true) {
 		return
 	}
+	if s.ws != nil {
+		s.ws.CloseNow() // no close frame either
+		return
+	}
 	s.nc.Close()
 }
 
 // close ends the stream and the connection; it is idempotent.
 func (s *session) close() {
 	if s.closed.Swap(true) {
+		return
+	}
+	if s.ws != nil {
+		s.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		s.ws.Write(context.Background(), websocket.MessageText, wsClose)
+		s.ws.CloseNow()
 		return
 	}
 	s.wmu.Lock()
@@ -242,8 +271,8 @@ func errorCondition(raw []byte) string {
 	}
 }
 
-// keepalive writes a whitespace keepalive every interval to the sessions
-// list returns, until ctx ends.
+// keepalive writes a whitespace keepalive (over WebSocket a ping) every
+// interval to the sessions list returns, until ctx ends.
 func keepalive(ctx context.Context, interval time.Duration, list func() []*session) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -253,7 +282,12 @@ func keepalive(ctx context.Context, interval time.Duration, list func() []*sessi
 			return
 		case <-t.C:
 			for _, s := range list() {
-				if !s.closed.Load() {
+				if s.closed.Load() {
+					continue
+				}
+				if s.ws != nil {
+					s.wsPing()
+				} else {
 					s.writeString(" ")
 				}
 			}

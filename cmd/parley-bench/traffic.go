@@ -120,8 +120,14 @@ type sender struct {
 	lastSeen atomic.Int64  // highest sequence number that came back
 }
 
-// newSender makes a sender with window tokens.
+// newSender makes a sender with window tokens. Over WebSocket its
+// messages are qualified with the jabber:client namespace (see qualify).
 func newSender(s *session, id int, tmpl *template, window int) *sender {
+	if s.ws != nil {
+		t := *tmpl
+		t.head = qualify(t.head)
+		tmpl = &t
+	}
 	sd := &sender{s: s, id: id, tmpl: tmpl, tokens: make(chan struct{}, window)}
 	for range window {
 		sd.tokens <- struct{}{}
@@ -152,9 +158,11 @@ func (sd *sender) release() {
 // loop sends until the window ends or stop closes: in closed loop when
 // interval is 0, otherwise paced every interval. In closed loop, the
 // messages the window allows at one moment go out in one write, as from
-// a client's buffered writer; each is still a separate stanza.
+// a client's buffered writer; each is still a separate stanza (over
+// WebSocket, a message of its own).
 func (t *traffic) loop(sd *sender, interval time.Duration, stop <-chan struct{}) {
 	var buf []byte
+	var ends []int // where each element of buf ends
 	var timer *time.Timer
 	next := t.b.since()
 	if interval > 0 {
@@ -194,15 +202,17 @@ func (t *traffic) loop(sd *sender, interval time.Duration, stop <-chan struct{})
 		if int64(now) >= t.to.Load() {
 			return
 		}
-		buf = buf[:0]
+		buf, ends = buf[:0], ends[:0]
 		for range n {
 			buf = t.build(buf, sd.tmpl, sd.id, seq, now)
+			ends = append(ends, len(buf))
 			seq++
 		}
 		if sd.s.sm {
 			buf = append(buf, ackRequest...)
+			ends = append(ends, len(buf))
 		}
-		if err := sd.s.write(buf); err != nil {
+		if err := sd.s.writeElems(buf, ends); err != nil {
 			t.b.fail(err)
 			return
 		}
