@@ -67,7 +67,10 @@ type Server struct {
 	auth     *sasl.Authenticator
 	pool     *sync.Pool // write buffers
 	readPool *sync.Pool // read buffers
-	conns    connset.Set[*conn]
+	// wsWritePool holds the buffers WebSocket streams gather a batch's
+	// frames in.
+	wsWritePool *sync.Pool
+	conns       connset.Set[*conn]
 
 	rmu       sync.Mutex
 	resumable map[string]*session // sessions that may be resumed, by id
@@ -111,7 +114,8 @@ func New(o Options) *Server {
 	o.Features.Add(streamfeature.Authenticated, stanza.New(NSCSI, "csi"))
 	// Stream Management (XEP-0198).
 	o.Features.Add(streamfeature.Authenticated, stanza.New(NSSM, "sm"))
-	s := &Server{opts: o, features: o.Features, resumable: make(map[string]*session), auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool()}
+	s := &Server{opts: o, features: o.Features, resumable: make(map[string]*session), auth: sasl.NewAuthenticator(), pool: xmlstream.NewBufferPool(4096), readPool: xmlstream.NewReadPool(),
+		wsWritePool: &sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}}
 	o.Router.HandleIQ(router.TargetAccount, nsSession, func(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 		return nil, nil
 	})

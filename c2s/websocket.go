@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"parley/idlepoll"
 	"parley/stanza"
 	"parley/xmlstream"
 )
@@ -59,33 +60,46 @@ func (s *Server) WebSocket(ctx context.Context, o WebSocketOptions) http.Handler
 			http.Error(w, "pages from origin "+r.Header.Get("Origin")+" may not connect here", http.StatusForbidden)
 			return
 		}
-		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		c := &conn{srv: s}
+		var t *wsTransport
+		hj := &wsHijacker{ResponseWriter: w, readPool: s.readPool, writePool: s.wsWritePool, timeout: time.Minute}
+		// A ping or pong is read whole inside the library's reader, which
+		// then waits for the next frame: the stream may park there.
+		boundary := func() { t.nc.atBoundary() }
+		ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 			Subprotocols: []string{WebSocketSubprotocol},
 			// The origin was checked above, against the configured list.
 			InsecureSkipVerify: true,
+			OnPingReceived:     func(context.Context, []byte) bool { boundary(); return true },
+			OnPongReceived:     func(context.Context, []byte) { boundary() },
 		})
 		if err != nil {
 			s.opts.Log.Debug().Str("remote", r.RemoteAddr).Err(err).Msg("WebSocket upgrade failed")
 			return
 		}
 		secure := o.Secure != nil && o.Secure(r)
-		c := &conn{srv: s}
-		c.t = newWebSocketTransport(ws, wsOptions{
+		t = newWebSocketTransport(ws, hj.conn, wsOptions{
 			remote:    r.RemoteAddr,
 			secure:    secure,
 			tlsState:  r.TLS,
 			maxStanza: s.opts.MaxStanzaSize,
 			keepalive: o.Keepalive,
+			poller:    s.opts.Poller,
+			resume:    c.loop,
 			onWriteError: func(err error) {
 				s.opts.Log.Debug().Str("remote", r.RemoteAddr).Err(err).Msg("WebSocket write failed")
 				c.t.Close(false)
 			},
 		})
+		c.t = t
 		c.init()
 		if !s.conns.Add(c) {
 			ws.Close(websocket.StatusGoingAway, "the server is shutting down")
 			return
 		}
+		// The stream outlives the request: once parked it is resumed in a
+		// goroutine of its own, and net/http forgets a hijacked
+		// connection.
 		c.serve(ctx)
 	})
 }
@@ -109,15 +123,19 @@ type wsOptions struct {
 	tlsState     *tls.ConnectionState
 	maxStanza    int
 	keepalive    time.Duration
+	poller       *idlepoll.Poller // parks idle streams; nil keeps a goroutine per stream
+	resume       func()           // goes on reading a parked stream, in a new goroutine
 	onWriteError func(error)
 }
 
 // wsTransport is a client stream over WebSocket (RFC 7395). Each message
 // holds whole elements; the stream opens and restarts with <open/> and
-// ends with <close/>. Its goroutine blocks in reading: WebSocket streams
-// are not parked.
+// ends with <close/>. A stream quiet between messages is parked on the
+// poller like a TCP stream, where its connection is plain TCP (behind a
+// TLS-terminating proxy or on loopback).
 type wsTransport struct {
 	ws       *websocket.Conn
+	nc       *wsConn
 	remote   string
 	secure   bool
 	tlsState *tls.ConnectionState
@@ -132,22 +150,28 @@ type wsTransport struct {
 	dmu      sync.Mutex
 	deadline time.Time // reads fail after it; zero for none
 
-	closeOnce sync.Once
-	closed    chan struct{}
+	poller  *idlepoll.Poller
+	resume  func()
+	mu      sync.Mutex // orders parking against closing
+	closing bool       // the transport is being closed: never park again
+	closed  chan struct{}
 }
 
-func newWebSocketTransport(ws *websocket.Conn, o wsOptions) *wsTransport {
-	t := &wsTransport{ws: ws, remote: o.remote, secure: o.secure, tlsState: o.tlsState, keepalive: o.keepalive, closed: make(chan struct{})}
+func newWebSocketTransport(ws *websocket.Conn, nc *wsConn, o wsOptions) *wsTransport {
+	t := &wsTransport{ws: ws, nc: nc, remote: o.remote, secure: o.secure, tlsState: o.tlsState, keepalive: o.keepalive,
+		poller: o.poller, resume: o.resume, closed: make(chan struct{})}
 	// A message holds a stanza and a little whitespace; more ends the
 	// connection with "message too big" (1009).
 	ws.SetReadLimit(int64(o.maxStanza) + 1024)
+	// A batch's messages are gathered by nc and written at once; nc
+	// bounds the time of that write.
 	t.w = xmlstream.NewWriter(nil, xmlstream.WriterOptions{
 		OnError: o.onWriteError,
 		Message: func(b []byte) error {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			return ws.Write(ctx, websocket.MessageText, qualify(b))
+			nc.cork()
+			return ws.Write(context.Background(), websocket.MessageText, qualify(b))
 		},
+		Flush: nc.flush,
 	})
 	t.pinger = time.AfterFunc(t.keepalive, t.ping)
 	return t
@@ -212,6 +236,8 @@ func (t *wsTransport) readOne() error {
 	}
 	switch {
 	case err == nil:
+	case errors.Is(err, errIdle):
+		return errIdle
 	case !d.IsZero() && time.Now().After(d):
 		return timeoutError{}
 	case websocket.CloseStatus(err) == websocket.StatusMessageTooBig || errors.Is(err, websocket.ErrMessageTooBig):
@@ -315,18 +341,66 @@ func (t *wsTransport) SetReadDeadline(d time.Time) {
 	t.dmu.Unlock()
 }
 
-// WaitInput returns at once: the stream's goroutine waits in Next.
-func (t *wsTransport) WaitInput(time.Duration) (bool, error) { return false, nil }
+// WaitInput reads the next message that is not only whitespace, unless
+// the current one holds more elements. A stream quiet between messages
+// for parkAfter is parked instead, where its connection allows.
+func (t *wsTransport) WaitInput(parkAfter time.Duration) (bool, error) {
+	for t.src.blank() {
+		wait := parkAfter
+		if t.poller == nil || t.nc.fd() < 0 {
+			wait = 0
+		}
+		t.nc.idleAfter(wait)
+		err := t.readOne()
+		t.nc.idleAfter(0)
+		if errors.Is(err, errIdle) {
+			if t.park() {
+				return true, nil
+			}
+			parkAfter = 0
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
 
+// park hands the idle stream to the poller, which calls t.resume in a
+// new goroutine when input arrives. It reports false if the stream must
+// keep its goroutine.
+func (t *wsTransport) park() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing || t.nc.buffered() {
+		return false
+	}
+	t.rd.Idle()
+	t.msg = bytes.Buffer{}
+	return t.poller.Park(t.nc.fd(), t.resume) == nil
+}
+
+// Close closes the stream, once. A parked stream is resumed, so that its
+// reader sees the end.
 func (t *wsTransport) Close(bool) {
-	t.closeOnce.Do(func() {
-		close(t.closed)
-		t.pinger.Stop()
-		// The closing handshake waits for the client's answer, which
-		// the stream's reading goroutine receives; it must not hold up
-		// the caller, which may be that goroutine.
-		go t.ws.Close(websocket.StatusNormalClosure, "")
-	})
+	t.mu.Lock()
+	if t.closing {
+		t.mu.Unlock()
+		return
+	}
+	t.closing = true
+	parked := t.poller != nil && t.nc.fd() >= 0 && t.poller.Cancel(t.nc.fd())
+	t.mu.Unlock()
+	close(t.closed)
+	t.pinger.Stop()
+	// The closing handshake waits for the client's answer, which the
+	// stream's reading goroutine receives; it must not hold up the
+	// caller, which may be that goroutine.
+	go t.ws.Close(websocket.StatusNormalClosure, "")
+	if parked {
+		go t.resume()
+	}
 }
 
 // messageSource reads one WebSocket message's bytes, then reports io.EOF.

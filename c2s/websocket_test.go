@@ -1,8 +1,11 @@
 package c2s_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,5 +207,60 @@ func TestWebSocketResume(t *testing.T) {
 	}
 	if got, _ := bodies(t, r, 1); got[0] != "m1" {
 		t.Fatalf("after resuming: %v", got)
+	}
+}
+
+// TestWebSocketIdleStreamsPark checks that idle WebSocket streams over
+// plain HTTP give up their goroutine as TCP streams do, and still
+// receive, send, answer keepalive pings (parking again after each) and
+// end when their client goes; streams over HTTPS keep their goroutine
+// and work alike.
+func TestWebSocketIdleStreamsPark(t *testing.T) {
+	// Pings come after 3s of silence; streams park after 2s.
+	srv, ws, wss := wsServer(t, "websocket_ping = \"3s\"\n")
+	const n = 6
+	var pings atomic.Int64
+	var clients []*testutil.Client
+	for i := range n {
+		name := fmt.Sprintf("tab%d", i)
+		srv.AddUser(name, "pw")
+		raw := testutil.DialWebSocketRaw(t, ws, &websocket.DialOptions{
+			Subprotocols:   []string{"xmpp"},
+			OnPingReceived: func(context.Context, []byte) bool { pings.Add(1); return true },
+		})
+		s := testutil.WebSocketStream(t, raw, srv.Domain)
+		if el := s.Authenticate(msasl.ScramSha256, name, "pw"); el.Local != "success" {
+			t.Fatalf("auth: %s", el)
+		}
+		s.Open(srv.Domain)
+		clients = append(clients, s.Client(s.Bind("web")))
+	}
+	secure := testutil.LoginWebSocket(t, wss, "alice@"+srv.Domain, "alice-pw", "secure")
+	waitFor(t, "every idle plain stream parked", func() bool { return srv.ParkedStreams() == n })
+
+	// Keepalive pings wake each parked stream with the client's pong;
+	// it parks again and stays connected.
+	waitFor(t, "two rounds of pings", func() bool { return pings.Load() >= 2*n })
+	waitFor(t, "streams parked after the pings", func() bool { return srv.ParkedStreams() == n })
+	if online := srv.Router().Online(); online != n+1 {
+		t.Fatalf("%d sessions online after the pings, want %d", online, n+1)
+	}
+
+	secure.Sendf("<message to='%s' type='chat'><body>wake up</body></message>", clients[0].JID)
+	if got := clients[0].Expect(testutil.IsKind("message")); got.ChildText("", "body") != "wake up" {
+		t.Fatalf("parked stream got %s", got)
+	}
+	clients[0].Sendf("<message to='%s' type='chat'><body>awake</body></message>", secure.JID)
+	if got := secure.Expect(testutil.IsKind("message")); got.ChildText("", "body") != "awake" {
+		t.Fatalf("HTTPS stream got %s", got)
+	}
+	waitFor(t, "streams parked again", func() bool { return srv.ParkedStreams() == n })
+
+	for _, c := range clients[:n/2] {
+		c.Conn.Close()
+	}
+	waitFor(t, "closed streams unbound", func() bool { return srv.Router().Online() == n/2+1 })
+	if p := srv.ParkedStreams(); p != n/2 {
+		t.Fatalf("%d streams parked, want %d", p, n/2)
 	}
 }

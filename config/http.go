@@ -36,11 +36,14 @@ type HTTP struct {
 	// BOSHInactivity is how long a BOSH session lives without a request
 	// from its client.
 	BOSHInactivity Duration `toml:"bosh_inactivity"`
+	// WebSocketPing is the interval of WebSocket pings to a quiet
+	// client; one that does not answer within it is disconnected.
+	WebSocketPing Duration `toml:"websocket_ping"`
 }
 
 // defaultHTTP returns the [http] defaults: no listener.
 func defaultHTTP() HTTP {
-	return HTTP{BOSHMaxWait: Duration{time.Minute}, BOSHInactivity: Duration{time.Minute}}
+	return HTTP{BOSHMaxWait: Duration{time.Minute}, BOSHInactivity: Duration{time.Minute}, WebSocketPing: Duration{time.Minute}}
 }
 
 // validateHTTP checks the [http] section.
@@ -60,7 +63,7 @@ func (c *Config) validateHTTP() error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"http.bosh_max_wait", h.BOSHMaxWait.Duration}, {"http.bosh_inactivity", h.BOSHInactivity.Duration}} {
+	}{{"http.bosh_max_wait", h.BOSHMaxWait.Duration}, {"http.bosh_inactivity", h.BOSHInactivity.Duration}, {"http.websocket_ping", h.WebSocketPing.Duration}} {
 		if d.v < time.Second || d.v > 10*time.Minute {
 			return fmt.Errorf("%s: %s is not between 1s and 10m", d.key, d.v)
 		}

@@ -25,6 +25,8 @@ func TestHTTPSection(t *testing.T) {
 		{name: "bosh timing", body: "[http]\nbosh_max_wait = \"30s\"\nbosh_inactivity = \"2m\"\n",
 			want: HTTP{BOSHMaxWait: Duration{30 * time.Second}, BOSHInactivity: Duration{2 * time.Minute}}},
 		{name: "bosh wait too long", body: "[http]\nbosh_max_wait = \"1h\"\n", wantErr: "http.bosh_max_wait: 1h0m0s is not between 1s and 10m"},
+		{name: "websocket ping", body: "[http]\nwebsocket_ping = \"20s\"\n", want: HTTP{WebSocketPing: Duration{20 * time.Second}}},
+		{name: "websocket ping too short", body: "[http]\nwebsocket_ping = \"100ms\"\n", wantErr: "http.websocket_ping: 100ms is not between 1s and 10m"},
 		{name: "bosh inactivity zero", body: "[http]\nbosh_inactivity = \"0s\"\n", wantErr: "http.bosh_inactivity"},
 		{name: "web client without converse", body: "[http]\nlisten = \"127.0.0.1:5280\"\nweb_client = \"nowhere\"\n", wantErr: "http.web_client: "},
 		{name: "web client without http", body: "[http]\nweb_client = \"nowhere\"\n", wantErr: "http.web_client: the web client needs the HTTP server"},
@@ -38,13 +40,16 @@ func TestHTTPSection(t *testing.T) {
 			}
 			h := cfg.HTTP
 			// BOSH timing is a minute unless set.
-			for _, d := range []*Duration{&c.want.BOSHMaxWait, &c.want.BOSHInactivity} {
+			for _, d := range []*Duration{&c.want.BOSHMaxWait, &c.want.BOSHInactivity, &c.want.WebSocketPing} {
 				if d.Duration == 0 {
 					d.Duration = time.Minute
 				}
 			}
 			if h.BOSHMaxWait != c.want.BOSHMaxWait || h.BOSHInactivity != c.want.BOSHInactivity {
 				t.Fatalf("BOSH timing %v %v, want %v %v", h.BOSHMaxWait, h.BOSHInactivity, c.want.BOSHMaxWait, c.want.BOSHInactivity)
+			}
+			if h.WebSocketPing != c.want.WebSocketPing {
+				t.Fatalf("WebSocket ping %v, want %v", h.WebSocketPing, c.want.WebSocketPing)
 			}
 			if h.Listen != c.want.Listen || h.TLSListen != c.want.TLSListen || h.PublicURL != c.want.PublicURL || !slices.Equal(h.Origins, c.want.Origins) {
 				t.Fatalf("got %+v, want %+v", h, c.want)

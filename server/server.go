@@ -288,6 +288,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	s.http.Handle("/xmpp-websocket", s.c2s.WebSocket(ctx, c2s.WebSocketOptions{
 		AllowOrigin: s.http.AllowOrigin,
 		Secure:      s.http.Secure,
+		Keepalive:   s.cfg.HTTP.WebSocketPing.Duration,
 	}))
 	s.http.Publish(httpserver.RelWebSocket, "/xmpp-websocket", true)
 	s.http.Handle("/http-bind", s.c2s.BOSH(ctx, c2s.BOSHOptions{

@@ -27,6 +27,7 @@ type Writer struct {
 	closed  bool // no more sends accepted
 	onError func(error)
 	message func([]byte) error
+	flush   func() error
 	idle    chan struct{} // closed when the queue drains, if someone waits
 }
 
@@ -52,6 +53,9 @@ type WriterOptions struct {
 	// message (a WebSocket message, RFC 7395), instead of batches being
 	// written to the connection. Message bounds its own time.
 	Message func(b []byte) error
+	// Flush, with Message, is called after each batch's messages, so
+	// that a transport may gather a batch's messages into one write.
+	Flush func() error
 }
 
 // NewBufferPool returns a pool of write buffers of the given size.
@@ -71,7 +75,7 @@ func NewWriter(conn net.Conn, o WriterOptions) *Writer {
 	if o.MaxQueue == 0 {
 		o.MaxQueue = 10000
 	}
-	return &Writer{conn: conn, pool: o.Pool, timeout: o.Timeout, maxQ: o.MaxQueue, onError: o.OnError, message: o.Message}
+	return &Writer{conn: conn, pool: o.Pool, timeout: o.Timeout, maxQ: o.MaxQueue, onError: o.OnError, message: o.Message, flush: o.Flush}
 }
 
 // SetConn switches the underlying connection (after STARTTLS). The queue
@@ -129,6 +133,7 @@ func (w *Writer) fail(err error) {
 
 func (w *Writer) flushLoop() {
 	var batch []item
+	var msg bytes.Buffer // one message, with Message
 	for {
 		w.mu.Lock()
 		if len(w.queue) == 0 {
@@ -146,7 +151,7 @@ func (w *Writer) flushLoop() {
 
 		var err error
 		if w.message != nil {
-			err = w.writeMessages(batch)
+			err = w.writeMessages(batch, &msg)
 		} else {
 			err = w.writeBatch(conn, batch)
 		}
@@ -185,14 +190,14 @@ func (w *Writer) writeBatch(conn net.Conn, batch []item) error {
 	return err
 }
 
-// writeMessages hands each item of batch to w.message as one message.
-func (w *Writer) writeMessages(batch []item) error {
-	var buf bytes.Buffer
+// writeMessages hands each item of batch to w.message as one message,
+// serialized in buf, then calls w.flush.
+func (w *Writer) writeMessages(batch []item, buf *bytes.Buffer) error {
 	for i, it := range batch {
 		batch[i] = item{}
 		if it.el != nil {
 			buf.Reset()
-			it.el.WriteQualified(&buf)
+			it.el.WriteQualified(buf)
 			if err := w.message(buf.Bytes()); err != nil {
 				return err
 			}
@@ -201,6 +206,9 @@ func (w *Writer) writeMessages(batch []item) error {
 		if err := w.message([]byte(it.raw)); err != nil {
 			return err
 		}
+	}
+	if w.flush != nil {
+		return w.flush()
 	}
 	return nil
 }

@@ -22,7 +22,13 @@ import (
 // the server's messages are read as one run of elements.
 func DialWebSocket(t testing.TB, url, domain string) *Stream {
 	t.Helper()
-	ws := DialWebSocketRaw(t, url, nil)
+	return WebSocketStream(t, DialWebSocketRaw(t, url, nil), domain)
+}
+
+// WebSocketStream opens a stream to domain on the WebSocket connection
+// ws, as DialWebSocket does.
+func WebSocketStream(t testing.TB, ws *websocket.Conn, domain string) *Stream {
+	t.Helper()
 	nc := websocket.NetConn(context.Background(), ws, websocket.MessageText)
 	t.Cleanup(func() { nc.Close() })
 	s := &Stream{T: t, Conn: nc, BR: bufio.NewReader(nc), WebSocket: true}
