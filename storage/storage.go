@@ -43,7 +43,8 @@ type Accounts interface {
 	AccountExists(ctx context.Context, user string) (bool, error)
 	// DeleteAccount removes user and all data stored for the user (roster,
 	// pending subscriptions, offline messages, XML documents, last
-	// activity, message archive); ErrNotFound if no account.
+	// activity, message archive, pubsub nodes and items); ErrNotFound if
+	// no account.
 	DeleteAccount(ctx context.Context, user string) error
 	// ListAccounts returns the bare JIDs of every account of domain, sorted.
 	ListAccounts(ctx context.Context, domain string) ([]string, error)
@@ -248,6 +249,91 @@ type Archives interface {
 	PruneArchives(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
+// PubSubNode is a node of an account's personal eventing service
+// (XEP-0163): a publish-subscribe node (XEP-0060) on the account's bare
+// JID.
+type PubSubNode struct {
+	Owner   string    // the account's bare JID
+	Node    string    // the node's name, not empty
+	Config  []byte    // the node configuration, encoded by the pubsub package
+	Created time.Time // when the node was created (UTC)
+}
+
+// PubSubItem is one item published to a node.
+type PubSubItem struct {
+	Owner     string    // the node owner's bare JID
+	Node      string    // the node's name
+	ID        string    // the item ID, unique per node, not empty
+	Payload   []byte    // the serialized payload element; may be empty
+	Publisher string    // the JID that published it
+	Stamp     time.Time // when it was published (UTC)
+	Seq       int64     // publish order, set by the store: increasing with every publish, a republished ID included
+}
+
+// PubSub stores the nodes and items of personal eventing services.
+// Items of a node are ordered by Seq, so that the most recent is last.
+// Deleting an account (Accounts.DeleteAccount) deletes its nodes and
+// their items.
+type PubSub interface {
+	// PubSubNodes returns every node of owner, sorted by name.
+	PubSubNodes(ctx context.Context, owner string) ([]PubSubNode, error)
+	// PubSubNode returns one node; ErrNotFound if absent.
+	PubSubNode(ctx context.Context, owner, node string) (PubSubNode, error)
+	// CreatePubSubNode creates n; ErrExists if owner has a node of that
+	// name.
+	CreatePubSubNode(ctx context.Context, n PubSubNode) error
+	// SetPubSubNodeConfig replaces a node's configuration; ErrNotFound if
+	// the node does not exist.
+	SetPubSubNodeConfig(ctx context.Context, owner, node string, config []byte) error
+	// DeletePubSubNode removes a node and its items; ErrNotFound if
+	// absent.
+	DeletePubSubNode(ctx context.Context, owner, node string) error
+	// PublishPubSubItem stores it, replacing any item of the same ID,
+	// sets it.Seq and then removes the oldest items beyond the keep most
+	// recent (keep > 0), returning the IDs removed, oldest first.
+	// ErrNotFound if the node does not exist.
+	PublishPubSubItem(ctx context.Context, it *PubSubItem, keep int) (removed []string, err error)
+	// PubSubItems returns items of a node, oldest first: those whose IDs
+	// are in ids (unknown IDs match nothing), or every item when ids is
+	// empty; with last > 0 only the last that many of them.
+	PubSubItems(ctx context.Context, owner, node string, ids []string, last int) ([]PubSubItem, error)
+	// RetractPubSubItem removes one item; ErrNotFound if absent.
+	RetractPubSubItem(ctx context.Context, owner, node, id string) error
+	// TrimPubSubItems removes the oldest items of a node beyond the keep
+	// most recent (keep 0 removes every item) and returns their IDs,
+	// oldest first.
+	TrimPubSubItems(ctx context.Context, owner, node string, keep int) ([]string, error)
+}
+
+// Invitation is an admin's invitation to register an account in band
+// (XEP-0401, XEP-0445). Only a hash of its token is stored: the token
+// itself is shown once, to the admin who made it.
+type Invitation struct {
+	TokenHash string    // hex SHA-256 of the token; unique
+	Domain    string    // the served domain the account is created on
+	Localpart string    // the only username it registers; "" for any
+	Created   time.Time // when it was made (UTC)
+	Expires   time.Time // when it stops working (UTC)
+}
+
+// Invitations stores pending invitations. An invitation is used once:
+// whoever deletes it first (DeleteInvitation reporting true) may create
+// the account.
+type Invitations interface {
+	// CreateInvitation stores inv; ErrExists if its TokenHash is taken.
+	CreateInvitation(ctx context.Context, inv Invitation) error
+	// Invitation returns the invitation of a token hash, expired or not;
+	// ErrNotFound if there is none.
+	Invitation(ctx context.Context, tokenHash string) (Invitation, error)
+	// DeleteInvitation removes the invitation of a token hash and
+	// reports whether there was one; of concurrent calls for one hash,
+	// only one reports true.
+	DeleteInvitation(ctx context.Context, tokenHash string) (bool, error)
+	// DeleteExpiredInvitations removes every invitation that expired
+	// before now and reports how many.
+	DeleteExpiredInvitations(ctx context.Context, now time.Time) (int64, error)
+}
+
 // Store is a complete backend.
 type Store interface {
 	Accounts
@@ -258,6 +344,8 @@ type Store interface {
 	LastActivity
 	MUC
 	Archives
+	PubSub
+	Invitations
 	// Close flushes and releases the backend.
 	Close() error
 }

@@ -129,6 +129,7 @@ func (s *Store) DeleteAccount(ctx context.Context, user string) error {
 		for _, table := range []string{
 			"credentials", "roster_groups", "roster_items", "roster_versions",
 			"pending_subscriptions", "offline_messages", "documents", "last_activity",
+			"pubsub_items", "pubsub_nodes",
 		} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user = ?`, user); err != nil {
 				return fmt.Errorf("delete from %s: %w", table, err)

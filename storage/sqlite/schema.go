@@ -150,6 +150,41 @@ CREATE INDEX archive_messages_late ON archive_messages (archive, stamp) WHERE st
 		// 4: a room's history is its archive: muc_history moves into
 		// archive_messages.
 		{then: moveMUCHistory},
+		// 5: personal eventing (XEP-0163): pubsub nodes on accounts and
+		// their items, in publish order (seq).
+		{sql: `
+CREATE TABLE pubsub_nodes (
+	user    TEXT NOT NULL,
+	node    TEXT NOT NULL,
+	config  BLOB NOT NULL,
+	created TEXT NOT NULL,
+	PRIMARY KEY (user, node)
+);
+
+CREATE TABLE pubsub_items (
+	seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+	user      TEXT NOT NULL,
+	node      TEXT NOT NULL,
+	item_id   TEXT NOT NULL,
+	payload   BLOB NOT NULL,
+	publisher TEXT NOT NULL,
+	stamp     TEXT NOT NULL,
+	UNIQUE (user, node, item_id)
+);
+CREATE INDEX pubsub_items_node ON pubsub_items (user, node, seq);
+`},
+		// 6: invitations to register in band (XEP-0401), by the hash of
+		// their token.
+		{sql: `
+CREATE TABLE invitations (
+	token_hash TEXT NOT NULL PRIMARY KEY,
+	domain     TEXT NOT NULL,
+	localpart  TEXT NOT NULL,
+	created    TEXT NOT NULL,
+	expires    TEXT NOT NULL
+);
+CREATE INDEX invitations_expires ON invitations (expires);
+`},
 	}
 }
 

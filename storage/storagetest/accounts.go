@@ -119,6 +119,9 @@ func Populate(t testing.TB, s storage.Store, user string) {
 	must(t, s.AppendArchive(ctx, []storage.ArchivedMessage{
 		{Archive: user, ID: "populated", With: "x@example.net/r", Stanza: []byte("<message/>"), Stamp: time.Now()},
 	}))
+	must(t, s.CreatePubSubNode(ctx, storage.PubSubNode{Owner: user, Node: "urn:xmpp:avatar:metadata", Config: []byte("{}"), Created: time.Now()}))
+	_, err = s.PublishPubSubItem(ctx, &storage.PubSubItem{Owner: user, Node: "urn:xmpp:avatar:metadata", ID: "populated", Payload: []byte("<metadata xmlns='urn:xmpp:avatar:metadata'/>"), Publisher: user, Stamp: time.Now()}, 1)
+	must(t, err)
 }
 
 // holdings reports, for each kind of data Populate stores, whether user
@@ -152,6 +155,10 @@ func holdings(t testing.TB, s storage.Store, user string) map[string]bool {
 	page, _, err := s.QueryArchive(ctx, user, storage.ArchiveQuery{Max: 10})
 	must(t, err)
 	has["archived messages"] = len(page) > 0
+	has["pubsub node"] = present(t, second(s.PubSubNode(ctx, user, "urn:xmpp:avatar:metadata")))
+	psItems, err2 := s.PubSubItems(ctx, user, "urn:xmpp:avatar:metadata", nil, 0)
+	must(t, err2)
+	has["pubsub items"] = len(psItems) > 0
 	return has
 }
 

@@ -34,6 +34,8 @@ func Run(t *testing.T, open Opener) {
 		{"LastActivity", testLastActivity},
 		{"MUC", testMUC},
 		{"Archives", testArchives},
+		{"Invitations", testInvitations},
+		{"PubSub", testPubSub},
 		{"Durability", testDurability},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open) })
