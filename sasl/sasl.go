@@ -1,8 +1,10 @@
 // Package sasl implements parley's server side of SASL authentication for
 // client logins (RFC 6120 §6): SCRAM-SHA-1, SCRAM-SHA-256 and their -PLUS
-// channel-binding variants (RFC 5802, RFC 7677, RFC 9266, RFC 5929), and
-// PLAIN (RFC 4616). Passwords are only ever stored as salted SCRAM keys
-// (see NewCredentials); PLAIN logins are verified against those keys.
+// channel-binding variants (RFC 5802, RFC 7677, RFC 9266, RFC 5929) with
+// downgrade protection (XEP-0474), PLAIN (RFC 4616), and the Hashed Token
+// mechanisms of FAST logins (XEP-0484). Passwords are only ever stored as
+// salted SCRAM keys (see NewCredentials); PLAIN logins are verified
+// against those keys, and tokens are stored as digests (see NewToken).
 package sasl
 
 import (
@@ -89,6 +91,10 @@ type Option func(*options)
 
 type options struct {
 	clientCannotBind bool
+	// ssdp asks for the XEP-0474 attribute over ssdpMechs and ssdpCB.
+	ssdp      bool
+	ssdpMechs []string
+	ssdpCB    []string
 }
 
 // ClientCannotBind says the client already tried, on this stream, a -PLUS
@@ -186,12 +192,15 @@ func (a *Authenticator) NewExchange(mech, domain string, creds CredentialSource,
 	case mechSHA1, mechSHA256:
 		s := newSCRAM(a, mech, domain, creds, cb, false)
 		s.clientCannotBind = o.clientCannotBind
+		s.setDowngradeProtection(o)
 		return s, nil
 	case mechSHA1Plus, mechSHA256Plus:
 		if !hasChannelBinding(cb) {
 			return nil, fail(condInvalidMechanism, mech+" is not offered without channel binding")
 		}
-		return newSCRAM(a, mech, domain, creds, cb, true), nil
+		s := newSCRAM(a, mech, domain, creds, cb, true)
+		s.setDowngradeProtection(o)
+		return s, nil
 	}
 	return nil, fail(condInvalidMechanism, "unsupported mechanism")
 }

@@ -38,6 +38,8 @@ type scramExchange struct {
 	cb       map[string][]byte
 	// clientCannotBind accepts the "y" flag: see ClientCannotBind.
 	clientCannotBind bool
+	// ssdp is the XEP-0474 attribute value for server-first; "" for none.
+	ssdp string
 
 	state           int
 	challenged      bool // the empty challenge was sent
@@ -60,6 +62,13 @@ func newSCRAM(a *Authenticator, mech, domain string, creds CredentialSource, cb 
 	}
 	h, _ := hashFunc(name)
 	return &scramExchange{auth: a, hashName: name, h: h, plus: plus, domain: domain, creds: creds, cb: cb}
+}
+
+// setDowngradeProtection computes the XEP-0474 attribute o asks for.
+func (s *scramExchange) setDowngradeProtection(o options) {
+	if o.ssdp {
+		s.ssdp = downgradeHash(s.h, o.ssdpMechs, o.ssdpCB)
+	}
 }
 
 // User implements Exchange.
@@ -175,6 +184,9 @@ func (s *scramExchange) clientFirst(ctx context.Context, in []byte) ([]byte, *Fa
 	s.nonce = cnonce + base64.StdEncoding.EncodeToString(rnd)
 	s.serverFirst = "r=" + s.nonce + ",s=" + base64.StdEncoding.EncodeToString(s.cred.Salt) +
 		",i=" + strconv.Itoa(s.cred.Iterations)
+	if s.ssdp != "" {
+		s.serverFirst += ",h=" + s.ssdp
+	}
 	return []byte(s.serverFirst), nil
 }
 
