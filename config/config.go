@@ -37,6 +37,11 @@ type Config struct {
 	Upload     Upload     `toml:"upload"`     // see upload.go
 	Push       Push       `toml:"push"`       // see push.go
 	Proxy65    Proxy65    `toml:"proxy65"`    // see proxy65.go
+	Contact    Contact    `toml:"contact"`    // see contact.go
+
+	// ExternalServices are the [[external_services]] tables, see
+	// extdisco.go.
+	ExternalServices []ExternalService `toml:"external_services"`
 }
 
 // Server is the [server] section.
@@ -44,6 +49,10 @@ type Server struct {
 	// Domains are the served domains (virtual hosts), normalized and
 	// without duplicates; at least one.
 	Domains []string `toml:"domains"`
+	// Admins are the server administrators, bare JIDs of accounts of
+	// Domains (normalized, without duplicates), who may run the
+	// administrative ad-hoc commands.
+	Admins []string `toml:"admins"`
 }
 
 // Storage is the [storage] section.

@@ -18,34 +18,78 @@ var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 func checkKeys(md toml.MetaData, raw map[string]any, cfg *Config) error {
 	root := reflect.TypeOf(cfg).Elem()
 	for _, key := range md.Keys() {
-		t := root
-		var v any = raw
-		for i, part := range key {
-			name := toml.Key(key[:i+1]).String()
-			switch t.Kind() {
-			case reflect.Struct:
-				f, ok := fieldByTag(t, part)
-				if !ok {
-					return fmt.Errorf("unknown key %q", name)
-				}
-				t = f.Type
-			case reflect.Map:
-				// A table of free-form keys, such as s2s.hosts.
-				t = t.Elem()
-			default:
-				// The parent's type was checked already; a value
-				// cannot have sub-keys.
-				return fmt.Errorf("unknown key %q", name)
-			}
-			m, ok := v.(map[string]any)
+		if err := checkKey(key, 0, root, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkKey checks the parts of key from i on against type t, v being the
+// decoded value of key[:i].
+func checkKey(key toml.Key, i int, t reflect.Type, v any) error {
+	for ; i < len(key); i++ {
+		part := key[i]
+		name := key[:i+1].String()
+		switch t.Kind() {
+		case reflect.Struct:
+			f, ok := fieldByTag(t, part)
 			if !ok {
 				return fmt.Errorf("unknown key %q", name)
 			}
-			v = m[part]
-			if err := checkType(t, v); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+			t = f.Type
+		case reflect.Map:
+			// A table of free-form keys, such as s2s.hosts.
+			t = t.Elem()
+		case reflect.Slice:
+			// An array of tables, such as [[external_services]]: the
+			// key names a field of its tables, checked in each table
+			// that has it.
+			if t.Elem().Kind() != reflect.Struct {
+				return fmt.Errorf("unknown key %q", name)
+			}
+			if _, ok := fieldByTag(t.Elem(), part); !ok {
+				return fmt.Errorf("unknown key %q", name)
+			}
+			for _, table := range tables(v) {
+				if _, has := table[part]; has {
+					if err := checkKey(key, i, t.Elem(), table); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		default:
+			// The parent's type was checked already; a value
+			// cannot have sub-keys.
+			return fmt.Errorf("unknown key %q", name)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("unknown key %q", name)
+		}
+		v = m[part]
+		if err := checkType(t, v); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// tables returns the tables of a decoded array of tables, written either
+// as [[name]] sections or inline.
+func tables(v any) []map[string]any {
+	switch a := v.(type) {
+	case []map[string]any:
+		return a
+	case []any:
+		var out []map[string]any
+		for _, e := range a {
+			if m, ok := e.(map[string]any); ok {
+				out = append(out, m)
 			}
 		}
+		return out
 	}
 	return nil
 }
@@ -89,6 +133,10 @@ func checkType(t reflect.Type, v any) error {
 	case reflect.Bool:
 		_, ok = v.(bool)
 	case reflect.Slice:
+		if _, isTables := v.([]map[string]any); isTables && t.Elem().Kind() == reflect.Struct {
+			ok = true // each table's keys are checked as keys of their own
+			break
+		}
 		a, isArray := v.([]any)
 		if !isArray {
 			break

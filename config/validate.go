@@ -56,6 +56,12 @@ func (c *Config) validate() error {
 	if err := c.validateProxy65(); err != nil {
 		return err
 	}
+	if err := c.validateContact(); err != nil {
+		return err
+	}
+	if err := c.validateExternalServices(); err != nil {
+		return err
+	}
 	if c.Debug.PprofListen != "" {
 		if err := checkListen(c.Debug.PprofListen); err != nil {
 			return fmt.Errorf("debug.pprof_listen: %w", err)
@@ -86,6 +92,19 @@ func (c *Config) validateDomains() error {
 			return fmt.Errorf("server.domains: %q is listed twice", d)
 		}
 		seen[d] = true
+	}
+	admins := make(map[string]bool, len(c.Server.Admins))
+	for _, a := range c.Server.Admins {
+		if err := checkBareJID(a); err != nil {
+			return fmt.Errorf("server.admins: %w", err)
+		}
+		if _, domain, _ := strings.Cut(a, "@"); !seen[domain] {
+			return fmt.Errorf("server.admins: %q is not an account of server.domains", a)
+		}
+		if admins[a] {
+			return fmt.Errorf("server.admins: %q is listed twice", a)
+		}
+		admins[a] = true
 	}
 	return nil
 }

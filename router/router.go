@@ -92,6 +92,8 @@ type Router struct {
 	features       map[Target][]string
 	identities     map[Target][]Identity
 	items          []Item
+	nodes          map[Target][]NodeProvider
+	infoForms      map[Target][]*stanza.Element
 	presence       PresenceHandler
 	hooks          hooks
 	available      []func(context.Context, *Resource)
@@ -115,6 +117,8 @@ func New(domains []string, accounts AccountChecker, log zerolog.Logger) *Router 
 		domains:    make(map[string]struct{}),
 		features:   make(map[Target][]string),
 		identities: make(map[Target][]Identity),
+		nodes:      make(map[Target][]NodeProvider),
+		infoForms:  make(map[Target][]*stanza.Element),
 		components: make(map[string]Handler),
 		users:      make(map[string][]*Resource),
 		jids:       newJIDCache(1 << 16),
@@ -298,6 +302,21 @@ func (r *Router) Online() int {
 		n += len(l)
 	}
 	return n
+}
+
+// Bound returns the bare JIDs that have at least one bound resource,
+// sorted.
+func (r *Router) Bound() []string {
+	r.mu.RLock()
+	out := make([]string, 0, len(r.users))
+	for bare, l := range r.users {
+		if len(l) > 0 {
+			out = append(out, bare)
+		}
+	}
+	r.mu.RUnlock()
+	sort.Strings(out)
+	return out
 }
 
 // CloseAll closes every bound stream, for shutdown.

@@ -4,8 +4,10 @@ import (
 	"parley/module"
 	"parley/modules/blocking"
 	"parley/modules/carbons"
+	"parley/modules/contact"
 	"parley/modules/disco"
 	"parley/modules/entitytime"
+	"parley/modules/extdisco"
 	"parley/modules/lastactivity"
 	"parley/modules/mam"
 	"parley/modules/offline"
@@ -27,6 +29,8 @@ import (
 func modules() []module.Spec {
 	return []module.Spec{
 		disco.Spec(),
+		contact.Spec(),
+		extdisco.Spec(),
 		roster.Spec(),
 		ping.Spec(),
 		version.Spec(),

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"parley/dataform"
 	"parley/router"
 	"parley/stanza"
 )
@@ -29,7 +30,7 @@ type caps struct {
 // features (XEP-0115 §6.3).
 func (d *Disco) serverCaps() *stanza.Element {
 	d.caps.once.Do(func() {
-		d.caps.ver = CapsVer(d.r.Identities(router.TargetServer), d.r.Features(router.TargetServer))
+		d.caps.ver = CapsVer(d.r.Identities(router.TargetServer), d.r.Features(router.TargetServer), d.r.InfoForms(router.TargetServer)...)
 		d.caps.el = stanza.New(NSCaps, "c", "hash", "sha-1", "node", CapsNode, "ver", d.caps.ver)
 	})
 	return d.caps.el
@@ -44,8 +45,11 @@ func (d *Disco) capsNode() string {
 // CapsVer computes the XEP-0115 §5.1 verification string of identities
 // and features, with SHA-1: identities sorted by category, type, language
 // and name, then features sorted, each followed by '<', hashed and
-// base64-encoded. Duplicate features count once.
-func CapsVer(ids []router.Identity, features []string) string {
+// base64-encoded. Duplicate features count once. Extended information
+// forms (XEP-0128) follow (§5.4): sorted by FORM_TYPE, each its FORM_TYPE
+// then its other fields sorted by var, each var followed by its sorted
+// values.
+func CapsVer(ids []router.Identity, features []string, forms ...*stanza.Element) string {
 	ids = append([]router.Identity(nil), ids...)
 	sort.Slice(ids, func(i, j int) bool {
 		a, b := ids[i], ids[j]
@@ -72,6 +76,50 @@ func CapsVer(ids []router.Identity, features []string) string {
 		prev = f
 		s.WriteString(f + "<")
 	}
+	writeCapsForms(&s, forms)
 	sum := sha1.Sum([]byte(s.String()))
 	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// writeCapsForms appends the extended information forms to the
+// verification string (XEP-0115 §5.4 step 3.7 and following).
+func writeCapsForms(s *strings.Builder, forms []*stanza.Element) {
+	type field struct {
+		name   string
+		values []string
+	}
+	type form struct {
+		formType string
+		fields   []field
+	}
+	var fs []form
+	for _, x := range forms {
+		var f form
+		for _, fl := range x.ChildrenNamed(dataform.NS, "field") {
+			var vals []string
+			for _, v := range fl.ChildrenNamed(dataform.NS, "value") {
+				vals = append(vals, v.Text())
+			}
+			if fl.Attr("var") == "FORM_TYPE" {
+				if len(vals) > 0 {
+					f.formType = vals[0]
+				}
+				continue
+			}
+			sort.Strings(vals)
+			f.fields = append(f.fields, field{fl.Attr("var"), vals})
+		}
+		sort.Slice(f.fields, func(i, j int) bool { return f.fields[i].name < f.fields[j].name })
+		fs = append(fs, f)
+	}
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].formType < fs[j].formType })
+	for _, f := range fs {
+		s.WriteString(f.formType + "<")
+		for _, fl := range f.fields {
+			s.WriteString(fl.name + "<")
+			for _, v := range fl.values {
+				s.WriteString(v + "<")
+			}
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package disco_test
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"testing"
 
 	msasl "mellium.im/sasl"
@@ -8,6 +10,7 @@ import (
 	"parley/internal/testutil"
 	"parley/modules/disco"
 	"parley/router"
+	"parley/stanza"
 )
 
 // TestCapsVerExample checks the verification string against the simple
@@ -63,5 +66,39 @@ func TestServerCaps(t *testing.T) {
 	s.Write("<iq type='get' id='i3' to='" + srv.Domain + "'><query xmlns='" + disco.NSInfo + "' node='" + disco.CapsNode + "#wrong'/></iq>")
 	if r := s.Next(); testutil.ErrorCondition(r) != "item-not-found" {
 		t.Fatalf("disco#info of a wrong node: %s", r)
+	}
+}
+
+// TestCapsVerForms checks that extended information forms enter the
+// verification string as XEP-0115 §5.3 shows: after the features, by
+// FORM_TYPE, fields sorted by var and values sorted.
+func TestCapsVerForms(t *testing.T) {
+	form, err := stanza.Parse(`<x xmlns='jabber:x:data' type='result'>
+<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:dataforms:softwareinfo</value></field>
+<field var='ip_version' type='text-multi'><value>ipv6</value><value>ipv4</value></field>
+<field var='os'><value>Mac</value></field>
+<field var='software'><value>Psi</value></field>
+<field var='software_version'><value>0.11</value></field>
+<field var='os_version'><value>10.5.1</value></field>
+</x>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := stanza.Parse(`<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE'><value>a:first</value></field><field var='k'><value>v</value></field></x>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []router.Identity{{Category: "client", Type: "pc", Name: "Psi 0.11"}}
+	features := []string{"http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/muc"}
+	s := "client/pc//Psi 0.11<http://jabber.org/protocol/caps<http://jabber.org/protocol/disco#info<http://jabber.org/protocol/disco#items<http://jabber.org/protocol/muc<" +
+		"a:first<k<v<" +
+		"urn:xmpp:dataforms:softwareinfo<ip_version<ipv4<ipv6<os<Mac<os_version<10.5.1<software<Psi<software_version<0.11<"
+	sum := sha1.Sum([]byte(s))
+	want := base64.StdEncoding.EncodeToString(sum[:])
+	if got := disco.CapsVer(ids, features, form, other); got != want {
+		t.Fatalf("ver %q, want %q", got, want)
+	}
+	if got := disco.CapsVer(ids, features); got == want {
+		t.Fatal("forms do not change the verification string")
 	}
 }

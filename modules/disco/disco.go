@@ -51,7 +51,7 @@ func Register(r *router.Router, rosters storage.Rosters) *Disco {
 	return d
 }
 
-func (d *Disco) serverInfo(_ context.Context, iq *router.IQ) (*stanza.Element, error) {
+func (d *Disco) serverInfo(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 	if err := guard.Get(iq, "query"); err != nil {
 		return nil, err
 	}
@@ -60,15 +60,18 @@ func (d *Disco) serverInfo(_ context.Context, iq *router.IQ) (*stanza.Element, e
 	if node := iq.Payload.Attr("node"); node != "" && node == d.capsNode() {
 		return d.info(router.TargetServer).SetAttr("node", node), nil
 	}
-	if err := check(iq); err != nil {
-		return nil, err
+	if iq.Payload.HasAttr("node") {
+		return d.node(ctx, iq, router.TargetServer)
 	}
 	return d.info(router.TargetServer), nil
 }
 
-func (d *Disco) serverItems(_ context.Context, iq *router.IQ) (*stanza.Element, error) {
-	if err := check(iq); err != nil {
+func (d *Disco) serverItems(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
+	if err := guard.Get(iq, "query"); err != nil {
 		return nil, err
+	}
+	if iq.Payload.HasAttr("node") {
+		return d.node(ctx, iq, router.TargetServer)
 	}
 	q := stanza.New(NSItems, "query")
 	for _, it := range d.r.Items() {
@@ -131,6 +134,32 @@ func check(iq *router.IQ) error {
 	return nil
 }
 
+// node answers a disco#info or disco#items query (iq.Payload says which)
+// to a node of target from the router's node providers: the first that
+// knows the node answers; item-not-found if none does.
+func (d *Disco) node(ctx context.Context, iq *router.IQ, target router.Target) (*stanza.Element, error) {
+	node := iq.Payload.Attr("node")
+	for _, p := range d.r.Nodes(target) {
+		var (
+			q   *stanza.Element
+			ok  bool
+			err error
+		)
+		if iq.Payload.Space == NSInfo {
+			q, ok, err = p.DiscoInfo(ctx, iq, node)
+		} else {
+			q, ok, err = p.DiscoItems(ctx, iq, node)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return q.SetAttr("node", node), nil
+		}
+	}
+	return nil, stanza.ErrText("item-not-found", "unknown node")
+}
+
 // info builds the disco#info result for target.
 func (d *Disco) info(target router.Target) *stanza.Element {
 	q := stanza.New(NSInfo, "query")
@@ -143,6 +172,10 @@ func (d *Disco) info(target router.Target) *stanza.Element {
 			q.Append(stanza.New(NSInfo, "feature", "var", f))
 		}
 		prev = f
+	}
+	// Extended information (XEP-0128).
+	for _, form := range d.r.InfoForms(target) {
+		q.Append(form.Copy())
 	}
 	return q
 }
