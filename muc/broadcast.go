@@ -30,9 +30,10 @@ func (r *room) about(o *occupant, withJID bool, e event) *stanza.Element {
 			p.Append(stanza.New("", "status").AppendText(e.status))
 		}
 	} else {
-		p.Children = make([]stanza.Node, 0, len(o.payload)+1)
+		p.Children = make([]stanza.Node, 0, len(o.payload)+2)
 		p.Children = append(p.Children, o.payload...)
 	}
+	p.Append(o.occupantID)
 	aff, role := r.affiliation(o.bare), o.role
 	if e.gone || e.destroyed {
 		role = NoRole

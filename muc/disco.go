@@ -21,7 +21,7 @@ func (s *Service) serviceInfo(q *stanza.Element) (*stanza.Element, error) {
 	}
 	out := stanza.New(NSDiscoInfo, "query").Append(
 		stanza.New(NSDiscoInfo, "identity", "category", "conference", "type", "text", "name", ServiceName))
-	for _, f := range []string{NSDiscoInfo, NSDiscoItems, NS} {
+	for _, f := range []string{NSDiscoInfo, NSDiscoItems, NS, NSSelfPing} {
 		out.Append(stanza.New(NSDiscoInfo, "feature", "var", f))
 	}
 	return out, nil
@@ -74,7 +74,7 @@ func (r *room) discoInfo(t task, q *stanza.Element) (*stanza.Element, error) {
 		return no
 	}
 	features := []string{
-		NS, NSDiscoInfo, NSDiscoItems, NSStanzaID, NSRequest, NSSelfPing,
+		NS, NSDiscoInfo, NSDiscoItems, NSStanzaID, NSRequest, NSSelfPing, NSOccupantID,
 		pick(r.cfg.Public, "muc_public", "muc_hidden"),
 		pick(r.cfg.Persistent, "muc_persistent", "muc_temporary"),
 		pick(r.cfg.MembersOnly, "muc_membersonly", "muc_open"),

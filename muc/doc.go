@@ -49,7 +49,19 @@
 //     bare JID) with the sender's occupant JID as from, and the answer is
 //     routed back (XEP-0045 §6.7 allows this). Disco requests from
 //     non-occupants get bad-request, other IQs not-acceptable. A ping to
-//     one's own occupant JID is answered by the room (XEP-0410).
+//     one's own occupant JID is answered by the room (XEP-0410 §3.3, the
+//     self-ping optimization the service and its rooms advertise); from
+//     a session that is not in the room, or to a room that does not
+//     exist or is locked to it, a ping gets not-acceptable, never
+//     item-not-found, which would tell the client it is still in.
+//   - Every presence about an occupant and every message from one
+//     (groupchat, private, history, archive) carries its occupant ID
+//     (XEP-0421): an HMAC-SHA256 of the room's JID and the user's bare
+//     JID under a key of the service (OccupantIDKeyFile in the data
+//     directory, made on first start), so the same user has the same ID
+//     in a room whatever its nick or session, and a different one in
+//     every other room. It is computed once when an occupant enters and
+//     shared by every stanza; an occupant ID a client sent is dropped.
 //   - When a message or presence the room sent comes back from an
 //     occupant as an error of type cancel whose condition says it cannot
 //     be reached (service-unavailable, recipient-unavailable,

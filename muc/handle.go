@@ -11,6 +11,12 @@ import (
 func (r *room) handle(t task) {
 	if (r.fresh && t.from.String() != r.creatorReal) ||
 		(r.locked && r.affiliation(t.from.Bare().String()) != Owner) {
+		if isOccupantPing(t) {
+			// Not item-not-found, which would tell a client that
+			// believes it is in the room that it still is (XEP-0410).
+			r.refuse(t, errNotInRoom)
+			return
+		}
 		if expectsAnswer(t.el) {
 			r.refuse(t, stanza.ErrText("item-not-found", "the room is locked until its owner configures it"))
 		}

@@ -13,7 +13,9 @@ import (
 // occupantIQ handles an IQ to an occupant JID: a request from another
 // occupant is passed on to the occupant's real JID (vcard-temp gets to its
 // bare JID), an answer is routed back to the requester; a ping to one's
-// own occupant JID is answered by the room (XEP-0410).
+// own occupant JID is answered by the room (XEP-0410 §3.3), and one from
+// a session that is not in the room gets not-acceptable, which tells
+// the client to join again.
 func (r *room) occupantIQ(t task, nick string) {
 	switch t.el.Type() {
 	case "result", "error":
@@ -30,6 +32,10 @@ func (r *room) occupantIQ(t task, nick string) {
 			r.refuse(t, stanza.ErrText("bad-request", "only occupants may query occupants")) // XEP-0045 §6.7
 			return
 		}
+		if isOccupantPing(t) {
+			r.refuse(t, errNotInRoom)
+			return
+		}
 		r.refuse(t, stanza.ErrText("not-acceptable", "only occupants may send requests to occupants"))
 		return
 	}
@@ -38,7 +44,7 @@ func (r *room) occupantIQ(t task, nick string) {
 		r.refuse(t, stanza.ErrText("item-not-found", "no occupant has this nickname"))
 		return
 	}
-	if dst == o && q != nil && q.Space == NSPing {
+	if dst == o && isOccupantPing(t) {
 		r.svc.reply(t, nil, nil)
 		return
 	}
@@ -48,6 +54,22 @@ func (r *room) occupantIQ(t task, nick string) {
 	}
 	out := readdress(t.el, r.occupantJID(o.nick), r.svc.forwardID(t.el.ID(), dst.nick, o.real))
 	r.sendTo(t.ctx, out, to)
+}
+
+// errNotInRoom answers a self-ping (XEP-0410) from a session that is not
+// an occupant of the room: any error but item-not-found and
+// service-unavailable tells the client it has to join again.
+var errNotInRoom = stanza.ErrText("not-acceptable", "you are not in this room; join it again")
+
+// isOccupantPing reports whether t is a ping request (XEP-0199) to an
+// occupant JID, as clients send to their own occupant JID to learn
+// whether they are still in the room (XEP-0410).
+func isOccupantPing(t task) bool {
+	if t.el.Kind() != "iq" || t.el.Type() != "get" || t.to.Resourcepart() == "" {
+		return false
+	}
+	q := t.el.FirstElement()
+	return q != nil && q.Space == NSPing && q.Local == "ping"
 }
 
 // iqAnswer routes the answer to a forwarded request back to the occupant

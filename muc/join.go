@@ -42,6 +42,8 @@ func (r *room) join(t task, nick string) {
 		bare:    bare,
 		role:    defaultRole(r.affiliation(bare), r.cfg.Moderated),
 		payload: presencePayload(t.el),
+
+		occupantID: r.occupantIDElement(bare),
 	}
 	var self []int
 	if created {
@@ -109,12 +111,17 @@ func passwordMatches(x *stanza.Element, want string) bool {
 }
 
 // subjectMessage is the subject sent to joining occupants (§7.2.15): from
-// the occupant who set it, or the room; empty when there is none.
+// the occupant who set it, with its occupant ID when the room knows it,
+// or from the room; empty when there is none.
 func (r *room) subjectMessage() *stanza.Element {
 	from := r.addr
 	if r.subjectBy != "" {
 		from = r.occupantJID(r.subjectBy)
 	}
-	return stanza.New("", "message", "type", "groupchat", "from", from, "id", r.svc.ids.next()).
+	m := stanza.New("", "message", "type", "groupchat", "from", from, "id", r.svc.ids.next()).
 		Append(stanza.New("", "subject").AppendText(r.subject))
+	if r.subjectBy != "" && r.subjectOccupantID != nil {
+		m.Append(r.subjectOccupantID)
+	}
+	return m
 }

@@ -65,7 +65,7 @@ func (r *room) groupchat(t task, o *occupant) {
 			r.refuse(t, stanza.ErrText("forbidden", "only moderators may change the subject of this room"))
 			return
 		}
-		r.subject, r.subjectBy = subject.Text(), o.nick
+		r.subject, r.subjectBy, r.subjectOccupantID = subject.Text(), o.nick, o.occupantID
 		if r.stored {
 			r.svc.saveRoom(t.ctx, r)
 		}
@@ -91,22 +91,24 @@ func (r *room) groupchat(t task, o *occupant) {
 }
 
 // reflect builds the message every occupant receives: from the sender's
-// occupant JID, without a to, without muc#user elements, and with a
-// XEP-0359 stanza ID by the room in place of any the sender claimed the
-// room had given. It returns the message and the ID.
+// occupant JID, without a to, without muc#user elements, with the
+// sender's occupant ID (XEP-0421) in place of any the sender put in, and
+// with a XEP-0359 stanza ID by the room in place of any the sender
+// claimed the room had given. It returns the message and the ID.
 func (r *room) reflect(in *stanza.Element, o *occupant) (*stanza.Element, string) {
 	out := &stanza.Element{Local: "message", Attrs: in.AttrsWithout("to", "from")}
 	out.SetAttr("from", r.occupantJID(o.nick))
-	out.Children = make([]stanza.Node, 0, len(in.Children)+1)
+	out.Children = make([]stanza.Node, 0, len(in.Children)+2)
 	for _, n := range in.Children {
 		if c, ok := n.(*stanza.Element); ok {
-			if c.Space == NSUser || (c.Space == NSStanzaID && c.Local == "stanza-id" && c.Attr("by") == r.addr) {
-				continue // only the room speaks muc#user or gives its stanza IDs
+			if c.Space == NSUser || c.Space == NSOccupantID ||
+				(c.Space == NSStanzaID && c.Local == "stanza-id" && c.Attr("by") == r.addr) {
+				continue // only the room speaks muc#user or gives occupant and stanza IDs
 			}
 		}
 		out.Children = append(out.Children, n)
 	}
 	id := r.svc.ids.next()
-	out.Children = append(out.Children, stanza.New(NSStanzaID, "stanza-id", "by", r.addr, "id", id))
+	out.Children = append(out.Children, o.occupantID, stanza.New(NSStanzaID, "stanza-id", "by", r.addr, "id", id))
 	return out, id
 }

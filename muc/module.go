@@ -2,10 +2,15 @@ package muc
 
 import (
 	"context"
+	"path/filepath"
 
 	"parley/config"
 	"parley/module"
 )
+
+// OccupantIDKeyFile is the file in the data directory that keeps the key
+// of the service's occupant IDs (XEP-0421), made on first start.
+const OccupantIDKeyFile = "muc-occupant-id.key"
 
 // Spec declares the group-chat service of the [muc] section as a server
 // module, enabled when muc.domain is set; its instance is the *Service.
@@ -16,8 +21,13 @@ func Spec() module.Spec {
 		Setup: func(h *module.Host) (any, error) {
 			cfg := h.Config.MUC
 			def := cfg.DefaultRoom
+			key, err := LoadOccupantIDKey(filepath.Join(h.Config.DataDir(), OccupantIDKeyFile))
+			if err != nil {
+				return nil, err
+			}
 			s, err := Register(context.Background(), h.Router, Options{
 				Domain:         cfg.Domain,
+				OccupantIDKey:  key,
 				Store:          h.Store,
 				Archives:       h.Store,
 				ArchiveWriter:  h.Archive,

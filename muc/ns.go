@@ -14,6 +14,7 @@ const (
 	NSSelfPing   = "http://jabber.org/protocol/muc#self-ping-optimization"
 	NSData       = dataform.NS
 	NSStanzaID   = "urn:xmpp:sid:0"
+	NSOccupantID = "urn:xmpp:occupant-id:0"
 	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
 	NSDiscoItems = "http://jabber.org/protocol/disco#items"
 	NSPing       = "urn:xmpp:ping"

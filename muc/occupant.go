@@ -20,6 +20,9 @@ type occupant struct {
 	real string  // jid.String()
 	bare string  // jid.Bare().String()
 	role Role
+	// occupantID is the <occupant-id/> (XEP-0421) of the occupant's
+	// user, added to every presence and message from it.
+	occupantID *stanza.Element
 	// payload is what the occupant's last available presence carried
 	// (show, status, capabilities...), without MUC elements, shared by
 	// every presence the room sends about it.
@@ -28,12 +31,12 @@ type occupant struct {
 
 // presencePayload keeps the children of p that describe the occupant,
 // dropping the MUC join and user elements (the join may hold the room
-// password).
+// password) and any occupant ID, which only the room gives.
 func presencePayload(p *stanza.Element) []stanza.Node {
 	var out []stanza.Node
 	for _, n := range p.Children {
 		if c, ok := n.(*stanza.Element); ok {
-			if c.Space == NS || c.Space == NSUser {
+			if c.Space == NS || c.Space == NSUser || c.Space == NSOccupantID {
 				continue
 			}
 			out = append(out, c)

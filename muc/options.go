@@ -35,6 +35,10 @@ type Options struct {
 	// MaxArchivePage is the most messages one archive query returns;
 	// 0 means archive.DefaultPage.
 	MaxArchivePage int
+	// OccupantIDKey is the secret occupant IDs (XEP-0421) are derived
+	// with, OccupantIDKeySize bytes; the IDs stay the same only while it
+	// does (see LoadOccupantIDKey). Empty: a random key for this run.
+	OccupantIDKey []byte
 	// Log receives the service's log lines.
 	Log zerolog.Logger
 	// Policy is the service policy.

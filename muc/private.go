@@ -27,12 +27,12 @@ func (r *room) privateMessage(t task, o *occupant, nick string) {
 	out := &stanza.Element{Local: "message", Attrs: t.el.AttrsWithout("to", "from")}
 	out.SetAttr("from", r.occupantJID(o.nick))
 	for _, n := range t.el.Children {
-		if c, ok := n.(*stanza.Element); ok && c.Space == NSUser {
-			continue // only the room speaks muc#user
+		if c, ok := n.(*stanza.Element); ok && (c.Space == NSUser || c.Space == NSOccupantID) {
+			continue // only the room speaks muc#user and gives occupant IDs
 		}
 		out.Children = append(out.Children, n)
 	}
-	out.Append(stanza.New(NSUser, "x"))
+	out.Append(stanza.New(NSUser, "x"), o.occupantID)
 	r.sendTo(t.ctx, out, dst.real)
 }
 

@@ -65,6 +65,10 @@ type room struct {
 	byJID       map[string]*occupant // by real full JID
 	history     history
 	invites     map[string]string // invitee bare JID -> inviter's real JID
+
+	// subjectOccupantID is the occupant ID of whoever set the subject,
+	// while the room runs; nil for a subject loaded from storage.
+	subjectOccupantID *stanza.Element
 }
 
 // maxPendingInvites bounds the mediated invitations a room remembers for

@@ -42,6 +42,9 @@ type Service struct {
 
 	joinedMu sync.Mutex
 	joined   map[string]map[*room]struct{} // real full JID -> rooms it is in
+
+	// occupantIDKey derives the occupant IDs of XEP-0421.
+	occupantIDKey []byte
 }
 
 // New creates the service and loads its persistent rooms from storage. It
@@ -73,6 +76,15 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		s.maxArchivePage = archive.DefaultPage
 	}
 	rand.Read(s.secret)
+	switch len(o.OccupantIDKey) {
+	case 0:
+		s.occupantIDKey = make([]byte, OccupantIDKeySize)
+		rand.Read(s.occupantIDKey)
+	case OccupantIDKeySize:
+		s.occupantIDKey = o.OccupantIDKey
+	default:
+		return nil, fmt.Errorf("group-chat service %s: the occupant ID key must be %d bytes, not %d", o.Domain, OccupantIDKeySize, len(o.OccupantIDKey))
+	}
 	s.registerIQ()
 	for _, a := range s.policy.Admins {
 		s.admins[a] = true
@@ -190,6 +202,12 @@ func (s *Service) roomForLocked(t task) (*room, error) {
 		return r, nil
 	}
 	if t.el.Kind() != "presence" || t.el.Type() != "" {
+		if isOccupantPing(t) {
+			// A client that believes it is in a room that is gone
+			// (after a restart, say) learns that it must join again;
+			// item-not-found would mean it still is (XEP-0410).
+			return nil, errNotInRoom
+		}
 		if expectsAnswer(t.el) {
 			return nil, stanza.ErrText("item-not-found", "no such room")
 		}

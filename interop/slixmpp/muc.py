@@ -1,13 +1,24 @@
 #!/usr/bin/python3
-"""A group chat flow (XEP-0045) driven by slixmpp's xep_0045 plugin.
+"""Group chat flows (XEP-0045) driven by slixmpp's xep_0045 plugin.
 
 Two slixmpp clients use a parley group-chat service the way a desktop
-client does: the first creates a room and configures it through the
-room configuration form, the second joins, they exchange groupchat
-messages, the first changes the subject, the second sends a private
-message through the room and leaves. The script prints one "ok: ..."
-line per check and "PASS muc" at the end, or "FAIL muc: <what went
-wrong>" on the first failed check, and exits 1.
+client does. Scenarios, named on the command line ("muc" if none is):
+
+  muc          the first creates a room and configures it through the
+               room configuration form, the second joins, they exchange
+               groupchat messages, the first changes the subject, the
+               second sends a private message through the room and leaves
+  self-ping    MUC self-ping (XEP-0410): the service answers a ping to
+               one's own occupant JID without asking the client, passes
+               pings to others on, and answers not-acceptable once the
+               client has left
+  occupant-id  occupant IDs (XEP-0421) through slixmpp's xep_0421 plugin:
+               on presence, messages and history, the same across a
+               nickname change and a rejoin, different between users
+
+For each scenario the script prints one "ok: ..." line per check and
+"PASS <scenario>" at the end, or "FAIL <scenario>: <what went wrong>" on
+the first failed check, and exits 1 if any failed.
 
 The server's certificate is self-signed, so certificate verification is
 turned off: this tests the protocol, not the PKI.
@@ -24,18 +35,26 @@ import sys
 
 import checks
 from checks import STEP_TIMEOUT, Failure, expect, ok, with_clients
-from slixmpp.exceptions import PresenceError
+from slixmpp.exceptions import IqError, IqTimeout, PresenceError
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
 
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_SID = "urn:xmpp:sid:0"
+NS_SELF_PING = "http://jabber.org/protocol/muc#self-ping-optimization"
+NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0"
 
 class Client(checks.Client):
     """A slixmpp client with the MUC plugin that queues what it receives."""
 
     def __init__(self, args, jid, password, room):
-        super().__init__(jid, password, ("xep_0030", "xep_0045", "xep_0199", "xep_0203"))
+        super().__init__(jid, password, ("xep_0030", "xep_0045", "xep_0199", "xep_0203", "xep_0421"))
         self.args = args
         self.room = room
+        # Who sent this client pings (xep_0199 answers them).
+        self.pinged_by = []
+        self.register_handler(Callback("Count pings", StanzaPath("iq@type=get/ping"),
+                                       lambda iq: self.pinged_by.append(iq["from"].full)))
 
         self.groupchat = asyncio.Queue()
         self.subjects = asyncio.Queue()
@@ -74,6 +93,38 @@ class Client(checks.Client):
             item = await expect(queue.get(), "%s to get %s" % (self.name, what))
             if match(item):
                 return item
+
+    async def create(self, nick):
+        """Create the room and accept its default configuration."""
+        pres, _, _, _ = await self.join(nick)
+        if 201 not in pres["muc"]["status_codes"]:
+            raise Failure("%s: %s existed already" % (self.name, self.room))
+        form = await self.iq("get the room configuration", self["xep_0045"].get_room_config(self.room, timeout=STEP_TIMEOUT))
+        await self.iq("submit the room configuration", self["xep_0045"].set_room_config(self.room, form, timeout=STEP_TIMEOUT))
+        return pres
+
+    async def ping_error(self, jid):
+        """Ping jid; return the error condition, "" for a result."""
+        try:
+            await self["xep_0199"].send_ping(jid, timeout=STEP_TIMEOUT)
+        except IqError as e:
+            return e.iq["error"]["condition"]
+        except IqTimeout:
+            raise Failure("%s: no answer to a ping to %s" % (self.name, jid)) from None
+        return ""
+
+    async def disco_features(self, jid):
+        info = await self.iq("disco#info of %s" % jid, self["xep_0030"].get_info(
+            jid=jid, local=False, timeout=STEP_TIMEOUT))
+        return set(info["disco_info"]["features"])
+
+
+def occupant_id(stanza, what):
+    """The occupant ID of a stanza; none fails the check."""
+    oid = stanza["occupant-id"]["id"]
+    if not oid:
+        raise Failure("%s has no occupant ID: %s" % (what, stanza))
+    return oid
 
 
 async def scenario_muc(args):
@@ -159,6 +210,113 @@ async def scenario_muc(args):
     await with_clients([a, b], body)
 
 
+async def scenario_self_ping(args):
+    room = "%s-ping@%s" % (args.room, args.muc_domain)
+    a = Client(args, "%s@%s" % (args.user, args.domain), args.password, room)
+    b = Client(args, "%s@%s" % (args.peer, args.domain), args.peer_password, room)
+
+    async def body():
+        for jid in (args.muc_domain, room):
+            if NS_SELF_PING not in await a.disco_features(jid):
+                raise Failure("%s does not advertise %s" % (jid, NS_SELF_PING))
+        ok("the service and the room advertise the self-ping optimization")
+        await b.join("Bob")
+        ok("bob joined %s" % room)
+
+        # The room answers bob's self-ping without asking his client.
+        own = room + "/Bob"
+        cond = await b.ping_error(own)
+        if cond:
+            raise Failure("bob's self-ping was answered with %s" % cond)
+        await asyncio.sleep(0.3)
+        if own in b.pinged_by:
+            raise Failure("the self-ping was passed on to bob's client")
+        ok("the service answered bob's self-ping itself")
+
+        # A ping to another occupant reaches that occupant's client.
+        cond = await b.ping_error(room + "/Alice")
+        if cond or own not in a.pinged_by:
+            raise Failure("bob's ping to alice: %r, alice was pinged by %s" % (cond, a.pinged_by))
+        ok("bob's ping to alice's occupant JID was passed on to her client and answered")
+
+        # Out of the room, the self-ping says to join again.
+        b["xep_0045"].leave_muc(room, "Bob")
+        await a.next(a.offline, "bob leaving", lambda p: p["from"].resource == "Bob")
+        cond = await b.ping_error(own)
+        if cond != "not-acceptable":
+            raise Failure("bob's self-ping after leaving: %r, want not-acceptable" % cond)
+        ok("after leaving, bob's self-ping gets not-acceptable")
+        await b.join("Bob")
+        if await b.ping_error(own):
+            raise Failure("bob's self-ping after joining again failed")
+        ok("bob joined again and his self-ping is answered")
+
+    async def run():
+        await a.create("Alice")
+        await body()
+
+    await with_clients([a, b], run)
+
+
+async def scenario_occupant_id(args):
+    room = "%s-ids@%s" % (args.room, args.muc_domain)
+    a = Client(args, "%s@%s" % (args.user, args.domain), args.password, room)
+    b = Client(args, "%s@%s" % (args.peer, args.domain), args.peer_password, room)
+
+    async def body():
+        alice_id = occupant_id(await a.create("Alice"), "alice's self-presence")
+        if NS_OCCUPANT_ID not in await a.disco_features(room):
+            raise Failure("the room does not advertise %s" % NS_OCCUPANT_ID)
+        ok("the room advertises occupant IDs; alice's is %s" % alice_id)
+
+        pres, _, occupants, _ = await b.join("Bob")
+        bob_id = occupant_id(pres, "bob's self-presence")
+        seen = {p["from"].resource: occupant_id(p, "%s's presence" % p["from"]) for p in occupants}
+        if seen.get("Alice") != alice_id or bob_id == alice_id:
+            raise Failure("bob's join: alice %s, bob %s, occupants %s" % (alice_id, bob_id, seen))
+        p = await a.next(a.online, "bob's presence", lambda p: p["from"].resource == "Bob")
+        if occupant_id(p, "bob's presence") != bob_id:
+            raise Failure("alice sees bob as %s, bob himself as %s" % (p["occupant-id"]["id"], bob_id))
+        ok("both see the same IDs in presence: alice %s, bob %s" % (alice_id, bob_id))
+
+        # A forged occupant ID in a message is replaced by the room's.
+        m = b.make_message(mto=room, mbody="signed", mtype="groupchat")
+        m["occupant-id"]["id"] = alice_id
+        m.send()
+        for c in (a, b):
+            got = await c.next(c.groupchat, "bob's message", lambda m: m["body"] == "signed")
+            ids = got.xml.findall("{%s}occupant-id" % NS_OCCUPANT_ID)
+            if len(ids) != 1 or ids[0].get("id") != bob_id:
+                raise Failure("%s got bob's message with occupant IDs %s, want only %s" % (
+                    c.name, [i.get("id") for i in ids], bob_id))
+        ok("bob's message carries his ID, not the one he forged")
+
+        # A nickname change and a rejoin keep the ID.
+        b.send_presence(pto=room + "/Robert")
+        p = await a.next(a.online, "bob's new nick", lambda p: p["from"].resource == "Robert")
+        if occupant_id(p, "bob's presence as Robert") != bob_id:
+            raise Failure("after the nickname change bob's ID is %s, was %s" % (p["occupant-id"]["id"], bob_id))
+        ok("bob's ID stays %s as Robert" % bob_id)
+        b["xep_0045"].leave_muc(room, "Robert")
+        await a.next(a.offline, "bob leaving", lambda p: p["from"].resource == "Robert")
+        pres, _, _, history = await b.join("Bobby")
+        if occupant_id(pres, "bob's self-presence as Bobby") != bob_id:
+            raise Failure("after rejoining bob's ID is %s, was %s" % (pres["occupant-id"]["id"], bob_id))
+        old = [h for h in history if h["body"] == "signed"]
+        if len(old) != 1 or occupant_id(old[0], "the history message") != bob_id:
+            raise Failure("the history replayed to bob: %s" % [str(h) for h in history])
+        ok("bob rejoined as Bobby with the same ID, and the history carries it")
+
+    await with_clients([a, b], body)
+
+
+SCENARIOS = {
+    "muc": scenario_muc,
+    "self-ping": scenario_self_ping,
+    "occupant-id": scenario_occupant_id,
+}
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1", help="server address (default %(default)s)")
@@ -171,14 +329,22 @@ def parse_args(argv):
     p.add_argument("--peer", default="bob", help="second account's localpart")
     p.add_argument("--peer-password", default="bob-pw", help="second account's password")
     p.add_argument("--debug", action="store_true", help="log the XML exchanged")
-    return p.parse_args(argv)
+    p.add_argument("scenarios", nargs="*", metavar="scenario",
+                   help="what to run: %s (default muc)" % ", ".join(sorted(SCENARIOS)))
+    args = p.parse_args(argv)
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        p.error("unknown scenario %s" % ", ".join(unknown))
+    args.scenarios = args.scenarios or ["muc"]
+    return args
 
 
 def main(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    failed = checks.run_scenarios([("muc", lambda: scenario_muc(args))], 50)
+    failed = checks.run_scenarios(
+        [(name, lambda name=name: SCENARIOS[name](args)) for name in args.scenarios], 50)
     return 1 if failed else 0
 
 
