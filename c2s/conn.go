@@ -41,6 +41,7 @@ type conn struct {
 	full       string
 
 	authFailures int
+	agent        userAgent // what the client said of itself in SASL2
 	// cannotBind: the client tried a -PLUS mechanism with a channel-binding
 	// type parley lacks, so its later "y" flag is no downgrade.
 	cannotBind bool
@@ -315,8 +316,16 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 			}
 		case el.Kind() == "iq" && el.Child(nsBind, "bind") != nil && c.user != "":
 			return c.bind(ctx, el)
+		case el.Space == NSSASL2 && el.Local == "authenticate":
+			if c.user != "" {
+				// XEP-0388 §3.8: one authentication per stream.
+				return false, xmlstream.Errorf("policy-violation", "already authenticated")
+			}
+			if done, err := c.authenticate2(ctx, el); err != nil || done {
+				return done, err
+			}
 		case el.Space == NSSM && el.Local == "resume" && c.user != "":
-			if c.resume(ctx, el) {
+			if c.resume(el) {
 				return true, nil
 			}
 		case el.Space == NSSM && c.user != "":
@@ -346,18 +355,17 @@ func (c *conn) features() string {
 	case !c.tls:
 		els = append(els, stanza.New(nsTLS, "starttls").Append(stanza.New(nsTLS, "required")))
 	case c.user == "":
+		names := sasl.Mechanisms(c.cb, c.tls)
 		mechs := stanza.New(nsSASL, "mechanisms")
-		for _, m := range sasl.Mechanisms(c.cb, c.tls) {
+		for _, m := range names {
 			mechs.Append(stanza.New(nsSASL, "mechanism").AppendText(m))
 		}
-		els = append(els, mechs)
-		if cb := c.cb; len(cb) > 0 {
+		els = append(els, mechs, c.sasl2Feature(names))
+		if cbTypes := sasl.ChannelBindingTypes(c.cb); len(cbTypes) > 0 {
 			// XEP-0440: the channel-binding types the server supports.
 			types := stanza.New(nsSASLCB, "sasl-channel-binding")
-			for _, t := range []string{"tls-exporter", "tls-server-end-point"} {
-				if _, ok := cb[t]; ok {
-					types.Append(stanza.New(nsSASLCB, "channel-binding", "type", t))
-				}
+			for _, t := range cbTypes {
+				types.Append(stanza.New(nsSASLCB, "channel-binding", "type", t))
 			}
 			els = append(els, types)
 		}
@@ -396,7 +404,7 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 		return false, nil
 	}
 	mech := auth.Attr("mechanism")
-	var opts []sasl.Option
+	opts := []sasl.Option{c.downgradeProtection()}
 	if c.cannotBind {
 		opts = append(opts, sasl.ClientCannotBind())
 	}
@@ -418,21 +426,8 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 	for {
 		out, done, err := ex.Step(ctx, in)
 		if err != nil {
-			var f *sasl.Failure
-			cond, guess := "not-authorized", true
-			if errors.As(err, &f) {
-				cond, guess = f.Condition, f.CredentialsRejected()
-				c.cannotBind = c.cannotBind || f.UnsupportedChannelBinding()
-			}
-			if guess {
-				if d := c.srv.opts.Throttle.Delay(c.addr); d > 0 {
-					time.Sleep(d)
-				}
-				c.srv.opts.Throttle.Failed(c.addr)
-			}
-			c.srv.opts.Log.Info().Str("remote", c.remote).Str("mechanism", mech).Str("condition", cond).Msg("authentication failed")
+			cond, _ := c.authFailed(mech, err)
 			failure(cond, "")
-			c.authFailures++
 			if c.authFailures >= c.srv.opts.MaxAuthTries {
 				return false, xmlstream.Errorf("policy-violation", "too many failed authentication attempts")
 			}
@@ -497,17 +492,25 @@ func (c *conn) bind(ctx context.Context, iq *stanza.Element) (bool, error) {
 		c.Send(stanza.ErrorReply(iq, stanza.ErrText("bad-request", "invalid resource")))
 		return false, nil
 	}
-	c.full = full.String()
-	c.cb = nil // only authentication needed them
-	c.sess = &session{srv: c.srv, full: c.full, user: c.user}
-	c.sess.next = c.sess.send
-	c.sess.attach(c)
-	c.res = c.srv.opts.Router.Bind(ctx, full, c.sess)
-	c.sess.res = c.res
+	c.newSession(ctx, full, true)
 	reply := stanza.New("", "iq", "type", "result", "id", iq.ID())
 	reply.Append(stanza.New(nsBind, "bind").Append(stanza.New(nsBind, "jid").AppendText(c.full)))
 	c.Send(reply)
 	return true, nil
+}
+
+// newSession binds full to a new session of this stream, attached to it
+// at once or, for Bind 2, once the answer is ready (see attachWith).
+func (c *conn) newSession(ctx context.Context, full jid.JID, attach bool) {
+	c.full = full.String()
+	c.cb = nil // only authentication needed them
+	c.sess = &session{srv: c.srv, full: c.full, user: c.user, clientID: c.agent.id}
+	c.sess.next = c.sess.send
+	if attach {
+		c.sess.attach(c)
+	}
+	c.res = c.srv.opts.Router.Bind(ctx, full, c.sess)
+	c.sess.res = c.res
 }
 
 // handleStanza validates a stanza from the bound client, stamps its from

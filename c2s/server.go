@@ -19,6 +19,7 @@ import (
 	"parley/router"
 	"parley/sasl"
 	"parley/stanza"
+	"parley/storage"
 	"parley/streamfeature"
 	"parley/xmlstream"
 )
@@ -57,7 +58,12 @@ type Options struct {
 	// MaxUnacked is how many stanzas a client may leave unacknowledged
 	// before its stream is closed; default 10000.
 	MaxUnacked int
-	Log        zerolog.Logger
+	// FastTokens stores the tokens of FAST logins (XEP-0484), which are
+	// offered when it is set and FastTokenLifetime is positive; a token
+	// works for FastTokenLifetime after it was issued.
+	FastTokens        storage.FastTokens
+	FastTokenLifetime time.Duration
+	Log               zerolog.Logger
 }
 
 // Server accepts client connections.

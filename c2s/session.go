@@ -35,6 +35,9 @@ type session struct {
 	res  *router.Resource
 	full string
 	user string // bare JID, for checking resumption
+	// clientID is the SASL2 user-agent id of the client that bound the
+	// session, if it said; see replaceEarlierSessions.
+	clientID string
 
 	csi csiBuffer
 	// next is send as a function value, made once: the client-state
@@ -212,6 +215,22 @@ func (s *session) attach(c *conn) {
 	}
 }
 
+// attachWith makes c the stream of a session bound inline (XEP-0386):
+// first goes first, and then what was routed to the session while it
+// had no stream and that stream management kept.
+func (s *session) attachWith(c *conn, first string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn, s.w = c, c.t
+	s.w.SendRaw(first)
+	if s.sm != nil {
+		for _, q := range s.sm.unacked {
+			s.w.Send(q.el)
+		}
+		s.requestAckLocked(false)
+	}
+}
+
 // end ends the session for good: it leaves the router, and what the
 // client never acknowledged goes where a message to an absent resource
 // goes (another resource, or offline storage), with the time it came.
@@ -340,11 +359,12 @@ func (s *session) leave(c *conn, mayResume bool) int {
 }
 
 // resume makes c the stream of the session, which the client resumes
-// having received h of its stanzas (XEP-0198 §5): it answers <resumed/>
+// having received h of its stanzas (XEP-0198 §5): it answers <resumed/>,
+// wrapped by wrap (with the session's full JID) when that is not nil,
 // and sends again what the client has not acknowledged, before anything
 // new. It returns the stream the session had, if any, for the caller to
 // close.
-func (s *session) resume(c *conn, h uint32) (old *conn, err error) {
+func (s *session) resume(c *conn, h uint32, wrap func(full, resumed string) string) (old *conn, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -360,7 +380,11 @@ func (s *session) resume(c *conn, h uint32) (old *conn, err error) {
 		s.expiry = nil
 	}
 	s.sm.requesting = false
-	s.w.SendRaw("<resumed xmlns='" + NSSM + "' previd='" + s.sm.id + "' h='" + strconv.FormatUint(uint64(s.sm.in), 10) + "'/>")
+	resumed := "<resumed xmlns='" + NSSM + "' previd='" + s.sm.id + "' h='" + strconv.FormatUint(uint64(s.sm.in), 10) + "'/>"
+	if wrap != nil {
+		resumed = wrap(s.full, resumed)
+	}
+	s.w.SendRaw(resumed)
 	for _, q := range s.sm.unacked {
 		s.w.Send(q.el)
 	}

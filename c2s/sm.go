@@ -1,7 +1,6 @@
 package c2s
 
 import (
-	"context"
 	"errors"
 
 	"parley/stanza"
@@ -37,21 +36,30 @@ func (c *conn) streamManagement(el *stanza.Element) error {
 // any resource is bound (XEP-0198 §5). It reports whether the stream now
 // carries that session; otherwise it answered <failed/> and the client
 // may bind a new resource.
-func (c *conn) resume(ctx context.Context, el *stanza.Element) bool {
+func (c *conn) resume(el *stanza.Element) bool {
+	ok, failed := c.resumeSession(el, nil)
+	if !ok {
+		c.t.SendRaw(failed)
+	}
+	return ok
+}
+
+// resumeSession resumes the session <resume/> names on this stream; the
+// answer <resumed/> goes out wrapped by wrap, if not nil (in a SASL2
+// <success/>, say). When it fails it returns the <failed/> answer, for
+// the caller to send.
+func (c *conn) resumeSession(el *stanza.Element, wrap func(full, resumed string) string) (bool, string) {
 	h, ok := parseH(el.Attr("h"))
 	s := c.srv.resumableSession(el.Attr("previd"))
 	if !ok || s == nil || s.user != c.user {
-		c.t.SendRaw(smFailed("item-not-found", "no session to resume with that id"))
-		return false
+		return false, smFailed("item-not-found", "no session to resume with that id")
 	}
-	old, err := s.resume(c, h)
+	old, err := s.resume(c, h, wrap)
 	if errors.Is(err, errSessionGone) {
-		c.t.SendRaw(smFailed("item-not-found", "the session has ended"))
-		return false
+		return false, smFailed("item-not-found", "the session has ended")
 	}
 	if err != nil {
-		c.t.SendRaw(smFailed("unexpected-request", err.Error()))
-		return false
+		return false, smFailed("unexpected-request", err.Error())
 	}
 	c.sess, c.res, c.full = s, s.res, s.full
 	c.cb = nil
@@ -61,5 +69,5 @@ func (c *conn) resume(ctx context.Context, el *stanza.Element) bool {
 		go old.Close("conflict", "the session was resumed on another stream")
 	}
 	c.srv.opts.Log.Info().Str("remote", c.remote).Str("jid", c.full).Msg("client session resumed")
-	return true
+	return true, ""
 }

@@ -94,6 +94,10 @@ type C2S struct {
 	// MaxUnacked is how many stanzas a client with stream management may
 	// leave unacknowledged before its stream is closed.
 	MaxUnacked int `toml:"max_unacked"`
+	// FastTokenLifetime is how long a FAST token (XEP-0484), which a
+	// client logs in with instead of its password, works after it was
+	// issued; 0 offers no FAST logins.
+	FastTokenLifetime Duration `toml:"fast_token_lifetime"`
 }
 
 // S2S is the [s2s] section: server-to-server streams (federation).
@@ -245,6 +249,7 @@ func Default() *Config {
 			LoginFailureMaxDelay: Duration{30 * time.Second},
 			ResumeTimeout:        Duration{5 * time.Minute},
 			MaxUnacked:           10000,
+			FastTokenLifetime:    Duration{21 * 24 * time.Hour},
 		},
 		S2S: S2S{
 			ConnectTimeout: Duration{30 * time.Second},

@@ -171,6 +171,9 @@ func (c *Config) validateC2S() error {
 	if n := c.C2S.MaxUnacked; n < 100 || n > 1000000 {
 		return fmt.Errorf("c2s.max_unacked: %d is not between 100 and 1000000", n)
 	}
+	if d := c.C2S.FastTokenLifetime.Duration; d != 0 && (d < time.Hour || d > 365*24*time.Hour) {
+		return fmt.Errorf("c2s.fast_token_lifetime: %s is not 0 (no FAST logins) or between 1h and 8760h", d)
+	}
 	return nil
 }
 

@@ -344,6 +344,7 @@ type Store interface {
 	LastActivity
 	MUC
 	Archives
+	FastTokens
 	PubSub
 	Invitations
 	// Close flushes and releases the backend.

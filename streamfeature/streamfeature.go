@@ -26,6 +26,10 @@ const (
 // Registry holds the features of every stage. It is safe for concurrent
 // use.
 type Registry struct {
+	// inline holds the Bind 2 inline features (see AddBindInline),
+	// guarded by mu.
+	inline []BindInline
+
 	mu       sync.RWMutex
 	features [2][]func() *stanza.Element
 }

@@ -19,3 +19,16 @@ func TestRegistryKeepsStagesAndOrder(t *testing.T) {
 		t.Fatal("Has does not keep stages apart")
 	}
 }
+
+func TestBindInlines(t *testing.T) {
+	var r Registry
+	if len(r.BindInlines()) != 0 {
+		t.Fatal("inline features in an empty registry")
+	}
+	r.AddBindInline(BindInline{Var: "urn:xmpp:carbons:2"})
+	r.AddBindInline(BindInline{Var: "urn:example:other"})
+	got := r.BindInlines()
+	if len(got) != 2 || got[0].Var != "urn:xmpp:carbons:2" || got[1].Var != "urn:example:other" {
+		t.Fatalf("inline features %v", got)
+	}
+}

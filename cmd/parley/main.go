@@ -8,6 +8,7 @@
 //	parley passwd  [-config FILE] JID      change a password (new password: first line of stdin)
 //	parley deluser [-config FILE] JID      delete an account and all its data
 //	parley users   [-config FILE] DOMAIN   list the accounts of a served domain
+//	parley fast-revoke [-config FILE] [-client ID] JID   end an account's FAST logins
 //
 // FILE defaults to ./config.toml. On failure parley prints one line on
 // standard error and exits with a non-zero status.
@@ -34,6 +35,8 @@ Usage:
   parley passwd  [-config FILE] JID      change a password; the new one is the first line of stdin
   parley deluser [-config FILE] JID      delete an account and all its data
   parley users   [-config FILE] DOMAIN   list the accounts of a served domain, one per line
+  parley fast-revoke [-config FILE] [-client ID] JID
+                                         revoke an account's FAST login tokens (all clients, or one)
   parley help                            show this help
 
 FILE defaults to ./config.toml.
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDelUser(ctx, args, stdout, stderr)
 	case "users":
 		return runUsers(ctx, args, stdout, stderr)
+	case "fast-revoke":
+		return runFastRevoke(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -14,6 +14,7 @@ import (
 	"parley/module"
 	"parley/router"
 	"parley/stanza"
+	"parley/streamfeature"
 )
 
 // Namespaces.
@@ -46,7 +47,12 @@ type Module struct {
 // Spec declares Message Carbons as a server module.
 func Spec() module.Spec {
 	return module.Spec{Name: "carbons", Setup: func(h *module.Host) (any, error) {
-		return Register(h.Router), nil
+		m := Register(h.Router)
+		if h.Features != nil {
+			// XEP-0386: carbons enabled inline in a Bind 2 request.
+			h.Features.AddBindInline(streamfeature.BindInline{Var: NS, Enable: m.enableInline})
+		}
+		return m, nil
 	}}
 }
 
@@ -81,6 +87,15 @@ func (m *Module) handleIQ(_ context.Context, iq *router.IQ) (*stanza.Element, er
 		return nil, stanza.ErrText("bad-request", "expected <enable/> or <disable/>")
 	}
 	return nil, nil
+}
+
+// enableInline enables carbons for a resource bound with Bind 2 whose
+// request held <enable/> (XEP-0386 §3.2); as with the iq, no answer.
+func (m *Module) enableInline(_ context.Context, res *router.Resource, req *stanza.Element) *stanza.Element {
+	if req.Local == "enable" {
+		m.setEnabled(res, true)
+	}
+	return nil
 }
 
 // setEnabled records whether res takes carbons.

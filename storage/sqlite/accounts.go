@@ -68,6 +68,10 @@ func (s *Store) SetCredentials(ctx context.Context, user string, creds []storage
 		if _, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE user = ?`, user); err != nil {
 			return err
 		}
+		// A new password ends the FAST logins of the old one.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM fast_tokens WHERE user = ?`, user); err != nil {
+			return err
+		}
 		return insertCredentials(ctx, tx, user, creds)
 	})
 	if err != nil {
@@ -129,6 +133,7 @@ func (s *Store) DeleteAccount(ctx context.Context, user string) error {
 		for _, table := range []string{
 			"credentials", "roster_groups", "roster_items", "roster_versions",
 			"pending_subscriptions", "offline_messages", "documents", "last_activity",
+			"fast_tokens",
 			"pubsub_items", "pubsub_nodes",
 		} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user = ?`, user); err != nil {

@@ -185,6 +185,20 @@ CREATE TABLE invitations (
 );
 CREATE INDEX invitations_expires ON invitations (expires);
 `},
+		// 7: FAST tokens (XEP-0484), stored as digests: per client of an
+		// account the token it used last (slot 0) and a pending one
+		// (slot 1).
+		{sql: `
+CREATE TABLE fast_tokens (
+	user      TEXT    NOT NULL,
+	client    TEXT    NOT NULL,
+	slot      INTEGER NOT NULL CHECK (slot IN (0, 1)),
+	mechanism TEXT    NOT NULL,
+	digest    BLOB    NOT NULL,
+	expiry    TEXT    NOT NULL,
+	PRIMARY KEY (user, client, slot)
+);
+`},
 	}
 }
 

@@ -119,6 +119,8 @@ func Populate(t testing.TB, s storage.Store, user string) {
 	must(t, s.AppendArchive(ctx, []storage.ArchivedMessage{
 		{Archive: user, ID: "populated", With: "x@example.net/r", Stanza: []byte("<message/>"), Stamp: time.Now()},
 	}))
+	must(t, s.PutFastToken(ctx, storage.FastToken{User: user, Client: "populated", Mechanism: "HT-SHA-256-NONE",
+		Digest: []byte("populated"), Expiry: time.Now().Add(time.Hour)}))
 	must(t, s.CreatePubSubNode(ctx, storage.PubSubNode{Owner: user, Node: "urn:xmpp:avatar:metadata", Config: []byte("{}"), Created: time.Now()}))
 	_, err = s.PublishPubSubItem(ctx, &storage.PubSubItem{Owner: user, Node: "urn:xmpp:avatar:metadata", ID: "populated", Payload: []byte("<metadata xmlns='urn:xmpp:avatar:metadata'/>"), Publisher: user, Stamp: time.Now()}, 1)
 	must(t, err)

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"LastActivity", testLastActivity},
 		{"MUC", testMUC},
 		{"Archives", testArchives},
+		{"FastTokens", testFastTokens},
 		{"Invitations", testInvitations},
 		{"PubSub", testPubSub},
 		{"Durability", testDurability},
