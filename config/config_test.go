@@ -82,6 +82,7 @@ func TestLoadContractExample(t *testing.T) {
 			LoginFailureMaxDelay: Duration{30 * time.Second},
 			ResumeTimeout:        Duration{5 * time.Minute},
 			MaxUnacked:           10000,
+			FastTokenLifetime:    Duration{21 * 24 * time.Hour},
 		},
 		S2S: S2S{
 			Listen:         "127.0.0.1:5269",
@@ -98,6 +99,8 @@ func TestLoadContractExample(t *testing.T) {
 		HTTP:       Default().HTTP,
 		Upload:     Default().Upload,
 		Proxy65:    Default().Proxy65,
+		PEP:        Default().PEP,
+		Register:   Default().Register,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", cfg, want)

@@ -14,7 +14,6 @@ import (
 	"parley/modules/ping"
 	"parley/modules/private"
 	"parley/modules/push"
-	"parley/modules/status"
 	"parley/modules/vcard"
 	"parley/modules/version"
 	"parley/modules/webclient"
@@ -32,7 +31,6 @@ func modules() []module.Spec {
 		disco.Spec(),
 		contact.Spec(),
 		extdisco.Spec(),
-		status.Spec(),
 		roster.Spec(),
 		ping.Spec(),
 		version.Spec(),
