@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/adhoc"
 	"parley/archive"
 	"parley/config"
 	"parley/httpserver"
@@ -52,7 +53,10 @@ type Host struct {
 	// handlers while it is set up; it serves once the server starts,
 	// when [http] configures a listener.
 	HTTP *httpserver.Server
-	Log  zerolog.Logger // tagged with the module's name
+	// Commands is the server's ad-hoc commands (XEP-0050), to which a
+	// module adds its commands while it is set up.
+	Commands *adhoc.Registry
+	Log      zerolog.Logger // tagged with the module's name
 
 	runs *[]func(context.Context)
 }

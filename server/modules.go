@@ -14,6 +14,7 @@ import (
 	"parley/modules/ping"
 	"parley/modules/private"
 	"parley/modules/push"
+	"parley/modules/status"
 	"parley/modules/vcard"
 	"parley/modules/version"
 	"parley/modules/webclient"
@@ -31,6 +32,7 @@ func modules() []module.Spec {
 		disco.Spec(),
 		contact.Spec(),
 		extdisco.Spec(),
+		status.Spec(),
 		roster.Spec(),
 		ping.Spec(),
 		version.Spec(),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/adhoc"
 	"parley/archive"
 	"parley/c2s"
 	"parley/certs"
@@ -58,7 +59,12 @@ type Server struct {
 
 	components *component.Service // nil when no external component is configured
 	http       *httpserver.Server
+	commands   *adhoc.Registry // ad-hoc commands (XEP-0050) of the modules
 }
+
+// Commands returns the server's ad-hoc commands, to which tests and
+// tools may add commands of their own.
+func (s *Server) Commands() *adhoc.Registry { return s.commands }
 
 // New prepares a server from a loaded configuration: it loads or generates
 // the certificate and opens storage, but listens on nothing yet.
@@ -97,6 +103,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		Origins:   cfg.HTTP.Origins,
 		Log:       log.With().Str("component", "http").Logger(),
 	})
+	s.commands = adhoc.New(s.router, cfg.Server.Admins, log.With().Str("component", "adhoc").Logger())
 	s.modules, err = module.Setup(modules(), module.Host{
 		Router:   s.router,
 		Store:    store,
@@ -104,6 +111,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		Features: s.features,
 		Archive:  s.archive,
 		HTTP:     s.http,
+		Commands: s.commands,
 		Log:      log,
 	})
 	if err != nil {
@@ -180,6 +188,10 @@ func (s *Server) ReloadCertificate() error {
 
 // Router returns the server's router.
 func (s *Server) Router() *router.Router { return s.router }
+
+// Module returns the instance of the named feature module (what its
+// Setup returned), or nil if it is not set up.
+func (s *Server) Module(name string) any { return s.modules.Instance(name) }
 
 // ParkedStreams returns how many idle streams are parked without a
 // goroutine.

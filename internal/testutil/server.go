@@ -60,6 +60,8 @@ type Options struct {
 	Domain string
 	// MoreDomains are further served domains (virtual hosts).
 	MoreDomains []string
+	// Admins are the server administrators (server.admins), bare JIDs.
+	Admins []string
 	// Extra is appended to the generated config.toml (see StartServer).
 	Extra string
 	// LogLevel overrides the log level (default warn, or $PARLEY_TEST_LOG).
@@ -83,8 +85,16 @@ func Start(t testing.TB, o Options) *Server {
 	for _, d := range o.MoreDomains {
 		domains += fmt.Sprintf(", %q", d)
 	}
+	admins := ""
+	for i, a := range o.Admins {
+		if i > 0 {
+			admins += ", "
+		}
+		admins += fmt.Sprintf("%q", a)
+	}
 	toml := fmt.Sprintf(`[server]
 domains = [%s]
+admins = [%s]
 
 [storage]
 sqlite = "data/parley.db"
@@ -96,7 +106,7 @@ direct_tls_listen = "127.0.0.1:0"
 
 [log]
 level = %q
-`, domains, c2sSection(o.Extra), o.LogLevel)
+`, domains, admins, c2sSection(o.Extra), o.LogLevel)
 	toml += stripC2S(o.Extra)
 	path := filepath.Join(o.Dir, "config.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {

@@ -1,0 +1,112 @@
+package status_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"parley/adhoc"
+	"parley/dataform"
+	"parley/internal/testutil"
+	"parley/modules/status"
+	"parley/stanza"
+)
+
+func run(c *testutil.Client, to, attrs, inner string) *stanza.Element {
+	c.T.Helper()
+	return c.IQ(fmt.Sprintf("<iq type='set' to='%s'><command xmlns='%s' %s>%s</command></iq>", to, adhoc.NS, attrs, inner))
+}
+
+func submit(pairs ...string) string {
+	var b strings.Builder
+	b.WriteString("<x xmlns='jabber:x:data' type='submit'>")
+	for i := 0; i+1 < len(pairs); i += 2 {
+		fmt.Fprintf(&b, "<field var='%s'><value>%s</value></field>", pairs[i], pairs[i+1])
+	}
+	b.WriteString("</x>")
+	return b.String()
+}
+
+func TestUptime(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	srv.AddUser("alice", "pw")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "pc")
+	r := run(a, srv.Domain, "node='"+status.NodeUptime+"' action='execute'", "")
+	cmd := r.Child(adhoc.NS, "command")
+	if r.Type() != "result" || cmd.Attr("status") != "completed" || cmd.Attr("sessionid") == "" {
+		t.Fatalf("uptime: %s", r)
+	}
+	if note := cmd.Child(adhoc.NS, "note"); note == nil || note.Attr("type") != "info" || !strings.Contains(note.Text(), srv.Domain+" has been running for") {
+		t.Fatalf("note: %s", r)
+	}
+	f := dataform.Parse(cmd.Child(dataform.NS, "x"))
+	up, _ := f.Value("uptime")
+	if n, err := strconv.Atoi(up); err != nil || n < 0 || n > 60 {
+		t.Fatalf("uptime %q", up)
+	}
+	started, _ := f.Value("started")
+	if at, err := time.Parse(time.RFC3339, started); err != nil || time.Since(at) > time.Minute {
+		t.Fatalf("started %q", started)
+	}
+}
+
+// TestOnlineUsers runs the admin's two-stage command: a domain, then how
+// many to list, going back once; and checks that other users may not.
+func TestOnlineUsers(t *testing.T) {
+	srv := testutil.Start(t, testutil.Options{MoreDomains: []string{"other.test"}, Admins: []string{"boss@" + testutil.Domain}})
+	d := srv.Domain
+	srv.AddUser("boss", "pw")
+	for _, u := range []string{"alice", "bob", "carol"} {
+		srv.AddUser(u, "pw")
+		testutil.Login(t, srv.Addr, u, "pw", "pc")
+	}
+	srv.AddUser("dave@other.test", "pw")
+	testutil.Login(t, srv.Addr, "dave@other.test", "pw", "pc")
+	boss := testutil.Login(t, srv.Addr, "boss", "pw", "pc")
+
+	r := run(boss, d, "node='"+status.NodeOnlineUsers+"'", "")
+	cmd := r.Child(adhoc.NS, "command")
+	if cmd == nil || cmd.Attr("status") != "executing" {
+		t.Fatalf("stage 1: %s", r)
+	}
+	form := cmd.Child(dataform.NS, "x")
+	if !strings.Contains(form.String(), "other.test") || !strings.Contains(form.String(), "<value>"+d+"</value>") {
+		t.Fatalf("the domain choice lacks the domains: %s", form)
+	}
+	sess := "node='" + status.NodeOnlineUsers + "' sessionid='" + cmd.Attr("sessionid") + "'"
+	if r := run(boss, d, sess, submit("domain", "elsewhere.test")); testutil.ErrorCondition(r) != "bad-request" || r.Child("", "error").Child(adhoc.NS, "bad-payload") == nil {
+		t.Fatalf("a foreign domain: %s", r)
+	}
+	r = run(boss, d, sess, submit("domain", "other.test"))
+	if !strings.Contains(r.String(), "1 users are online on other.test") {
+		t.Fatalf("stage 2 for other.test: %s", r)
+	}
+	r = run(boss, d, sess+" action='prev'", "")
+	if v, _ := dataform.Parse(r.Child(adhoc.NS, "command").Child(dataform.NS, "x")).Value("domain"); v != "other.test" {
+		t.Fatalf("prev: %s", r)
+	}
+	r = run(boss, d, sess+" action='next'", submit("domain", d))
+	if !strings.Contains(r.String(), "4 users are online on "+d) {
+		t.Fatalf("stage 2 for %s: %s", d, r)
+	}
+	if r := run(boss, d, sess+" action='complete'", submit("max_items", "7")); testutil.ErrorCondition(r) != "bad-request" {
+		t.Fatalf("max_items 7: %s", r)
+	}
+	r = run(boss, d, sess+" action='complete'", submit("max_items", "none"))
+	cmd = r.Child(adhoc.NS, "command")
+	if cmd.Attr("status") != "completed" {
+		t.Fatalf("complete: %s", r)
+	}
+	got := dataform.Parse(cmd.Child(dataform.NS, "x")).Values["onlineuserjids"]
+	want := []string{"alice@" + d, "bob@" + d, "boss@" + d, "carol@" + d}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("online users %v, want %v", got, want)
+	}
+
+	alice := testutil.Login(t, srv.Addr, "alice", "pw", "laptop")
+	if r := run(alice, d, "node='"+status.NodeOnlineUsers+"'", ""); testutil.ErrorCondition(r) != "forbidden" {
+		t.Fatalf("a user runs the admin command: %s", r)
+	}
+}
