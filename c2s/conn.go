@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -40,6 +41,10 @@ type conn struct {
 	left       bool     // the stream left its session (see leave)
 	full       string
 
+	// preAuthState is what the handlers of iq requests before
+	// authentication keep for the stream (see streamfeature.Request).
+	preAuthState map[any]any
+
 	authFailures int
 	agent        userAgent // what the client said of itself in SASL2
 	// cannotBind: the client tried a -PLUS mechanism with a channel-binding
@@ -47,6 +52,9 @@ type conn struct {
 	cannotBind bool
 
 	closeOnce sync.Once
+	// closedWithError: the server ended the stream with a stream error,
+	// after which its session may not be resumed (XEP-0198 §5).
+	closedWithError atomic.Bool
 
 	ctx context.Context
 }
@@ -104,6 +112,7 @@ func (c *conn) closeStream(se *xmlstream.Error, onInputError bool) {
 		}
 		c.hmu.Unlock()
 		if se != nil {
+			c.closedWithError.Store(true)
 			final = append(final, se.Element())
 		}
 		final = append(final, c.t.Closing())
@@ -192,7 +201,7 @@ func (c *conn) loop() {
 // that stanzas routed meanwhile go elsewhere or to offline storage rather
 // than to a stream that is closing.
 func (c *conn) stop(err error) {
-	c.leave(resumable(err))
+	c.leave(resumable(err) && !c.closedWithError.Load())
 	c.fail(err)
 	c.end()
 }
@@ -331,6 +340,8 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 		case el.Space == NSSM && c.user != "":
 			// XEP-0198 §3: stream management needs a bound resource.
 			c.t.SendRaw(smFailed("unexpected-request", "bind a resource before enabling stream management"))
+		case c.user == "" && c.tls && el.Kind() == "iq" && c.preAuthHandler(el) != nil:
+			c.preAuthIQ(ctx, el)
 		case el.Kind() != "":
 			if c.user == "" {
 				return false, xmlstream.Errorf("not-authorized", "authenticate before sending stanzas")
@@ -344,6 +355,47 @@ func (c *conn) negotiate(ctx context.Context) (done bool, err error) {
 			return false, xmlstream.Errorf("unsupported-stanza-type", "unexpected <%s xmlns='%s'/> during negotiation", el.Local, el.Space)
 		}
 	}
+}
+
+// preAuthHandler returns the handler a module registered for iq, a
+// request sent before authentication, or nil.
+func (c *conn) preAuthHandler(iq *stanza.Element) streamfeature.IQHandler {
+	if t := iq.Type(); t != "get" && t != "set" {
+		return nil
+	}
+	p := iq.FirstElement()
+	if p == nil {
+		return nil
+	}
+	return c.srv.features.IQHandler(p.Space)
+}
+
+// preAuthIQ answers an iq request sent on the encrypted stream before
+// authentication (in-band registration) with its module's handler.
+func (c *conn) preAuthIQ(ctx context.Context, iq *stanza.Element) {
+	payload, err := router.Payload(iq)
+	if err == nil {
+		if c.preAuthState == nil {
+			c.preAuthState = make(map[any]any)
+		}
+		payload, err = c.preAuthHandler(iq)(ctx, &streamfeature.Request{
+			Stanza: iq, Payload: payload, Domain: c.domain, Addr: c.addr, State: c.preAuthState,
+		})
+	}
+	if err != nil {
+		var se stanza.Error
+		if !errors.As(err, &se) {
+			c.srv.opts.Log.Error().Err(err).Str("remote", c.remote).Str("ns", iq.FirstElement().Space).Msg("iq before authentication failed")
+			se = stanza.Err("internal-server-error")
+		}
+		c.Send(stanza.ErrorReply(iq, se))
+		return
+	}
+	res := stanza.Result(iq)
+	if payload != nil {
+		res.Append(payload)
+	}
+	c.Send(res)
 }
 
 // features returns the stream features for the negotiation stage: TLS

@@ -37,6 +37,7 @@ type Config struct {
 	Upload     Upload     `toml:"upload"`     // see upload.go
 	Push       Push       `toml:"push"`       // see push.go
 	Proxy65    Proxy65    `toml:"proxy65"`    // see proxy65.go
+	Register   Register   `toml:"register"`   // see register.go
 	Contact    Contact    `toml:"contact"`    // see contact.go
 
 	// ExternalServices are the [[external_services]] tables, see
@@ -261,6 +262,7 @@ func Default() *Config {
 		Upload:     defaultUpload(),
 		MAM:        defaultMAM(),
 		Proxy65:    defaultProxy65(),
+		Register:   defaultRegister(),
 		MUC: MUC{
 			Create:          "local",
 			LockNewRooms:    true,

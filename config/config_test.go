@@ -82,7 +82,6 @@ func TestLoadContractExample(t *testing.T) {
 			LoginFailureMaxDelay: Duration{30 * time.Second},
 			ResumeTimeout:        Duration{5 * time.Minute},
 			MaxUnacked:           10000,
-			FastTokenLifetime:    Duration{21 * 24 * time.Hour},
 		},
 		S2S: S2S{
 			Listen:         "127.0.0.1:5269",
@@ -99,7 +98,6 @@ func TestLoadContractExample(t *testing.T) {
 		HTTP:       Default().HTTP,
 		Upload:     Default().Upload,
 		Proxy65:    Default().Proxy65,
-		PEP:        Default().PEP,
 		Register:   Default().Register,
 	}
 	if !reflect.DeepEqual(cfg, want) {

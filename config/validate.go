@@ -56,6 +56,9 @@ func (c *Config) validate() error {
 	if err := c.validateProxy65(); err != nil {
 		return err
 	}
+	if err := c.validateRegister(); err != nil {
+		return err
+	}
 	if err := c.validateContact(); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"parley/modules/ping"
 	"parley/modules/private"
 	"parley/modules/push"
+	"parley/modules/register"
 	"parley/modules/status"
 	"parley/modules/vcard"
 	"parley/modules/version"
@@ -49,5 +50,6 @@ func modules() []module.Spec {
 		upload.Spec(),
 		proxy65.Spec(),
 		webclient.Spec(),
+		register.Spec(),
 	}
 }

@@ -1,10 +1,13 @@
 // Package streamfeature is the registry of the stream features a client
 // stream offers (RFC 6120 §4.3.2): modules add the features they stand
 // for, and the client stream writes them, as elements, at the right stage
-// of negotiation.
+// of negotiation. A feature negotiated with iq requests before
+// authentication (in-band registration, XEP-0077) registers its handler
+// here too.
 package streamfeature
 
 import (
+	"context"
 	"sync"
 
 	"parley/stanza"
@@ -32,6 +35,46 @@ type Registry struct {
 
 	mu       sync.RWMutex
 	features [2][]func() *stanza.Element
+	iq       map[string]IQHandler // by payload namespace
+}
+
+// Request is an iq get or set that a client sent on an encrypted stream
+// before authenticating.
+type Request struct {
+	Stanza  *stanza.Element // the iq, without from
+	Payload *stanza.Element // its single child element
+	Domain  string          // the domain the stream is for
+	Addr    string          // the client's IP address
+	// State holds what handlers keep between the requests of one stream
+	// (a checked invitation token, say), under keys of a type of the
+	// handler's package. It is never nil; requests of a stream come one
+	// at a time.
+	State map[any]any
+}
+
+// IQHandler answers a Request. It returns the payload of the result (nil
+// for an empty result) or an error; a stanza.Error is sent as is, other
+// errors as internal-server-error.
+type IQHandler func(ctx context.Context, req *Request) (*stanza.Element, error)
+
+// HandleIQ makes h answer the iq requests with a payload in namespace ns
+// that clients send before authenticating, on encrypted streams only.
+// Every other stanza before authentication still ends the stream.
+func (r *Registry) HandleIQ(ns string, h IQHandler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.iq == nil {
+		r.iq = make(map[string]IQHandler)
+	}
+	r.iq[ns] = h
+}
+
+// IQHandler returns the handler of unauthenticated iq requests in
+// namespace ns, or nil.
+func (r *Registry) IQHandler(ns string) IQHandler {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.iq[ns]
 }
 
 // Add offers el at stage. The element is shared by every stream and must

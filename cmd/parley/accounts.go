@@ -16,11 +16,10 @@ import (
 	"github.com/mattn/go-isatty"
 	"mellium.im/xmpp/jid"
 
+	"parley/account"
 	"parley/config"
-	"parley/sasl"
 	"parley/storage"
 	"parley/storage/backend"
-	"parley/upload"
 )
 
 // runAddUser runs "parley adduser": one account whose password is the
@@ -49,13 +48,9 @@ func runAddUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return c.fail(err)
 	}
-	creds, err := sasl.NewCredentials(password, sasl.DefaultIterations)
-	if err != nil {
-		return c.fail(fmt.Errorf("%s: %w", user, err))
-	}
 	return withStore(ctx, c, cfg, func(st storage.Store) error {
-		err := st.CreateAccount(ctx, user, creds)
-		if errors.Is(err, storage.ErrExists) {
+		err := account.Create(ctx, st, user, password)
+		if errors.Is(err, account.ErrExists) {
 			return fmt.Errorf("%s: account already exists (use \"parley passwd\" to change its password)", user)
 		}
 		if err != nil {
@@ -150,18 +145,8 @@ func addUsers(ctx context.Context, c *command, stdin io.Reader) int {
 
 // createAccount derives l's credentials and creates the account.
 func createAccount(ctx context.Context, st storage.Store, l batchLine) error {
-	// Skip the costly derivation for accounts that exist already.
-	if ok, err := st.AccountExists(ctx, l.user); err != nil {
-		return err
-	} else if ok {
-		return fmt.Errorf("%s: account already exists", l.user)
-	}
-	creds, err := sasl.NewCredentials(l.password, sasl.DefaultIterations)
-	if err != nil {
-		return fmt.Errorf("%s: %w", l.user, err)
-	}
-	err = st.CreateAccount(ctx, l.user, creds)
-	if errors.Is(err, storage.ErrExists) {
+	err := account.Create(ctx, st, l.user, l.password)
+	if errors.Is(err, account.ErrExists) {
 		return fmt.Errorf("%s: account already exists", l.user)
 	}
 	return err
@@ -222,13 +207,9 @@ func runPasswd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return c.fail(err)
 	}
-	creds, err := sasl.NewCredentials(password, sasl.DefaultIterations)
-	if err != nil {
-		return c.fail(fmt.Errorf("%s: %w", user, err))
-	}
 	return withStore(ctx, c, cfg, func(st storage.Store) error {
-		err := st.SetCredentials(ctx, user, creds)
-		if errors.Is(err, storage.ErrNotFound) {
+		err := account.SetPassword(ctx, st, user, password)
+		if errors.Is(err, account.ErrNotFound) {
 			return fmt.Errorf("%s: no such account", user)
 		}
 		if err != nil {
@@ -251,18 +232,14 @@ func runDelUser(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return c.fail(err)
 	}
 	return withStore(ctx, c, cfg, func(st storage.Store) error {
-		err := st.DeleteAccount(ctx, user)
-		if errors.Is(err, storage.ErrNotFound) {
+		// Files the user uploaded go too, whether or not the upload
+		// service is on now.
+		n, err := account.Delete(ctx, st, user, cfg.UploadDir())
+		if errors.Is(err, account.ErrNotFound) {
 			return fmt.Errorf("%s: no such account", user)
 		}
 		if err != nil {
 			return err
-		}
-		// Files the user uploaded go too, whether or not the upload
-		// service is on now.
-		n, err := upload.RemoveFiles(cfg.UploadDir(), user)
-		if err != nil {
-			return fmt.Errorf("%s deleted, but not all of the files uploaded: %w", user, err)
 		}
 		if n > 0 {
 			fmt.Fprintf(c.stdout, "deleted %s and %d uploaded files\n", user, n)

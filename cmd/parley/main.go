@@ -8,6 +8,7 @@
 //	parley passwd  [-config FILE] JID      change a password (new password: first line of stdin)
 //	parley deluser [-config FILE] JID      delete an account and all its data
 //	parley users   [-config FILE] DOMAIN   list the accounts of a served domain
+//	parley invite  [-config FILE] [-expire 7d] [-user LOCALPART]   invite someone to register in band
 //	parley fast-revoke [-config FILE] [-client ID] JID   end an account's FAST logins
 //
 // FILE defaults to ./config.toml. On failure parley prints one line on
@@ -35,6 +36,8 @@ Usage:
   parley passwd  [-config FILE] JID      change a password; the new one is the first line of stdin
   parley deluser [-config FILE] JID      delete an account and all its data
   parley users   [-config FILE] DOMAIN   list the accounts of a served domain, one per line
+  parley invite  [-config FILE] [-expire 7d] [-user LOCALPART] [-domain DOMAIN]
+                                         make a single-use invitation to register in band; prints its token and xmpp: URI
   parley fast-revoke [-config FILE] [-client ID] JID
                                          revoke an account's FAST login tokens (all clients, or one)
   parley help                            show this help
@@ -76,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDelUser(ctx, args, stdout, stderr)
 	case "users":
 		return runUsers(ctx, args, stdout, stderr)
+	case "invite":
+		return runInvite(ctx, args, stdout, stderr)
 	case "fast-revoke":
 		return runFastRevoke(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":

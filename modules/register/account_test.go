@@ -1,0 +1,160 @@
+package register_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"parley/internal/testutil"
+	"parley/stanza"
+	"parley/storage"
+)
+
+const remove = "<query xmlns='jabber:iq:register'><remove/></query>"
+
+// set returns the iq set of payload, to to unless it is empty.
+func set(to, payload string) string {
+	if to != "" {
+		to = " to='" + to + "'"
+	}
+	return "<iq type='set'" + to + ">" + payload + "</iq>"
+}
+
+func TestPasswordChange(t *testing.T) {
+	srv := testutil.StartServer(t, "") // registration of new accounts is off
+	alice := srv.AddUser("alice", "alice-password")
+	bob := srv.AddUser("bob", "bob-password")
+	a := testutil.Login(t, srv.Addr, "alice", "alice-password", "desk")
+
+	got := a.IQ("<iq type='get'><query xmlns='jabber:iq:register'/></iq>")
+	q := got.Child(nsRegister, "query")
+	if got.Type() != "result" || q == nil || q.Child(nsRegister, "registered") == nil || q.ChildText(nsRegister, "username") != "alice" {
+		t.Fatalf("registration of a logged-in user: %s", got)
+	}
+	steps := []struct{ name, iq, want string }{
+		{"short", set("", legacy("alice", "short")), "not-acceptable"},
+		{"no username", set("", "<query xmlns='jabber:iq:register'><password>long-enough-1</password></query>"), "bad-request"},
+		{"no password", set("", "<query xmlns='jabber:iq:register'><username>alice</username></query>"), "bad-request"},
+		{"another's username", set("", legacy("bob", "stolen-password")), "forbidden"},
+		{"to another account", set(bob, legacy("bob", "stolen-password")), "forbidden"},
+		{"another's removal", set(bob, remove), "forbidden"},
+		{"own", set("", legacy("alice", "new-password-1")), "result"},
+		{"to the server", set(srv.Domain, legacy("Alice", "new-password-2")), "result"},
+		{"data form to the bare JID", set(alice, form("alice", "new-password-3", "")), "result"},
+	}
+	for _, st := range steps {
+		if got := outcome(a.IQ(st.iq)); got != st.want {
+			t.Fatalf("%s: got %s, want %s", st.name, got, st.want)
+		}
+	}
+	for _, c := range []struct {
+		user, password string
+		ok             bool
+	}{
+		{"alice", "new-password-3", true},
+		{"alice", "alice-password", false},
+		{"alice", "new-password-1", false},
+		{"bob", "bob-password", true},
+		{"bob", "stolen-password", false},
+	} {
+		if canLogin(t, srv, c.user, c.password) != c.ok {
+			t.Errorf("login %s with %q: %v, want %v", c.user, c.password, !c.ok, c.ok)
+		}
+	}
+	if !exists(t, srv, "bob") {
+		t.Fatal("another user removed bob")
+	}
+}
+
+func TestRemoval(t *testing.T) {
+	srv := testutil.StartServer(t, "[mam]\nenabled = true\n")
+	alice := srv.AddUser("alice", "alice-password")
+	bob := srv.AddUser("bob", "bob-password")
+	srv.SetSubscription(alice, bob, "both")
+	srv.SetSubscription(bob, alice, "both")
+	ctx := context.Background()
+	st := srv.Store()
+
+	// Alice has an offline message, an archive, a vCard and a pending
+	// subscription request.
+	b := testutil.Login(t, srv.Addr, "bob", "bob-password", "home")
+	b.Sendf("<message to='%s' type='chat' id='m1'><body>while you were out</body></message>", alice)
+	waitFor(t, "the offline message", func() bool {
+		n, err := st.CountOffline(ctx, alice)
+		return err == nil && n == 1
+	})
+	must(t, st.PutPendingSubscription(ctx, alice, "carol@example.net", []byte("<presence type='subscribe'/>")))
+	desk := testutil.Login(t, srv.Addr, "alice", "alice-password", "desk")
+	phone := testutil.Login(t, srv.Addr, "alice", "alice-password", "phone")
+	if got := desk.IQ("<iq type='set'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>"); got.Type() != "result" {
+		t.Fatalf("vCard: %s", got)
+	}
+	desk.Sendf("<message to='%s' type='chat' id='m2'><body>bye</body></message>", b.JID)
+	b.Expect(testutil.IsKind("message"))
+
+	got := desk.IQ(set("", remove))
+	if got.Type() != "result" {
+		t.Fatalf("removal: %s", got)
+	}
+	// Logins stop at once; every stream of the account ends.
+	if canLogin(t, srv, "alice", "alice-password") {
+		t.Fatal("the removed account logs in")
+	}
+	for _, c := range []*testutil.Client{desk, phone} {
+		el := c.Expect(func(el *stanza.Element) bool { return el.Space == stanza.NSStream && el.Local == "error" })
+		if el.Child("urn:ietf:params:xml:ns:xmpp-streams", "not-authorized") == nil {
+			t.Errorf("%s: stream error %s", c.JID, el)
+		}
+		c.WaitClosed()
+	}
+	waitFor(t, "the account to be deleted", func() bool { return !exists(t, srv, "alice") })
+	if res := srv.Router().Resources(alice); len(res) != 0 {
+		t.Fatalf("resources still bound: %v", res)
+	}
+
+	// Nothing of alice's is left.
+	items, _, err := st.Roster(ctx, alice)
+	must(t, err)
+	if len(items) != 0 {
+		t.Errorf("roster %v", items)
+	}
+	if msgs, err := st.OfflineMessages(ctx, alice); err != nil || len(msgs) != 0 {
+		t.Errorf("offline messages %v, %v", msgs, err)
+	}
+	if subs, err := st.PendingSubscriptions(ctx, alice); err != nil || len(subs) != 0 {
+		t.Errorf("pending subscriptions %v, %v", subs, err)
+	}
+	if _, err := st.Document(ctx, alice, "vcard", ""); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("vCard: %v", err)
+	}
+	if _, _, err := st.LastActivity(ctx, alice); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("last activity: %v", err)
+	}
+	if n, err := st.CountArchive(ctx, alice, storage.ArchiveQuery{}); err != nil || n != 0 {
+		t.Errorf("archive: %d messages, %v", n, err)
+	}
+	// Bob's archive keeps his side of the conversation.
+	if n, err := st.CountArchive(ctx, bob, storage.ArchiveQuery{}); err != nil || n != 2 {
+		t.Errorf("bob's archive: %d messages, %v", n, err)
+	}
+
+	// Messages to the removed account bounce.
+	b.Sendf("<message to='%s' type='chat' id='m3'><body>are you there?</body></message>", alice)
+	bounce := b.Expect(func(el *stanza.Element) bool { return el.Local == "message" && el.ID() == "m3" })
+	if testutil.ErrorCondition(bounce) != "service-unavailable" {
+		t.Errorf("message to the removed account: %s", bounce)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a while.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testutil.Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
