@@ -82,6 +82,7 @@ func TestLoadContractExample(t *testing.T) {
 			LoginFailureMaxDelay: Duration{30 * time.Second},
 			ResumeTimeout:        Duration{5 * time.Minute},
 			MaxUnacked:           10000,
+			FastTokenLifetime:    Duration{21 * 24 * time.Hour},
 		},
 		S2S: S2S{
 			Listen:         "127.0.0.1:5269",
