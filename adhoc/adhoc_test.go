@@ -365,3 +365,47 @@ func TestAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedCompletion checks that a command that fails ends completed
+// with an error note (XEP-0050 §3.5), and that an internal failure is
+// internal-server-error, leaving the session at its last stage.
+func TestFailedCompletion(t *testing.T) {
+	srv, a := start(t)
+	d := srv.Domain
+	calls := 0
+	err := srv.Commands().Add(adhoc.Command{
+		Node:   "flaky",
+		Access: adhoc.LocalUsers,
+		Stages: []adhoc.Stage{{Form: func(context.Context, *adhoc.Session) (*stanza.Element, error) {
+			return dataform.New("form", "urn:test:flaky"), nil
+		}}},
+		Complete: func(context.Context, *adhoc.Session) (adhoc.Result, error) {
+			calls++
+			if calls == 1 {
+				return adhoc.Result{}, fmt.Errorf("disk on fire")
+			}
+			return adhoc.Result{}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _, _, _ := executing(t, run(a, d, "node='flaky'", ""))
+	sess := "node='flaky' sessionid='" + cmd.Attr("sessionid") + "'"
+	if r := run(a, d, sess, submit()); testutil.ErrorCondition(r) != "internal-server-error" || strings.Contains(r.String(), "disk on fire") {
+		t.Fatalf("failing Complete: %s", r)
+	}
+	if r := run(a, d, sess, submit()); r.Child(adhoc.NS, "command").Attr("status") != "completed" {
+		t.Fatalf("second try: %s", r)
+	}
+
+	cmd, _, _, _ = executing(t, run(a, d, "node='test-wizard'", ""))
+	sess = "node='test-wizard' sessionid='" + cmd.Attr("sessionid") + "'"
+	run(a, d, sess, submit("name", "Alice"))
+	run(a, d, sess, submit("colour", "red"))
+	r := run(a, d, sess, submit("sure", "0"))
+	c := r.Child(adhoc.NS, "command")
+	if c.Attr("status") != "completed" || c.Child(adhoc.NS, "note").Attr("type") != "error" {
+		t.Fatalf("unconfirmed: %s", r)
+	}
+}
