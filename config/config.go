@@ -37,8 +37,9 @@ type Config struct {
 	Upload     Upload     `toml:"upload"`     // see upload.go
 	Push       Push       `toml:"push"`       // see push.go
 	Proxy65    Proxy65    `toml:"proxy65"`    // see proxy65.go
-	Register   Register   `toml:"register"`   // see register.go
 	Contact    Contact    `toml:"contact"`    // see contact.go
+	PEP        PEP        `toml:"pep"`        // see pep.go
+	Register   Register   `toml:"register"`   // see register.go
 
 	// ExternalServices are the [[external_services]] tables, see
 	// extdisco.go.
@@ -262,6 +263,7 @@ func Default() *Config {
 		Upload:     defaultUpload(),
 		MAM:        defaultMAM(),
 		Proxy65:    defaultProxy65(),
+		PEP:        defaultPEP(),
 		Register:   defaultRegister(),
 		MUC: MUC{
 			Create:          "local",

@@ -99,6 +99,7 @@ func TestLoadContractExample(t *testing.T) {
 		HTTP:       Default().HTTP,
 		Upload:     Default().Upload,
 		Proxy65:    Default().Proxy65,
+		PEP:        Default().PEP,
 		Register:   Default().Register,
 	}
 	if !reflect.DeepEqual(cfg, want) {

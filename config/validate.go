@@ -56,13 +56,16 @@ func (c *Config) validate() error {
 	if err := c.validateProxy65(); err != nil {
 		return err
 	}
-	if err := c.validateRegister(); err != nil {
-		return err
-	}
 	if err := c.validateContact(); err != nil {
 		return err
 	}
 	if err := c.validateExternalServices(); err != nil {
+		return err
+	}
+	if err := c.validatePEP(); err != nil {
+		return err
+	}
+	if err := c.validateRegister(); err != nil {
 		return err
 	}
 	if c.Debug.PprofListen != "" {

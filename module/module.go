@@ -58,8 +58,14 @@ type Host struct {
 	Commands *adhoc.Registry
 	Log      zerolog.Logger // tagged with the module's name
 
-	runs *[]func(context.Context)
+	runs      *[]func(context.Context)
+	instances map[string]any
 }
+
+// Instance returns what the Setup of the named module, set up earlier in
+// the list, returned; nil if that module is not set up (or not yet).
+// Modules that build on another (on personal eventing, say) find it so.
+func (h *Host) Instance(name string) any { return h.instances[name] }
 
 // Go runs fn in the background while the server runs; fn returns once
 // ctx is done, after finishing what it must (flushing writes, say).
@@ -86,6 +92,7 @@ func Setup(specs []Spec, base Host) (*Set, error) {
 		h := base
 		h.Log = base.Log.With().Str("module", spec.Name).Logger()
 		h.runs = &s.runs
+		h.instances = s.instances
 		inst, err := spec.Setup(&h)
 		if err != nil {
 			return nil, fmt.Errorf("module %s: %w", spec.Name, err)

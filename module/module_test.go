@@ -54,3 +54,21 @@ func TestSetupErrors(t *testing.T) {
 		t.Errorf("failing setup: %v", err)
 	}
 }
+
+func TestHostInstanceOfEarlierModule(t *testing.T) {
+	var seen []any
+	_, err := Setup([]Spec{
+		{Name: "base", Setup: func(*Host) (any, error) { return "service", nil }},
+		{Name: "user", Setup: func(h *Host) (any, error) {
+			seen = append(seen, h.Instance("base"), h.Instance("later"))
+			return nil, nil
+		}},
+		{Name: "later", Setup: func(*Host) (any, error) { return "x", nil }},
+	}, Host{Config: config.Default()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0] != "service" || seen[1] != nil {
+		t.Fatalf("Instance saw %v, want [service <nil>]", seen)
+	}
+}

@@ -45,7 +45,9 @@ func (r *Router) Items() []Item {
 // the result (the disco module sets its node attribute), or ok false for
 // a node it does not know, which the next provider is then asked about.
 // What a requester may see is the provider's choice: iq.From is the
-// requester.
+// requester. A disco#items query to an account without a node also asks
+// each provider of TargetAccount about node "", and lists what those
+// that know it return after the account's resources.
 type NodeProvider interface {
 	DiscoInfo(ctx context.Context, iq *IQ, node string) (q *stanza.Element, ok bool, err error)
 	DiscoItems(ctx context.Context, iq *IQ, node string) (q *stanza.Element, ok bool, err error)

@@ -11,6 +11,7 @@ import (
 	"parley/modules/lastactivity"
 	"parley/modules/mam"
 	"parley/modules/offline"
+	"parley/modules/pep"
 	"parley/modules/ping"
 	"parley/modules/private"
 	"parley/modules/push"
@@ -45,6 +46,7 @@ func modules() []module.Spec {
 		mam.Spec(),
 		vcard.Spec(),
 		private.Spec(),
+		pep.Spec(),
 		push.Spec(),
 		muc.Spec(),
 		upload.Spec(),

@@ -91,6 +91,9 @@ func (d *Disco) accountInfo(ctx context.Context, iq *router.IQ) (*stanza.Element
 	if !ok {
 		return nil, stanza.Err("service-unavailable")
 	}
+	if iq.Payload.HasAttr("node") {
+		return d.node(ctx, iq, router.TargetAccount)
+	}
 	if err := check(iq); err != nil {
 		return nil, err
 	}
@@ -98,25 +101,35 @@ func (d *Disco) accountInfo(ctx context.Context, iq *router.IQ) (*stanza.Element
 }
 
 // accountItems lists the account's available resources to those allowed
-// to see its presence (XEP-0030 §4.1, §8).
+// to see its presence (XEP-0030 §4.1, §8), followed by the items the
+// account's node providers list at the top level (personal eventing
+// nodes), which decide themselves whom they show them to.
 func (d *Disco) accountItems(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 	if err := guard.Get(iq, "query"); err != nil {
 		return nil, err
+	}
+	if iq.Payload.HasAttr("node") {
+		return d.node(ctx, iq, router.TargetAccount)
 	}
 	ok, err := guard.SeesPresence(ctx, d.rosters, iq.To, iq.From)
 	if err != nil {
 		return nil, err
 	}
 	q := stanza.New(NSItems, "query")
-	if !ok {
-		return q, nil
+	if ok {
+		for _, res := range d.r.Resources(iq.To.String()) {
+			if res.Available() {
+				q.Append(stanza.New(NSItems, "item", "jid", res.JID.String()))
+			}
+		}
 	}
-	if err := check(iq); err != nil {
-		return nil, err
-	}
-	for _, res := range d.r.Resources(iq.To.String()) {
-		if res.Available() {
-			q.Append(stanza.New(NSItems, "item", "jid", res.JID.String()))
+	for _, p := range d.r.Nodes(router.TargetAccount) {
+		more, found, err := p.DiscoItems(ctx, iq, "")
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			q.Append(more.Children...)
 		}
 	}
 	return q, nil

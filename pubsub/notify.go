@@ -1,0 +1,299 @@
+package pubsub
+
+import (
+	"context"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"parley/entitycaps"
+	"parley/router"
+	"parley/stanza"
+)
+
+// notifyFeature is the entity capabilities feature by which a resource
+// asks for a node's notifications (XEP-0163 §4.3.1).
+func notifyFeature(node string) string { return node + "+notify" }
+
+// viewer is a resource that receives notifications: what it has been
+// sent the last items of.
+type viewer struct {
+	done map[string]struct{} // node names whose last item was delivered
+}
+
+// viewerKey keys a local resource's viewer state (router.Resource.Value).
+type viewerKey struct{}
+
+// notify sends payload (an <items/>, <purge/>, ...) in an event
+// notification to every resource that should receive the node's events.
+func (s *Service) notify(ctx context.Context, owner jid.JID, n node, payload *stanza.Element) {
+	s.send(ctx, owner, s.recipients(ctx, owner, n), payload)
+}
+
+func (s *Service) send(ctx context.Context, owner jid.JID, to []jid.JID, payload *stanza.Element) {
+	for _, full := range to {
+		s.r.Deliver(ctx, eventMessage(owner, full, payload, time.Time{}))
+	}
+}
+
+// eventMessage builds a notification from owner to full; a non-zero
+// stamp adds a delay (XEP-0203), as a last published item carries.
+func eventMessage(owner, full jid.JID, payload *stanza.Element, stamp time.Time) *stanza.Element {
+	m := stanza.New("", "message", "from", owner.String(), "to", full.String(), "type", "headline", "id", newItemID())
+	m.Append(stanza.New(NSEvent, "event").Append(payload))
+	if !stamp.IsZero() {
+		m.Append(stanza.New(stanza.NSDelay, "delay", "from", owner.String(), "stamp", stamp.UTC().Format(stanza.StampLayout)))
+	}
+	return m
+}
+
+// recipients returns the available resources that receive the events of
+// owner's node: the owner's own, and those of the contacts the access
+// model admits, local and remote, each only if its capabilities ask for
+// the node's notifications.
+func (s *Service) recipients(ctx context.Context, owner jid.JID, n node) []jid.JID {
+	feature := notifyFeature(n.name)
+	var out []jid.JID
+	local := func(bare string) {
+		for _, res := range s.r.Resources(bare) {
+			if res.Available() && s.wants(res.JID, feature) {
+				out = append(out, res.JID)
+			}
+		}
+	}
+	local(owner.String())
+	if n.cfg.AccessModel == AccessWhitelist {
+		return out
+	}
+	items, _, err := s.store.Roster(ctx, owner.String())
+	if err != nil {
+		s.log.Error().Err(err).Str("user", owner.String()).Msg("pep: roster for notifications")
+		return out
+	}
+	s.mu.Lock()
+	remotes := s.remotes[owner.String()]
+	var remoteJIDs []string
+	for full := range remotes {
+		remoteJIDs = append(remoteJIDs, full)
+	}
+	s.mu.Unlock()
+	for _, it := range items {
+		if !notified(n.cfg, it) {
+			continue
+		}
+		contact, err := jid.Parse(it.JID)
+		if err != nil {
+			continue
+		}
+		if s.r.Serves(contact.Domainpart()) {
+			local(contact.String())
+			continue
+		}
+		for _, f := range remoteJIDs {
+			full, err := jid.Parse(f)
+			if err == nil && full.Bare().Equal(contact) && s.wants(full, feature) {
+				out = append(out, full)
+			}
+		}
+	}
+	return out
+}
+
+// wants reports whether full's capabilities include feature.
+func (s *Service) wants(full jid.JID, feature string) bool {
+	fs, ok := s.caps.Features(full)
+	return ok && fs.Has(feature)
+}
+
+// notifyNodes returns the node names of the +notify features of fs.
+func notifyNodes(fs entitycaps.Set) []string {
+	var out []string
+	for f := range fs {
+		if len(f) > len("+notify") && f[len(f)-len("+notify"):] == "+notify" {
+			out = append(out, f[:len(f)-len("+notify")])
+		}
+	}
+	return out
+}
+
+// fresh returns the nodes of fs's +notify features not yet in done, and
+// adds them to it.
+func fresh(done map[string]struct{}, fs entitycaps.Set) []string {
+	var out []string
+	for _, n := range notifyNodes(fs) {
+		if _, ok := done[n]; !ok {
+			done[n] = struct{}{}
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// sendLast sends to full the last item of each of owner's nodes named in
+// names that full's account may see and that sends its last item on
+// presence.
+func (s *Service) sendLast(ctx context.Context, owner, full jid.JID, names []string) {
+	for _, name := range names {
+		n, err := s.loadNode(ctx, owner, name)
+		if err != nil {
+			continue // no such node: nothing to send
+		}
+		if n.cfg.SendLast != SendLastOnSubPresence && n.cfg.SendLast != SendLastOnSub {
+			continue
+		}
+		if s.mayRetrieve(ctx, owner, n.cfg, full) != nil {
+			continue
+		}
+		if !owner.Equal(full.Bare()) && n.cfg.AccessModel == AccessOpen {
+			// Open nodes notify contacts with a presence subscription.
+			it, err := s.store.RosterItem(ctx, owner.String(), full.Bare().String())
+			if err != nil || !notified(n.cfg, it) {
+				continue
+			}
+		}
+		items, err := s.items(ctx, owner, name, nil, 1)
+		if err != nil {
+			s.log.Error().Err(err).Str("user", owner.String()).Str("node", name).Msg("pep: last item")
+			continue
+		}
+		if len(items) == 0 {
+			continue
+		}
+		s.r.Deliver(ctx, eventMessage(owner, full, s.itemsEvent(n, items[0], false), items[0].Stamp))
+	}
+}
+
+// localAvailable handles available presence broadcast by a local
+// resource: once its capabilities are known, it gets the last items of
+// the nodes it asks for, of its own account and of the local contacts
+// it is subscribed to.
+func (s *Service) localAvailable(ctx context.Context, res *router.Resource, p *stanza.Element) {
+	if fs, ok := s.caps.Observe(ctx, res.JID.Bare(), res.JID, p); ok {
+		s.deliverLocal(ctx, res, fs)
+	}
+}
+
+func (s *Service) deliverLocal(ctx context.Context, res *router.Resource, fs entitycaps.Set) {
+	if !res.Available() {
+		return
+	}
+	v, _ := res.Value(viewerKey{}).(*viewer)
+	if v == nil {
+		v = &viewer{done: make(map[string]struct{})}
+		res.SetValue(viewerKey{}, v)
+	}
+	s.mu.Lock()
+	names := fresh(v.done, fs)
+	s.mu.Unlock()
+	if len(names) == 0 {
+		return
+	}
+	self := res.JID.Bare()
+	s.sendLast(ctx, self, res.JID, names)
+	items, _, err := s.store.Roster(ctx, self.String())
+	if err != nil {
+		s.log.Error().Err(err).Str("user", self.String()).Msg("pep: roster for last items")
+		return
+	}
+	for _, it := range items {
+		if it.Subscription != "to" && it.Subscription != "both" {
+			continue
+		}
+		contact, err := jid.Parse(it.JID)
+		if err != nil || !s.r.Serves(contact.Domainpart()) || contact.Localpart() == "" {
+			continue
+		}
+		s.sendLast(ctx, contact, res.JID, names)
+	}
+}
+
+// localGone forgets a local resource that went unavailable or away.
+func (s *Service) localGone(res *router.Resource) {
+	res.SetValue(viewerKey{}, nil)
+	s.caps.Forget(res.JID)
+}
+
+// remoteAvailable handles available presence from a remote contact's
+// resource full to the local owner: the resource may receive the owner's
+// notifications, and gets the last items it asks for once its
+// capabilities are known.
+func (s *Service) remoteAvailable(ctx context.Context, owner, full jid.JID, p *stanza.Element) {
+	s.mu.Lock()
+	m := s.remotes[owner.String()]
+	if m == nil {
+		m = make(map[string]*viewer)
+		s.remotes[owner.String()] = m
+	}
+	if _, ok := m[full.String()]; !ok {
+		if s.nRemote >= maxRemotes {
+			s.mu.Unlock()
+			return
+		}
+		m[full.String()] = &viewer{done: make(map[string]struct{})}
+		s.nRemote++
+	}
+	s.mu.Unlock()
+	if fs, ok := s.caps.Observe(ctx, owner, full, p); ok {
+		s.deliverRemote(ctx, owner, full, fs)
+	}
+}
+
+func (s *Service) deliverRemote(ctx context.Context, owner, full jid.JID, fs entitycaps.Set) {
+	s.mu.Lock()
+	v := s.remotes[owner.String()][full.String()]
+	var names []string
+	if v != nil {
+		names = fresh(v.done, fs)
+	}
+	s.mu.Unlock()
+	if len(names) > 0 {
+		s.sendLast(ctx, owner, full, names)
+	}
+}
+
+// remoteGone forgets a remote resource that went unavailable.
+func (s *Service) remoteGone(owner, full jid.JID) {
+	s.mu.Lock()
+	if m := s.remotes[owner.String()]; m != nil {
+		if _, ok := m[full.String()]; ok {
+			delete(m, full.String())
+			s.nRemote--
+		}
+		if len(m) == 0 {
+			delete(s.remotes, owner.String())
+		}
+	}
+	s.mu.Unlock()
+	s.caps.Forget(full)
+}
+
+// capsLearned is called when the capabilities of full become known.
+func (s *Service) capsLearned(ctx context.Context, full jid.JID, fs entitycaps.Set) {
+	if s.r.Serves(full.Domainpart()) {
+		if res := s.r.Lookup(full); res != nil {
+			s.deliverLocal(ctx, res, fs)
+		}
+		return
+	}
+	s.mu.Lock()
+	var owners []string
+	for owner, m := range s.remotes {
+		if _, ok := m[full.String()]; ok {
+			owners = append(owners, owner)
+		}
+	}
+	s.mu.Unlock()
+	for _, o := range owners {
+		if owner, err := jid.Parse(o); err == nil {
+			s.deliverRemote(ctx, owner, full, fs)
+		}
+	}
+}
+
+// accountDeleted forgets the remote contacts of a deleted account.
+func (s *Service) accountDeleted(owner jid.JID) {
+	s.mu.Lock()
+	s.nRemote -= len(s.remotes[owner.String()])
+	delete(s.remotes, owner.String())
+	s.mu.Unlock()
+}
