@@ -30,13 +30,28 @@ type Limits struct {
 	// JIDs is how many addresses are tracked at once; presence from
 	// further addresses is ignored until others go offline.
 	JIDs int
+	// Queries is how many disco#info queries may wait for an answer at
+	// once; an address advertising an unknown hash beyond it is taken
+	// to have no features.
+	Queries int
 	// QueryTimeout is how long an unanswered disco#info query waits
 	// before the next entity advertising the same hash is asked.
 	QueryTimeout time.Duration
 }
 
 // DefaultLimits are the limits a zero Limits field takes.
-var DefaultLimits = Limits{Vers: 10000, JIDs: 200000, QueryTimeout: 30 * time.Second}
+var DefaultLimits = Limits{Vers: 10000, JIDs: 200000, Queries: 1000, QueryTimeout: 30 * time.Second}
+
+// Store keeps verified hashes across restarts: storage.Documents, under
+// the user "" (the server) and the kind "entitycaps", keyed by hash, each
+// the disco#info answer that verified it.
+type Store interface {
+	Document(ctx context.Context, user, kind, key string) ([]byte, error)
+	PutDocument(ctx context.Context, user, kind, key string, data []byte) error
+}
+
+// storeKind is the Documents kind of verified hashes.
+const storeKind = "entitycaps"
 
 // Tracker follows the capabilities of the addresses whose presence it is
 // shown. It is safe for concurrent use.
@@ -45,6 +60,7 @@ type Tracker struct {
 	learned func(ctx context.Context, full jid.JID, features Set)
 	limits  Limits
 	log     zerolog.Logger
+	store   Store // may be nil
 
 	mu      sync.Mutex
 	vers    map[string]Set   // verified hash -> features
@@ -72,19 +88,23 @@ type query struct {
 
 // New returns a tracker that sends its disco#info queries with send and
 // calls learned (outside its lock) once a queried address's features
-// become known. Zero limits take their defaults.
-func New(send func(ctx context.Context, el *stanza.Element), learned func(ctx context.Context, full jid.JID, features Set), limits Limits, log zerolog.Logger) *Tracker {
+// become known. Verified hashes are kept in store too, when it is not
+// nil. Zero limits take their defaults.
+func New(send func(ctx context.Context, el *stanza.Element), learned func(ctx context.Context, full jid.JID, features Set), store Store, limits Limits, log zerolog.Logger) *Tracker {
 	if limits.Vers <= 0 {
 		limits.Vers = DefaultLimits.Vers
 	}
 	if limits.JIDs <= 0 {
 		limits.JIDs = DefaultLimits.JIDs
 	}
+	if limits.Queries <= 0 {
+		limits.Queries = DefaultLimits.Queries
+	}
 	if limits.QueryTimeout <= 0 {
 		limits.QueryTimeout = DefaultLimits.QueryTimeout
 	}
 	return &Tracker{
-		send: send, learned: learned, limits: limits, log: log,
+		send: send, learned: learned, store: store, limits: limits, log: log,
 		vers: make(map[string]Set), jids: make(map[string]state),
 		queries: make(map[string]*query), byVer: make(map[string]*query),
 	}
@@ -120,7 +140,7 @@ func (t *Tracker) Observe(ctx context.Context, querier, full jid.JID, p *stanza.
 	t.mu.Lock()
 	if _, tracked := t.jids[key]; !tracked && len(t.jids) >= t.limits.JIDs {
 		t.mu.Unlock()
-		t.log.Warn().Int("limit", t.limits.JIDs).Msg("entity capabilities: too many addresses tracked; ignoring presence")
+		t.log.Debug().Int("limit", t.limits.JIDs).Msg("entity capabilities: too many addresses tracked; ignoring presence")
 		return nil, false
 	}
 	if c == nil || c.Attr("ver") == "" || c.Attr("hash") == "" {
@@ -138,6 +158,14 @@ func (t *Tracker) Observe(ctx context.Context, querier, full jid.JID, p *stanza.
 	}
 	ver, hash, node := c.Attr("ver"), c.Attr("hash"), c.Attr("node")
 	if hash == "sha-1" {
+		if _, ok := t.vers[ver]; !ok && t.store != nil && t.byVer[ver] == nil {
+			t.mu.Unlock()
+			fs, found := t.load(ctx, ver)
+			t.mu.Lock()
+			if found {
+				t.cacheLocked(ver, fs)
+			}
+		}
 		if fs, ok := t.vers[ver]; ok {
 			t.jids[key] = state{fs: fs, resolved: true}
 			t.mu.Unlock()
@@ -158,10 +186,32 @@ func (t *Tracker) Observe(ctx context.Context, querier, full jid.JID, p *stanza.
 	} else {
 		t.jids[key] = state{}
 	}
+	if len(t.queries) >= t.limits.Queries {
+		t.jids[key] = state{fs: Set{}, resolved: true}
+		t.mu.Unlock()
+		t.log.Debug().Int("limit", t.limits.Queries).Msg("entity capabilities: too many queries waiting; taking an address to have no features")
+		return Set{}, true
+	}
 	q := t.startLocked(querier, full, ver, hash, node)
 	t.mu.Unlock()
 	t.ask(ctx, q)
 	return nil, false
+}
+
+// load reads a verified hash from the store, checking it again.
+func (t *Tracker) load(ctx context.Context, ver string) (Set, bool) {
+	data, err := t.store.Document(ctx, "", storeKind, ver)
+	if err != nil {
+		return nil, false // not stored, or unreadable: ask
+	}
+	q, err := stanza.ParseBytes(data)
+	if err != nil {
+		return nil, false
+	}
+	if got, err := Ver(q); err != nil || got != ver {
+		return nil, false
+	}
+	return toSet(Features(q)), true
 }
 
 // startLocked registers a query for ver to full.
@@ -242,6 +292,7 @@ func (t *Tracker) Response(ctx context.Context, el *stanza.Element) bool {
 	}
 	var learned []done
 	var next *query
+	var verified *stanza.Element
 	res := el.Child(NSDiscInfo, "query")
 	key := q.target.String()
 	_, tracked := t.jids[key]
@@ -257,6 +308,7 @@ func (t *Tracker) Response(ctx context.Context, el *stanza.Element) bool {
 		ver, err := Ver(res)
 		if q.hash == "sha-1" && err == nil && ver == q.ver {
 			t.cacheLocked(q.ver, fs)
+			verified = res
 			delete(t.byVer, q.ver)
 			for _, w := range append([]jid.JID{q.target}, q.waiting...) {
 				if st, ok := t.jids[w.String()]; ok && !st.resolved {
@@ -278,6 +330,11 @@ func (t *Tracker) Response(ctx context.Context, el *stanza.Element) bool {
 		next = t.nextLocked(q)
 	}
 	t.mu.Unlock()
+	if verified != nil && t.store != nil {
+		if err := t.store.PutDocument(ctx, "", storeKind, q.ver, verified.Bytes()); err != nil {
+			t.log.Warn().Err(err).Msg("entity capabilities: storing a verified hash")
+		}
+	}
 	if next != nil {
 		t.ask(ctx, next)
 	}

@@ -2,6 +2,7 @@ package entitycaps
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func answer(q *stanza.Element, body *stanza.Element) *stanza.Element {
 func TestTracker(t *testing.T) {
 	ctx := context.Background()
 	rec := &recorder{learned: make(map[string]Set)}
-	tr := New(rec.send, rec.learn, Limits{Vers: 2, JIDs: 5, QueryTimeout: 100 * time.Millisecond}, zerolog.Nop())
+	tr := New(rec.send, rec.learn, nil, Limits{Vers: 2, JIDs: 5, QueryTimeout: 100 * time.Millisecond}, zerolog.Nop())
 	owner := jid.MustParse("owner@a.test")
 	p1, p2, p3 := jid.MustParse("x@b.test/1"), jid.MustParse("y@b.test/2"), jid.MustParse("z@b.test/3")
 	good := info("urn:f+notify", "urn:g")
@@ -159,5 +160,78 @@ func TestTracker(t *testing.T) {
 	}
 	if _, ok := tr.Features(jid.MustParse("n@b.test/j")); ok {
 		t.Error("address beyond the limit tracked")
+	}
+}
+
+// docs is an in-memory Store.
+type docs struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (d *docs) Document(_ context.Context, user, kind, key string) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, ok := d.m[user+"|"+kind+"|"+key]
+	if !ok {
+		return nil, errors.New("not found")
+	}
+	return b, nil
+}
+
+func (d *docs) PutDocument(_ context.Context, user, kind, key string, data []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.m[user+"|"+kind+"|"+key] = data
+	return nil
+}
+
+// TestTrackerStore: a verified hash survives in the store, so that a
+// new tracker (a restarted server) knows it without asking; a stored
+// answer that does not match its hash is not trusted.
+func TestTrackerStore(t *testing.T) {
+	ctx := context.Background()
+	store := &docs{m: make(map[string][]byte)}
+	rec := &recorder{learned: make(map[string]Set)}
+	tr := New(rec.send, rec.learn, store, Limits{}, zerolog.Nop())
+	owner, p1 := jid.MustParse("owner@a.test"), jid.MustParse("x@b.test/1")
+	q := info("urn:f+notify")
+	ver, _ := Ver(q)
+	tr.Observe(ctx, owner, p1, presence("sha-1", ver))
+	tr.Response(ctx, answer(rec.take()[0], q))
+
+	rec2 := &recorder{learned: make(map[string]Set)}
+	tr2 := New(rec2.send, rec2.learn, store, Limits{}, zerolog.Nop())
+	if fs, ok := tr2.Observe(ctx, owner, p1, presence("sha-1", ver)); !ok || !fs.Has("urn:f+notify") {
+		t.Errorf("stored hash: %v, %v", fs, ok)
+	}
+	if sent := rec2.take(); len(sent) != 0 {
+		t.Errorf("asked about a stored hash: %v", sent)
+	}
+	store.PutDocument(ctx, "", "entitycaps", "forged=", q.Bytes())
+	if _, ok := tr2.Observe(ctx, owner, jid.MustParse("y@b.test/2"), presence("sha-1", "forged=")); ok {
+		t.Error("a stored answer not matching its hash was trusted")
+	}
+}
+
+// TestTrackerQueryLimit: beyond the queries in flight, an address with an
+// unknown hash is taken to have no features, and nothing is sent.
+func TestTrackerQueryLimit(t *testing.T) {
+	ctx := context.Background()
+	rec := &recorder{learned: make(map[string]Set)}
+	tr := New(rec.send, rec.learn, nil, Limits{Queries: 2}, zerolog.Nop())
+	owner := jid.MustParse("owner@a.test")
+	for i, v := range []string{"a=", "b=", "c="} {
+		full := jid.MustParse("x@b.test/" + v[:1])
+		fs, ok := tr.Observe(ctx, owner, full, presence("sha-1", v))
+		if i < 2 && ok {
+			t.Errorf("%s known at once", v)
+		}
+		if i == 2 && (!ok || len(fs) != 0) {
+			t.Errorf("beyond the limit: %v, %v", fs, ok)
+		}
+	}
+	if sent := rec.take(); len(sent) != 2 {
+		t.Errorf("%d queries sent, want 2", len(sent))
 	}
 }

@@ -28,11 +28,12 @@ const (
 	NSErrors = NS + "#errors"
 )
 
-// Store is the storage the service uses: nodes and items, and rosters
-// for access control.
+// Store is the storage the service uses: nodes and items, rosters for
+// access control, and documents for the verified entity capabilities.
 type Store interface {
 	storage.PubSub
 	storage.Rosters
+	storage.Documents
 }
 
 // Limits bound what one account may keep.
@@ -87,7 +88,7 @@ const maxRemotes = 200000
 // New returns the service. Register installs it with the router.
 func New(r *router.Router, store Store, limits Limits, log zerolog.Logger) *Service {
 	s := &Service{store: store, r: r, limits: limits, log: log, seed: maphash.MakeSeed(), remotes: make(map[string]map[string]*viewer)}
-	s.caps = entitycaps.New(func(ctx context.Context, el *stanza.Element) { r.Deliver(ctx, el) }, s.capsLearned, entitycaps.Limits{}, log)
+	s.caps = entitycaps.New(func(ctx context.Context, el *stanza.Element) { r.Deliver(ctx, el) }, s.capsLearned, store, entitycaps.Limits{}, log)
 	return s
 }
 

@@ -121,7 +121,9 @@ type Offline interface {
 
 // Documents stores per-user XML documents by kind and key: vcard-temp
 // (kind "vcard", key ""), private XML storage (kind "private", key = the
-// payload's namespace), and similar features.
+// payload's namespace), and similar features. The user "" holds the
+// server's own documents, such as verified entity capabilities (kind
+// "entitycaps", key = the hash).
 type Documents interface {
 	// Document returns the stored document; ErrNotFound if absent.
 	Document(ctx context.Context, user, kind, key string) ([]byte, error)
