@@ -110,6 +110,9 @@ func Register(r *router.Router, store Store, log zerolog.Logger) *Module {
 	r.Hook(router.ToAccount, hookPriority, m.incoming)
 	r.Hook(router.ToRemote, hookPriority, m.leaving)
 	r.Hook(router.Replay, hookPriority, m.replayed)
+	// A deleted account's list is gone from storage; an account created
+	// under the same name starts with an empty one.
+	r.OnAccountDeleted(func(_ context.Context, bare jid.JID) { m.lists.Forget(bare.String()) })
 	return m
 }
 

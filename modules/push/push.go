@@ -98,6 +98,14 @@ func Register(r *router.Router, store storage.Documents, o Options) *Module {
 		delete(m.counts, res.Bare)
 		m.mu.Unlock()
 	})
+	// A deleted account's app servers are gone from storage: an account
+	// created under the same name must not notify them.
+	r.OnAccountDeleted(func(_ context.Context, bare jid.JID) {
+		m.regs.Forget(bare.String())
+		m.mu.Lock()
+		delete(m.counts, bare.String())
+		m.mu.Unlock()
+	})
 	return m
 }
 

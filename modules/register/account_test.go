@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"parley/internal/testutil"
+	"parley/router"
 	"parley/stanza"
 	"parley/storage"
 )
@@ -87,6 +88,24 @@ func TestRemoval(t *testing.T) {
 	must(t, st.PutPendingSubscription(ctx, alice, "carol@example.net", []byte("<presence type='subscribe'/>")))
 	desk := testutil.Login(t, srv.Addr, "alice", "alice-password", "desk")
 	phone := testutil.Login(t, srv.Addr, "alice", "alice-password", "phone")
+	// Streams that stream management would let resume end for good, and
+	// so does a session waiting for its client to resume it.
+	tablet := testutil.Login(t, srv.Addr, "alice", "alice-password", "tablet")
+	for _, c := range []*testutil.Client{desk, tablet} {
+		c.Send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+		if el := c.Expect(testutil.IsKind("enabled")); el.Attr("resume") != "true" {
+			t.Fatalf("enable: %s", el)
+		}
+	}
+	tablet.Conn.Close()
+	waitFor(t, "the tablet's session to wait for resumption", func() bool {
+		for _, res := range srv.Router().Resources(alice) {
+			if w, ok := res.Session.(router.Waiter); ok && w.Waiting() {
+				return true
+			}
+		}
+		return false
+	})
 	if got := desk.IQ("<iq type='set'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>"); got.Type() != "result" {
 		t.Fatalf("vCard: %s", got)
 	}
@@ -108,7 +127,13 @@ func TestRemoval(t *testing.T) {
 		}
 		c.WaitClosed()
 	}
+	// Deleted once every session ended, well before the module gives up
+	// waiting for them.
+	deadline := time.Now().Add(5 * time.Second)
 	waitFor(t, "the account to be deleted", func() bool { return !exists(t, srv, "alice") })
+	if time.Now().After(deadline) {
+		t.Fatal("the account was deleted only after the sessions' wait timed out")
+	}
 	if res := srv.Router().Resources(alice); len(res) != 0 {
 		t.Fatalf("resources still bound: %v", res)
 	}
@@ -157,4 +182,44 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestRemovalForgetsState removes an account whose block list and push
+// app server the server holds in memory, and registers the name again:
+// the new account starts clean.
+func TestRemovalForgetsState(t *testing.T) {
+	srv := testutil.StartServer(t, open)
+	alice := srv.AddUser("alice", "alice-password")
+	srv.AddUser("bob", "bob-password")
+	srv.AddUser("app", "app-password")
+	app := testutil.Login(t, srv.Addr, "app", "app-password", "push")
+	b := testutil.Login(t, srv.Addr, "bob", "bob-password", "home")
+
+	a := testutil.Login(t, srv.Addr, "alice", "alice-password", "desk")
+	for _, req := range []string{
+		"<iq type='set'><block xmlns='urn:xmpp:blocking'><item jid='bob@" + srv.Domain + "'/></block></iq>",
+		"<iq type='set'><enable xmlns='urn:xmpp:push:0' jid='" + app.JID + "' node='n1'/></iq>",
+	} {
+		if got := a.IQ(req); got.Type() != "result" {
+			t.Fatalf("%s: %s", req, got)
+		}
+	}
+	if got := a.IQ(set("", remove)); got.Type() != "result" {
+		t.Fatalf("removal: %s", got)
+	}
+	a.WaitClosed()
+	waitFor(t, "the account to be deleted", func() bool { return !exists(t, srv, "alice") })
+	if got := outcome(iq(encrypted(t, srv, ""), "set", legacy("alice", "new-alice-password"))); got != "result" {
+		t.Fatalf("registering the name again: %s", got)
+	}
+
+	// Bob is not blocked by the new alice, and her predecessor's app
+	// server hears nothing of her messages.
+	b.Sendf("<message to='%s' type='chat' id='m1'><body>hello, new alice</body></message>", alice)
+	waitFor(t, "the offline message", func() bool {
+		n, err := srv.Store().CountOffline(context.Background(), alice)
+		return err == nil && n == 1
+	})
+	app.ExpectNone(testutil.IsKind("iq"), 500*time.Millisecond)
+	b.ExpectNone(func(el *stanza.Element) bool { return el.Type() == "error" }, 100*time.Millisecond)
 }
