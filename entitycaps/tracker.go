@@ -27,8 +27,8 @@ type Limits struct {
 	// Vers is how many verified hashes are cached; the oldest learned is
 	// forgotten first.
 	Vers int
-	// JIDs is how many addresses are tracked at once; presence from
-	// further addresses is ignored until others go offline.
+	// JIDs is how many addresses are tracked at once; beyond it an
+	// address tracked before is forgotten for each new one.
 	JIDs int
 	// Queries is how many disco#info queries may wait for an answer at
 	// once; an address advertising an unknown hash beyond it is taken
@@ -139,9 +139,12 @@ func (t *Tracker) Observe(ctx context.Context, querier, full jid.JID, p *stanza.
 	key := full.String()
 	t.mu.Lock()
 	if _, tracked := t.jids[key]; !tracked && len(t.jids) >= t.limits.JIDs {
-		t.mu.Unlock()
-		t.log.Debug().Int("limit", t.limits.JIDs).Msg("entity capabilities: too many addresses tracked; ignoring presence")
-		return nil, false
+		// Make room: forget one address, any (most likely one whose
+		// server never said it went offline).
+		for k := range t.jids {
+			delete(t.jids, k)
+			break
+		}
 	}
 	if c == nil || c.Attr("ver") == "" || c.Attr("hash") == "" {
 		if st, ok := t.jids[key]; ok && c == nil {

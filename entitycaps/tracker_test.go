@@ -154,12 +154,18 @@ func TestTracker(t *testing.T) {
 	if _, ok := tr.Features(p3); ok {
 		t.Error("forgotten address known")
 	}
-	// The address limit refuses new ones.
+	// Beyond the address limit, older addresses make room.
 	for i := range 10 {
 		tr.Observe(ctx, owner, jid.MustParse("n@b.test/"+string(rune('a'+i))), stanza.New("", "presence"))
 	}
-	if _, ok := tr.Features(jid.MustParse("n@b.test/j")); ok {
-		t.Error("address beyond the limit tracked")
+	if _, ok := tr.Features(jid.MustParse("n@b.test/j")); !ok {
+		t.Error("newest address not tracked")
+	}
+	tr.mu.Lock()
+	n := len(tr.jids)
+	tr.mu.Unlock()
+	if n > 5 {
+		t.Errorf("%d addresses tracked, limit 5", n)
 	}
 }
 

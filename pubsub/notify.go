@@ -226,8 +226,7 @@ func (s *Service) remoteAvailable(ctx context.Context, owner, full jid.JID, p *s
 	}
 	if _, ok := m[full.String()]; !ok {
 		if s.nRemote >= maxRemotes {
-			s.mu.Unlock()
-			return
+			s.evictRemoteLocked()
 		}
 		m[full.String()] = &viewer{done: make(map[string]struct{})}
 		s.nRemote++
@@ -248,6 +247,21 @@ func (s *Service) deliverRemote(ctx context.Context, owner, full jid.JID, fs ent
 	s.mu.Unlock()
 	if len(names) > 0 {
 		s.sendLast(ctx, owner, full, names)
+	}
+}
+
+// evictRemoteLocked forgets one remote resource, any, to make room: one
+// whose server never said it went offline, most likely.
+func (s *Service) evictRemoteLocked() {
+	for owner, m := range s.remotes {
+		for full := range m {
+			delete(m, full)
+			s.nRemote--
+			if len(m) == 0 {
+				delete(s.remotes, owner)
+			}
+			return
+		}
 	}
 }
 

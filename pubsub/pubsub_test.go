@@ -111,6 +111,7 @@ func TestPublishNotifyRetract(t *testing.T) {
 	// Carol, no contact, may not read presence-access nodes.
 	wantError(t, "carol reads", items(c, alice, node, "", ""), "not-authorized", "presence-subscription-required", "401")
 	wantError(t, "missing node", items(b, alice, "urn:nope", "", ""), "item-not-found", "", "404")
+	wantError(t, "no node", items(b, alice, "", "", ""), "bad-request", "nodeid-required", "400")
 
 	// Retract with notify.
 	a1.Drain()

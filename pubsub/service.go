@@ -112,8 +112,12 @@ type node struct {
 	cfg  Config
 }
 
-// loadNode returns owner's node, or item-not-found.
+// loadNode returns owner's node, or item-not-found (bad-request for no
+// node name).
 func (s *Service) loadNode(ctx context.Context, owner jid.JID, name string) (node, error) {
+	if name == "" {
+		return node{}, errPubSub("bad-request", "the request must name a node", "nodeid-required")
+	}
 	n, err := s.store.PubSubNode(ctx, owner.String(), name)
 	if errors.Is(err, storage.ErrNotFound) {
 		return node{}, stanza.ErrText("item-not-found", fmt.Sprintf("no node %q", name))
