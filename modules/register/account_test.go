@@ -3,6 +3,7 @@ package register_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,10 @@ func TestPasswordChange(t *testing.T) {
 	bob := srv.AddUser("bob", "bob-password")
 	a := testutil.Login(t, srv.Addr, "alice", "alice-password", "desk")
 
+	info := a.IQ("<iq type='get' to='" + srv.Domain + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	if !strings.Contains(info.String(), "var='jabber:iq:register'") && !strings.Contains(info.String(), `var="jabber:iq:register"`) {
+		t.Fatalf("the server does not advertise jabber:iq:register: %s", info)
+	}
 	got := a.IQ("<iq type='get'><query xmlns='jabber:iq:register'/></iq>")
 	q := got.Child(nsRegister, "query")
 	if got.Type() != "result" || q == nil || q.Child(nsRegister, "registered") == nil || q.ChildText(nsRegister, "username") != "alice" {

@@ -179,6 +179,21 @@ func TestRegistrationClosed(t *testing.T) {
 			t.Fatal("account created")
 		}
 	})
+	t.Run("other requests", func(t *testing.T) {
+		srv := testutil.StartServer(t, open)
+		s := encrypted(t, srv, "")
+		if got := outcome(iq(s, "set", legacy("eve", "eve-password")+"<x xmlns='urn:example'/>")); got != "bad-request" {
+			t.Fatalf("two payloads: %s", got)
+		}
+		if got := outcome(iq(s, "get", "<item xmlns='jabber:iq:register'/>")); got != "bad-request" {
+			t.Fatalf("unknown element: %s", got)
+		}
+		// Nothing but registration is answered before authentication.
+		s.Write("<iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>")
+		if got := s.ExpectStreamError(); got != "not-authorized" {
+			t.Fatalf("roster request: stream error %q", got)
+		}
+	})
 	t.Run("unencrypted", func(t *testing.T) {
 		srv := testutil.StartServer(t, open)
 		s := testutil.DialStream(t, srv.Addr, srv.Domain)
