@@ -2,6 +2,7 @@ package c2s
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -71,7 +72,9 @@ func (f *fastLogin) succeeded(ctx context.Context, req sasl2Request, user string
 		return f.srv.issueToken(ctx, user, f.client, req.tokenFor)
 	}
 	if used.Pending {
-		if err := st.PromoteFastToken(ctx, user, f.client, used.Digest); err != nil {
+		// ErrNotFound: a login of the same client that ran at the same
+		// time promoted it already.
+		if err := st.PromoteFastToken(ctx, user, f.client, used.Digest); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			log.Error().Err(err).Str("user", user).Msg("FAST token not promoted")
 		}
 	}

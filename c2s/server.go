@@ -1,6 +1,9 @@
 // Package c2s serves client-to-server streams (RFC 6120): STARTTLS (required
 // before authentication) or direct TLS (XEP-0368), SASL, resource binding,
-// then stanzas handed to the router with their from address stamped.
+// then stanzas handed to the router with their from address stamped. Modern
+// clients log in with SASL2 (XEP-0388) instead, binding inline with Bind 2
+// (XEP-0386), resuming inline (XEP-0198), and with FAST tokens (XEP-0484)
+// in one round trip.
 package c2s
 
 import (

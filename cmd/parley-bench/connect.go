@@ -70,6 +70,9 @@ func newConnector(o *options, src *sources) *connector {
 			"xmlns:stream='http://etherx.jabber.org/streams' to='" + escape(o.domain) +
 			"' version='1.0' xml:lang='en'>"),
 	}
+	if o.tlsResume {
+		c.tls.ClientSessionCache = tls.NewLRUClientSessionCache(1024)
+	}
 	if o.transport == transportWebSocket {
 		c.wsURL = o.wsURL
 		c.header = wsHeader(o.domain)

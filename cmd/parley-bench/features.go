@@ -9,6 +9,8 @@ type features struct {
 	mechanisms      []string
 	bind            bool
 	sessionRequired bool // legacy session (RFC 3921) without <optional/>
+	sasl2           bool // SASL2 (XEP-0388) is offered
+	fast            bool // FAST (XEP-0484) with HT-SHA-256-NONE is offered
 }
 
 // parseFeatures reads the features element raw.
@@ -16,6 +18,8 @@ func parseFeatures(raw []byte) features {
 	var f features
 	f.starttls = hasChild(raw, "starttls")
 	f.bind = hasChild(raw, "bind")
+	f.sasl2 = hasChild(raw, "authentication")
+	f.fast = hasChild(raw, "fast") && bytes.Contains(raw, []byte(">"+mechHT+"<"))
 	rest := raw
 	for {
 		i := bytes.Index(rest, []byte("<mechanism>"))

@@ -1,7 +1,8 @@
 // Command parley-bench is a load generator for XMPP servers: it drives a
 // server's client port (STARTTLS), or its XMPP over WebSocket endpoint,
 // with many raw-XML sessions (SCRAM or PLAIN, bind) through one scenario
-// — login, idle, chat, muc or presence — and prints one JSON line of
+// — login, idle, chat, muc, presence, resume or reconnect (legacy SASL,
+// SASL2 and FAST logins side by side) — and prints one JSON line of
 // results, including the server's CPU and memory read from /proc when
 // given its process id.
 package main
@@ -105,6 +106,8 @@ func (b *bench) run(ctx context.Context, args []string) (*record, error) {
 		return b.muc(ctx)
 	case "resume":
 		return b.resume(ctx)
+	case "reconnect":
+		return b.reconnect(ctx)
 	default:
 		return b.presence(ctx)
 	}

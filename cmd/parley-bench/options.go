@@ -12,7 +12,7 @@ import (
 )
 
 // scenarioNames lists the names accepted as the positional argument.
-const scenarioNames = "login, idle, chat, muc, presence, resume"
+const scenarioNames = "login, idle, chat, muc, presence, resume, reconnect"
 
 // Transports (-transport).
 const (
@@ -57,6 +57,9 @@ type options struct {
 	senders   int
 
 	contacts int
+
+	rounds    int  // reconnect: rounds of the three kinds, alternating
+	tlsResume bool // resume TLS sessions (tickets) across connections
 }
 
 // errUsage marks command-line mistakes (exit status 2).
@@ -87,7 +90,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "overall bound of the run")
 
 	fs.IntVar(&o.clients, "clients", 20, "concurrent login workers (also bounds concurrent setup logins)")
-	fs.IntVar(&o.logins, "logins", 2000, "login: total logins")
+	fs.IntVar(&o.logins, "logins", 2000, "login: total logins; reconnect: logins of each kind")
 	fs.IntVar(&o.users, "users", 1000, "login, idle, presence: accounts used")
 	fs.IntVar(&o.conns, "conns", 1000, "idle: connections held; resume: sessions cut and resumed at once")
 
@@ -106,6 +109,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.senders, "senders", 1, "muc: senders per room")
 
 	fs.IntVar(&o.contacts, "contacts", 20, "presence: contacts per user")
+	fs.IntVar(&o.rounds, "rounds", 5, "reconnect: rounds, each with logins/rounds logins of every kind in turn")
+	fs.BoolVar(&o.tlsResume, "tls-resume", false, "resume TLS sessions with tickets from earlier connections, as reconnecting clients do")
 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		o.scenario, args = args[0], args[1:]
@@ -158,9 +163,15 @@ func (o *options) check() error {
 		o.mucDomain = "conference." + o.domain
 	}
 	switch o.scenario {
-	case "login":
+	case "login", "reconnect":
 		if o.logins < 1 || o.users < 1 {
 			return usagef("-logins and -users must be positive")
+		}
+		if o.scenario == "reconnect" && !isSCRAM(o.mech) {
+			return usagef("reconnect compares SCRAM with FAST: -mech must be SCRAM-SHA-1 or SCRAM-SHA-256")
+		}
+		if o.scenario == "reconnect" && (o.rounds < 1 || o.rounds > o.logins) {
+			return usagef("-rounds must be between 1 and -logins")
 		}
 	case "idle", "resume":
 		if o.scenario == "resume" && o.conns > o.users {
