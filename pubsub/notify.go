@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -9,6 +10,7 @@ import (
 	"parley/entitycaps"
 	"parley/router"
 	"parley/stanza"
+	"parley/storage"
 )
 
 // notifyFeature is the entity capabilities feature by which a resource
@@ -130,35 +132,57 @@ func fresh(done map[string]struct{}, fs entitycaps.Set) []string {
 }
 
 // sendLast sends to full the last item of each of owner's nodes named in
-// names that full's account may see and that sends its last item on
-// presence.
+// names that would notify full's account of its items, unless the node
+// never sends its last item. With PEP's implicit subscriptions a
+// resource subscribes when it comes online, so on_sub and
+// on_sub_and_presence both send it then.
 func (s *Service) sendLast(ctx context.Context, owner, full jid.JID, names []string) {
-	for _, name := range names {
-		n, err := s.loadNode(ctx, owner, name)
-		if err != nil {
-			continue // no such node: nothing to send
-		}
-		if n.cfg.SendLast != SendLastOnSubPresence && n.cfg.SendLast != SendLastOnSub {
+	nodes, err := s.store.PubSubNodes(ctx, owner.String())
+	if err != nil {
+		s.log.Error().Err(err).Str("user", owner.String()).Msg("pep: nodes for last items")
+		return
+	}
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	self := owner.Equal(full.Bare())
+	var (
+		contact      storage.RosterItem
+		found, asked bool
+	)
+	for _, sn := range nodes {
+		if !want[sn.Node] {
 			continue
 		}
-		if s.mayRetrieve(ctx, owner, n.cfg, full) != nil {
+		cfg, err := decodeConfig(sn.Config)
+		if err != nil || cfg.SendLast == SendLastNever {
 			continue
 		}
-		if !owner.Equal(full.Bare()) && n.cfg.AccessModel == AccessOpen {
-			// Open nodes notify contacts with a presence subscription.
-			it, err := s.store.RosterItem(ctx, owner.String(), full.Bare().String())
-			if err != nil || !notified(n.cfg, it) {
+		if !self {
+			// Others get the last items of the nodes that would
+			// notify them.
+			if !asked {
+				contact, err = s.store.RosterItem(ctx, owner.String(), full.Bare().String())
+				if err != nil && !errors.Is(err, storage.ErrNotFound) {
+					s.log.Error().Err(err).Str("user", owner.String()).Msg("pep: roster item for last items")
+					return
+				}
+				found, asked = err == nil, true
+			}
+			if !found || !notified(cfg, contact) {
 				continue
 			}
 		}
-		items, err := s.items(ctx, owner, name, nil, 1)
+		items, err := s.items(ctx, owner, sn.Node, nil, 1)
 		if err != nil {
-			s.log.Error().Err(err).Str("user", owner.String()).Str("node", name).Msg("pep: last item")
+			s.log.Error().Err(err).Str("user", owner.String()).Str("node", sn.Node).Msg("pep: last item")
 			continue
 		}
 		if len(items) == 0 {
 			continue
 		}
+		n := node{name: sn.Node, cfg: cfg}
 		s.r.Deliver(ctx, eventMessage(owner, full, s.itemsEvent(n, items[0], false), items[0].Stamp))
 	}
 }
