@@ -3,6 +3,8 @@ package register_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -227,4 +229,38 @@ func TestRemovalForgetsState(t *testing.T) {
 	})
 	app.ExpectNone(testutil.IsKind("iq"), 500*time.Millisecond)
 	b.ExpectNone(func(el *stanza.Element) bool { return el.Type() == "error" }, 100*time.Millisecond)
+}
+
+// TestRemovalTakesUploads removes an account that uploaded a file: the
+// file goes with it, as with "parley deluser".
+func TestRemovalTakesUploads(t *testing.T) {
+	const uploadDomain = "upload.parley.test"
+	srv := testutil.StartServer(t, "[http]\nlisten = \"127.0.0.1:0\"\n[upload]\ndomain = \""+uploadDomain+"\"\n")
+	srv.AddUser("alice", "alice-password")
+	a := testutil.Login(t, srv.Addr, "alice", "alice-password", "desk")
+	const content = "holiday pictures"
+	r := a.IQ("<iq type='get' to='" + uploadDomain + "'><request xmlns='urn:xmpp:http:upload:0' filename='a.txt' size='16' content-type='text/plain'/></iq>")
+	s := r.Child("urn:xmpp:http:upload:0", "slot")
+	if r.Type() != "result" || s == nil {
+		t.Fatalf("slot: %s", r)
+	}
+	put, get := s.Child("urn:xmpp:http:upload:0", "put").Attr("url"), s.Child("urn:xmpp:http:upload:0", "get").Attr("url")
+	if resp, body := testutil.HTTPDo(t, "PUT", put, strings.NewReader(content), int64(len(content)), http.Header{"Content-Type": {"text/plain"}}); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %s %s", resp.Status, body)
+	}
+	if resp, _ := testutil.HTTPDo(t, "GET", get, nil, 0, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET: %s", resp.Status)
+	}
+
+	if got := a.IQ(set("", remove)); got.Type() != "result" {
+		t.Fatalf("removal: %s", got)
+	}
+	waitFor(t, "the account to be deleted", func() bool { return !exists(t, srv, "alice") })
+	if resp, _ := testutil.HTTPDo(t, "GET", get, nil, 0, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET after the removal: %s", resp.Status)
+	}
+	left, _ := filepath.Glob(filepath.Join(srv.Config.UploadDir(), "*.data"))
+	if len(left) != 0 {
+		t.Fatalf("files left: %v", left)
+	}
 }
