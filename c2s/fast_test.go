@@ -51,12 +51,18 @@ func htMAC(token, label string, cb []byte) []byte {
 func fastLogin(t *testing.T, s *testutil.Stream, mech, name, token, inner string) *stanza.Element {
 	t.Helper()
 	var cb []byte
-	if mech == sasl.MechHTExporter {
+	switch mech {
+	case sasl.MechHTExporter:
 		st := s.Conn.(*tls.Conn).ConnectionState()
 		var err error
 		if cb, err = st.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32); err != nil {
 			t.Fatal(err)
 		}
+	case sasl.MechHTEndpoint:
+		// RFC 5929: the hash of the server's certificate, SHA-256 for
+		// the test server's.
+		sum := sha256.Sum256(s.Conn.(*tls.Conn).ConnectionState().PeerCertificates[0].Raw)
+		cb = sum[:]
 	}
 	msg := append([]byte(name+"\x00"), htMAC(token, "Initiator", cb)...)
 	s.Write("<authenticate xmlns='urn:xmpp:sasl:2' mechanism='" + mech + "'><initial-response>" +
@@ -83,7 +89,7 @@ func fastServer(t *testing.T) *testutil.Server {
 // in one round trip, bound and with carbons, without the password.
 func TestFastLogin(t *testing.T) {
 	srv := fastServer(t)
-	for _, mech := range []string{sasl.MechHTNone, sasl.MechHTExporter} {
+	for _, mech := range []string{sasl.MechHTNone, sasl.MechHTExporter, sasl.MechHTEndpoint} {
 		t.Run(mech, func(t *testing.T) {
 			token := passwordToken(t, srv, "alice", mech)
 			s := sasl2Stream(t, srv)
@@ -236,5 +242,28 @@ func TestFastOff(t *testing.T) {
 	}
 	if got := failureCondition(fastLogin(t, sasl2Stream(t, srv), sasl.MechHTNone, "alice", "whatever", phoneAgent)); got != "invalid-mechanism" {
 		t.Fatalf("FAST login while off: %s", got)
+	}
+}
+
+// TestFastServerRotation: a token past half its lifetime is replaced on
+// its next use, though the client did not ask.
+func TestFastServerRotation(t *testing.T) {
+	srv := fastServer(t)
+	old, digest := sasl.NewToken()
+	if err := srv.Store().PutFastToken(t.Context(), storage.FastToken{User: "alice@" + srv.Domain, Client: "a7c3e0c1-6b1e-4b7a-9d0e-1f2a3b4c5d6e",
+		Mechanism: sasl.MechHTNone, Digest: digest, Expiry: time.Now().Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	el := fastLogin(t, sasl2Stream(t, srv), sasl.MechHTNone, "alice", old, phoneAgent)
+	tok := el.Child(c2s.NSFast, "token")
+	if el.Local != "success" || tok == nil || tok.Attr("token") == old {
+		t.Fatalf("no new token for one near its expiry: %s", el)
+	}
+	if el := fastLogin(t, sasl2Stream(t, srv), sasl.MechHTNone, "alice", tok.Attr("token"), phoneAgent); el.Local != "success" ||
+		el.Child(c2s.NSFast, "token") != nil {
+		t.Fatalf("fresh token: %s", el)
+	}
+	if got := failureCondition(fastLogin(t, sasl2Stream(t, srv), sasl.MechHTNone, "alice", old, phoneAgent)); got != "not-authorized" {
+		t.Fatalf("replaced token: %s", got)
 	}
 }
