@@ -174,6 +174,7 @@ func (m *Module) finishRemoval(ctx context.Context, rm *removal) {
 			break
 		}
 	}
+	m.unsubscribeContacts(ctx, rm.user)
 	// Messages archived before the streams ended are written now, so
 	// that the deletion takes them.
 	if m.archive != nil {
@@ -188,6 +189,47 @@ func (m *Module) finishRemoval(ctx context.Context, rm *removal) {
 	}
 	m.r.AccountDeleted(ctx, rm.user)
 	m.o.Log.Info().Str("user", bare).Int("files", files).Msg("account deleted in band")
+}
+
+// unsubscribeContacts ends the presence subscriptions of user's roster
+// before the roster goes, as if the user had cancelled each one (RFC
+// 6121 §3.2, §3.3): contacts' rosters then no longer share presence with
+// the name, whoever registers it next, and pending requests are denied.
+func (m *Module) unsubscribeContacts(ctx context.Context, user jid.JID) {
+	items, _, err := m.store.Roster(ctx, user.String())
+	if err != nil {
+		m.o.Log.Error().Err(err).Str("user", user.String()).Msg("reading the roster of a removed account failed")
+		return
+	}
+	send := func(contact jid.JID, typ string) {
+		p := stanza.New("", "presence", "type", typ, "from", user.String(), "to", contact.String())
+		m.r.DeliverPresence(ctx, contact, p)
+	}
+	for _, it := range items {
+		contact, err := m.r.ParseJID(it.JID)
+		if err != nil {
+			continue
+		}
+		if it.Subscription == "to" || it.Subscription == "both" || it.Ask {
+			send(contact, "unsubscribe")
+		}
+		if it.Subscription == "from" || it.Subscription == "both" || it.PendingIn {
+			send(contact, "unsubscribed")
+		}
+	}
+	subs, err := m.store.PendingSubscriptions(ctx, user.String())
+	if err != nil {
+		m.o.Log.Error().Err(err).Str("user", user.String()).Msg("reading the subscription requests of a removed account failed")
+		return
+	}
+	for _, sub := range subs {
+		if contact, err := m.r.ParseJID(sub.From); err == nil {
+			if it, err := m.store.RosterItem(ctx, user.String(), contact.String()); err == nil && it.PendingIn {
+				continue // answered above
+			}
+			send(contact, "unsubscribed")
+		}
+	}
 }
 
 // forgetRemoval ends the refusal of user's stanzas.

@@ -93,6 +93,11 @@ func TestRemoval(t *testing.T) {
 		return err == nil && n == 1
 	})
 	must(t, st.PutPendingSubscription(ctx, alice, "carol@example.net", []byte("<presence type='subscribe'/>")))
+	// Dave asked to see alice's presence; she never answered.
+	dave := srv.AddUser("dave", "dave-password")
+	_, err := st.PutRosterItem(ctx, dave, storage.RosterItem{JID: alice, Subscription: "none", Ask: true})
+	must(t, err)
+	must(t, st.PutPendingSubscription(ctx, alice, dave, []byte("<presence type='subscribe' from='"+dave+"'/>")))
 	desk := testutil.Login(t, srv.Addr, "alice", "alice-password", "desk")
 	phone := testutil.Login(t, srv.Addr, "alice", "alice-password", "phone")
 	// Streams that stream management would let resume end for good, and
@@ -165,6 +170,14 @@ func TestRemoval(t *testing.T) {
 	}
 	if n, err := st.CountArchive(ctx, alice, storage.ArchiveQuery{}); err != nil || n != 0 {
 		t.Errorf("archive: %d messages, %v", n, err)
+	}
+	// Bob's roster no longer shares presence with alice, and dave's
+	// request was denied.
+	if it, err := st.RosterItem(ctx, dave, alice); err != nil || it.Subscription != "none" || it.Ask {
+		t.Errorf("dave's roster item for alice: %+v, %v; want no pending request", it, err)
+	}
+	if it, err := st.RosterItem(ctx, bob, alice); err != nil || it.Subscription != "none" || it.Ask || it.PendingIn {
+		t.Errorf("bob's roster item for alice: %+v, %v; want subscription none", it, err)
 	}
 	// Bob's archive keeps his side of the conversation.
 	if n, err := st.CountArchive(ctx, bob, storage.ArchiveQuery{}); err != nil || n != 2 {
