@@ -19,7 +19,7 @@ func (s *Service) mayRetrieve(ctx context.Context, owner jid.JID, cfg Config, re
 	if requester.Bare().Equal(owner) {
 		return nil
 	}
-	if cfg.AccessModel == AccessOpen {
+	if cfg.AccessModel == AccessOpen || slices.Contains(cfg.Members, requester.Bare().String()) {
 		return nil
 	}
 	if cfg.AccessModel == AccessWhitelist {
@@ -61,10 +61,13 @@ func allowed(cfg Config, item storage.RosterItem, found bool) bool {
 }
 
 // notified reports whether the roster contact of item receives
-// notifications of a node with configuration cfg: contacts with a
-// presence subscription, for the open and presence models; contacts in
+// notifications of a node with configuration cfg: members; contacts with
+// a presence subscription, for the open and presence models; contacts in
 // the allowed groups for the roster model.
 func notified(cfg Config, item storage.RosterItem) bool {
+	if slices.Contains(cfg.Members, item.JID) {
+		return true
+	}
 	switch cfg.AccessModel {
 	case AccessOpen, AccessPresence:
 		return item.Subscription == "from" || item.Subscription == "both"

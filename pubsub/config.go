@@ -44,6 +44,9 @@ type Config struct {
 	NotifyRetract   bool     `json:"notify_retract"`
 	DeliverPayloads bool     `json:"deliver_payloads"`
 	Title           string   `json:"title,omitempty"`
+	// Members are the bare JIDs with the member affiliation: they may
+	// retrieve items and are notified whatever the access model.
+	Members []string `json:"members,omitempty"`
 }
 
 // DefaultConfig returns the configuration of a node created without one:

@@ -11,7 +11,10 @@
 // is notified of them is the node's access model: presence (the
 // default: contacts with a presence subscription), open (anyone,
 // federated users included), roster (contacts in the allowed roster
-// groups) or whitelist (the owner only).
+// groups) or whitelist (the owner only). Entities the owner gives the
+// member affiliation (pubsub#owner affiliations) may retrieve a node's
+// items and are notified whatever its access model; no other
+// affiliations, and no explicit subscriptions, are supported.
 //
 // Subscriptions are implicit, as in XEP-0163: notifications go to the
 // owner's available resources and to those of the contacts the access

@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"parley/dataform"
@@ -32,10 +33,12 @@ func (s *Service) handle(ctx context.Context, iq *router.IQ) (*stanza.Element, e
 		return s.handleCreate(ctx, iq, verb, iq.Payload.Child(NS, "configure"))
 	case !iq.Set() && verb.Local == "items":
 		return s.handleItems(ctx, iq, verb)
-	case !iq.Set() && (verb.Local == "subscriptions" || verb.Local == "affiliations"):
+	case !iq.Set() && verb.Local == "subscriptions":
 		// PEP subscriptions are implicit (presence and capabilities), so
 		// there are no explicit ones to list.
 		return stanza.New(NS, "pubsub").Append(stanza.New(NS, verb.Local)), nil
+	case !iq.Set() && verb.Local == "affiliations":
+		return s.handleOwnAffiliations(ctx, iq, verb.Attr("node"))
 	}
 	return nil, unsupported(verb.Local)
 }
@@ -183,9 +186,14 @@ func (s *Service) handleOwner(ctx context.Context, iq *router.IQ) (*stanza.Eleme
 			stanza.New(NSOwner, "default").Append(DefaultConfig().Form(s.limits.MaxItems))), nil
 	}
 	switch verb.Local {
-	case "configure", "delete", "purge":
+	case "configure", "delete", "purge", "affiliations":
 	default:
 		return nil, unsupported(verb.Local)
+	}
+	if iq.Set() && (verb.Local == "configure" || verb.Local == "affiliations") {
+		// Read, change and write the configuration as one.
+		unlock := s.lock(iq.To.String())
+		defer unlock()
 	}
 	n, err := s.loadNode(ctx, iq.To, verb.Attr("node"))
 	if err != nil {
@@ -205,10 +213,88 @@ func (s *Service) handleOwner(ctx context.Context, iq *router.IQ) (*stanza.Eleme
 			return nil, err
 		}
 		return nil, s.configure(ctx, iq.To, n, cfg)
+	case verb.Local == "affiliations" && !iq.Set():
+		list := stanza.New(NSOwner, "affiliations", "node", n.name)
+		list.Append(stanza.New(NSOwner, "affiliation", "jid", iq.To.String(), "affiliation", "owner"))
+		for _, m := range n.cfg.Members {
+			list.Append(stanza.New(NSOwner, "affiliation", "jid", m, "affiliation", "member"))
+		}
+		return stanza.New(NSOwner, "pubsub").Append(list), nil
+	case verb.Local == "affiliations":
+		cfg := n.cfg
+		if err := s.applyAffiliations(iq, &cfg, verb); err != nil {
+			return nil, err
+		}
+		return nil, s.configure(ctx, iq.To, n, cfg)
 	case verb.Local == "delete" && iq.Set():
 		return nil, s.DeleteNode(ctx, iq.To, n.name)
 	case verb.Local == "purge" && iq.Set():
 		return nil, s.purge(ctx, iq.To, n)
 	}
 	return nil, stanza.ErrText("bad-request", verb.Local+" must be an iq set")
+}
+
+// applyAffiliations applies the affiliation changes of an owner's
+// request to cfg: member, or none to remove one (XEP-0060 §8.9.2). The
+// owner's own affiliation cannot change, and other affiliations are not
+// supported; either refuses the whole request.
+func (s *Service) applyAffiliations(iq *router.IQ, cfg *Config, req *stanza.Element) error {
+	members := slices.Clone(cfg.Members)
+	for _, a := range req.ChildrenNamed(NSOwner, "affiliation") {
+		j, err := s.r.ParseJID(a.Attr("jid"))
+		if err != nil || a.Attr("jid") == "" {
+			return stanza.ErrText("jid-malformed", fmt.Sprintf("bad affiliation jid %q", a.Attr("jid")))
+		}
+		bare := j.Bare().String()
+		if j.Bare().Equal(iq.To) {
+			return stanza.ErrText("not-acceptable", "the owner's affiliation cannot change")
+		}
+		switch a.Attr("affiliation") {
+		case "member":
+			if !slices.Contains(members, bare) {
+				members = append(members, bare)
+			}
+		case "none":
+			members = slices.DeleteFunc(members, func(m string) bool { return m == bare })
+		default:
+			return stanza.ErrText("not-acceptable", fmt.Sprintf("affiliation %q is not supported; member and none are", a.Attr("affiliation")))
+		}
+	}
+	if len(members) > maxMembers {
+		return stanza.ErrText("policy-violation", fmt.Sprintf("a node may have at most %d members", maxMembers))
+	}
+	slices.Sort(members)
+	cfg.Members = members
+	return nil
+}
+
+// maxMembers bounds the member list of a node.
+const maxMembers = 1000
+
+// handleOwnAffiliations lists the requester's affiliations with the
+// account's nodes (XEP-0060 §5.7): owner of every node for the account
+// itself, member of those that list it for others.
+func (s *Service) handleOwnAffiliations(ctx context.Context, iq *router.IQ, only string) (*stanza.Element, error) {
+	nodes, err := s.store.PubSubNodes(ctx, iq.To.String())
+	if err != nil {
+		return nil, err
+	}
+	list := stanza.New(NS, "affiliations")
+	if only != "" {
+		list.SetAttr("node", only)
+	}
+	for _, sn := range nodes {
+		if only != "" && sn.Node != only {
+			continue
+		}
+		if iq.Own() {
+			list.Append(stanza.New(NS, "affiliation", "node", sn.Node, "affiliation", "owner"))
+			continue
+		}
+		cfg, err := decodeConfig(sn.Config)
+		if err == nil && slices.Contains(cfg.Members, iq.From.Bare().String()) {
+			list.Append(stanza.New(NS, "affiliation", "node", sn.Node, "affiliation", "member"))
+		}
+	}
+	return stanza.New(NS, "pubsub").Append(list), nil
 }

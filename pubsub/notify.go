@@ -64,9 +64,6 @@ func (s *Service) recipients(ctx context.Context, owner jid.JID, n node) []jid.J
 		}
 	}
 	local(owner.String())
-	if n.cfg.AccessModel == AccessWhitelist {
-		return out
-	}
 	items, _, err := s.store.Roster(ctx, owner.String())
 	if err != nil {
 		s.log.Error().Err(err).Str("user", owner.String()).Msg("pep: roster for notifications")
@@ -79,6 +76,17 @@ func (s *Service) recipients(ctx context.Context, owner jid.JID, n node) []jid.J
 		remoteJIDs = append(remoteJIDs, full)
 	}
 	s.mu.Unlock()
+	inRoster := make(map[string]bool, len(items))
+	for _, it := range items {
+		inRoster[it.JID] = true
+	}
+	for _, m := range n.cfg.Members {
+		// Members beyond the roster: local ones only, the only ones
+		// whose resources the service knows without their presence.
+		if !inRoster[m] {
+			items = append(items, storage.RosterItem{JID: m})
+		}
+	}
 	for _, it := range items {
 		if !notified(n.cfg, it) {
 			continue
@@ -169,8 +177,11 @@ func (s *Service) sendLast(ctx context.Context, owner, full jid.JID, names []str
 					return
 				}
 				found, asked = err == nil, true
+				if !found {
+					contact = storage.RosterItem{JID: full.Bare().String()}
+				}
 			}
-			if !found || !notified(cfg, contact) {
+			if !notified(cfg, contact) {
 				continue
 			}
 		}

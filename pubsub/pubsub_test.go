@@ -384,6 +384,52 @@ func TestAccessModels(t *testing.T) {
 		t.Errorf("node info: %s", res)
 	}
 	wantError(t, "hidden node info", clients["bob"].IQ("<iq type='get' to='"+alice+"'><query xmlns='"+pubsub.NSDiscoInfo+"' node='urn:test:whitelist'/></iq>"), "item-not-found", "", "")
+
+	// Members of a whitelist node may read it and are notified, even
+	// without being in the roster (dave's resources are local).
+	affiliations := func(c *testutil.Client, typ, inner string) *stanza.Element {
+		return c.IQ(fmt.Sprintf("<iq type='%s' to='%s'><pubsub xmlns='%s'><affiliations node='urn:test:whitelist'>%s</affiliations></pubsub></iq>",
+			typ, alice, pubsub.NSOwner, inner))
+	}
+	if res := affiliations(a, "set", "<affiliation jid='"+dave+"/x' affiliation='member'/>"); res.Type() != "result" {
+		t.Fatalf("set member: %s", res)
+	}
+	res = affiliations(a, "get", "")
+	var affs []string
+	for _, af := range res.Child(pubsub.NSOwner, "pubsub").Child(pubsub.NSOwner, "affiliations").ChildrenNamed(pubsub.NSOwner, "affiliation") {
+		affs = append(affs, af.Attr("jid")+"="+af.Attr("affiliation"))
+	}
+	if !slices.Equal(affs, []string{alice + "=owner", dave + "=member"}) {
+		t.Errorf("affiliations: %v", affs)
+	}
+	if ids := itemIDs(t, items(clients["dave"], alice, "urn:test:whitelist", "", "")); !slices.Equal(ids, []string{"1"}) {
+		t.Errorf("member reads %v", ids)
+	}
+	wantError(t, "bob still", items(clients["bob"], alice, "urn:test:whitelist", "", ""), "forbidden", "", "")
+	res = clients["dave"].IQ(fmt.Sprintf("<iq type='get' to='%s'><pubsub xmlns='%s'><affiliations/></pubsub></iq>", alice, pubsub.NS))
+	if af := res.Child(pubsub.NS, "pubsub").Child(pubsub.NS, "affiliations").ChildrenNamed(pubsub.NS, "affiliation"); len(af) != 1 || af[0].Attr("node") != "urn:test:whitelist" || af[0].Attr("affiliation") != "member" {
+		t.Errorf("dave's own affiliations: %s", res)
+	}
+	online(t, clients["dave"], "urn:test:whitelist")
+	publish(a, "", "urn:test:whitelist", "2", "<x xmlns='urn:test'/>", "")
+	if ev := clients["dave"].Expect(isEvent(alice, "urn:test:whitelist")); eventChild(ev).Child(pubsub.NSEvent, "item").Attr("id") != "2" {
+		t.Errorf("member's notification: %s", ev)
+	}
+	clients["bob"].ExpectNone(isEvent(alice, "urn:test:whitelist"), quiet)
+	for name, c := range map[string]struct {
+		who   *testutil.Client
+		inner string
+		want  string
+	}{
+		"not the owner": {clients["bob"], "<affiliation jid='" + bob + "' affiliation='member'/>", "forbidden"},
+		"owner's own":   {a, "<affiliation jid='" + alice + "' affiliation='none'/>", "not-acceptable"},
+		"publisher":     {a, "<affiliation jid='" + bob + "' affiliation='publisher'/>", "not-acceptable"},
+		"bad jid":       {a, "<affiliation jid='@@' affiliation='member'/>", "jid-malformed"},
+	} {
+		wantError(t, "affiliations: "+name, affiliations(c.who, "set", c.inner), c.want, "", "")
+	}
+	affiliations(a, "set", "<affiliation jid='"+dave+"' affiliation='none'/>")
+	wantError(t, "removed member", items(clients["dave"], alice, "urn:test:whitelist", "", ""), "forbidden", "", "")
 }
 
 func TestDiscoInfo(t *testing.T) {
