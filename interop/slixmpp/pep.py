@@ -36,7 +36,7 @@ class Client(checks.Client):
 
     def __init__(self, args, jid, password, name):
         super().__init__(jid, password, ("xep_0004", "xep_0030", "xep_0060", "xep_0115", "xep_0163",
-                                         "xep_0084", "xep_0172", "xep_0223", "xep_0199"), name=name)
+                                         "xep_0084", "xep_0172", "xep_0223", "xep_0048", "xep_0199"), name=name)
         self.args = args
         self.events = asyncio.Queue()
         self.add_event_handler("pubsub_publish", lambda m: self.events.put_nowait(("publish", m)))
@@ -195,6 +195,18 @@ async def scenario_pep(args):
             raise Failure("bookmarks: %s" % [it["id"] for it in got["pubsub"]["items"]])
         await refused(ps_b.get_items(alice_jid, BOOKMARKS), "forbidden")
         ok("bookmarks: one item per room, whitelisted, notified to alice only")
+
+        # XEP-0048 bookmarks in PEP (slixmpp's XEP-0048 plugin through
+        # XEP-0223), as older clients keep them.
+        legacy = alice["xep_0048"].stanza.Bookmarks()
+        legacy.add_conference("old@conference.example", "al", autojoin=True)
+        await alice.iq("store legacy bookmarks", alice["xep_0048"].set_bookmarks(legacy, method="xep_0223"))
+        got = await alice.iq("get legacy bookmarks", alice["xep_0048"].get_bookmarks(method="xep_0223"))
+        confs = got.xml.findall(".//{storage:bookmarks}conference")
+        if [c.get("jid") for c in confs] != ["old@conference.example"]:
+            raise Failure("legacy bookmarks: %s" % got)
+        await refused(ps_b.get_items(alice_jid, "storage:bookmarks"), "forbidden")
+        ok("XEP-0048 bookmarks stored privately through XEP-0223")
 
         # Retract with notify.
         await alice.iq("retract bookmark", ps_a.retract(None, BOOKMARKS, "a@conference.example", notify=True))
