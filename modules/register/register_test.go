@@ -322,3 +322,33 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestExpiredInvitationsForgotten checks that the server forgets
+// expired invitations when it starts, and keeps the others.
+func TestExpiredInvitationsForgotten(t *testing.T) {
+	dir := t.TempDir()
+	srv := testutil.StartServerIn(t, dir, enabled)
+	ctx := context.Background()
+	now := time.Now()
+	must(t, srv.Store().CreateInvitation(ctx, storage.Invitation{TokenHash: account.HashToken("old"), Domain: srv.Domain,
+		Created: now.Add(-2 * time.Hour), Expires: now.Add(-time.Hour)}))
+	tok, _, err := account.Invite(ctx, srv.Store(), srv.Domain, "", time.Hour, now)
+	must(t, err)
+	srv.Stop()
+
+	srv = testutil.StartServerIn(t, dir, enabled)
+	deadline := time.Now().Add(testutil.Timeout)
+	for {
+		_, err := srv.Store().Invitation(ctx, account.HashToken("old"))
+		if errors.Is(err, storage.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the expired invitation is still stored: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := srv.Store().Invitation(ctx, account.HashToken(tok)); err != nil {
+		t.Fatalf("a valid invitation was forgotten: %v", err)
+	}
+}
