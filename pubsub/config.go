@@ -230,8 +230,9 @@ func (c Config) values(limit int) map[string]string {
 	}
 }
 
-// Form renders c as a node configuration form of type form.
-func (c Config) Form(limit int) *stanza.Element {
+// Form renders c as a node configuration form of type form; groups are
+// the owner's roster groups, offered for pubsub#roster_groups_allowed.
+func (c Config) Form(limit int, groups []string) *stanza.Element {
 	v := c.values(limit)
 	x := dataform.New("form", FormNodeConfig)
 	x.Append(
@@ -239,7 +240,7 @@ func (c Config) Form(limit int) *stanza.Element {
 		dataform.WithOptions(dataform.Field(fieldAccessModel, "list-single", "Who may subscribe and retrieve items", v[fieldAccessModel]),
 			"Anyone", AccessOpen, "Contacts with a presence subscription", AccessPresence,
 			"Contacts in the allowed roster groups", AccessRoster, "Only the owner", AccessWhitelist),
-		dataform.Field(fieldRosterGroups, "text-multi", "Roster groups allowed to subscribe", c.RosterGroups...),
+		rosterGroupsField(c.RosterGroups, groups),
 		dataform.Field(fieldMaxItems, "text-single", fmt.Sprintf("Most items to keep (at most %d, or max)", limit), v[fieldMaxItems]),
 		dataform.Field(fieldPersistItems, "boolean", "Keep items in storage", v[fieldPersistItems]),
 		dataform.WithOptions(dataform.Field(fieldSendLast, "list-single", "When to send the last published item", v[fieldSendLast]),
@@ -249,6 +250,23 @@ func (c Config) Form(limit int) *stanza.Element {
 		dataform.Field(fieldDeliverPayloads, "boolean", "Deliver payloads with event notifications", v[fieldDeliverPayloads]),
 	)
 	return x
+}
+
+// rosterGroupsField offers the owner's roster groups, and any allowed
+// group no longer in the roster, as a list-multi field.
+func rosterGroupsField(allowed, groups []string) *stanza.Element {
+	f := dataform.Field(fieldRosterGroups, "list-multi", "Roster groups allowed to subscribe", allowed...)
+	all := slices.Clone(groups)
+	for _, g := range allowed {
+		if !slices.Contains(all, g) {
+			all = append(all, g)
+		}
+	}
+	slices.Sort(all)
+	for _, g := range all {
+		dataform.WithOptions(f, g, g)
+	}
+	return f
 }
 
 // encode serializes c for storage.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	"mellium.im/xmpp/jid"
+
 	"parley/dataform"
 	"parley/router"
 	"parley/stanza"
@@ -183,7 +185,7 @@ func (s *Service) handleOwner(ctx context.Context, iq *router.IQ) (*stanza.Eleme
 	}
 	if verb.Local == "default" && !iq.Set() {
 		return stanza.New(NSOwner, "pubsub").Append(
-			stanza.New(NSOwner, "default").Append(DefaultConfig().Form(s.limits.MaxItems))), nil
+			stanza.New(NSOwner, "default").Append(DefaultConfig().Form(s.limits.MaxItems, nil))), nil
 	}
 	switch verb.Local {
 	case "configure", "delete", "purge", "affiliations":
@@ -201,8 +203,12 @@ func (s *Service) handleOwner(ctx context.Context, iq *router.IQ) (*stanza.Eleme
 	}
 	switch {
 	case verb.Local == "configure" && !iq.Set():
+		groups, err := s.rosterGroups(ctx, iq.To)
+		if err != nil {
+			return nil, err
+		}
 		return stanza.New(NSOwner, "pubsub").Append(
-			stanza.New(NSOwner, "configure", "node", n.name).Append(n.cfg.Form(s.limits.MaxItems))), nil
+			stanza.New(NSOwner, "configure", "node", n.name).Append(n.cfg.Form(s.limits.MaxItems, groups))), nil
 	case verb.Local == "configure":
 		x := verb.Child(dataform.NS, "x")
 		if x != nil && x.Attr("type") == "cancel" {
@@ -297,4 +303,22 @@ func (s *Service) handleOwnAffiliations(ctx context.Context, iq *router.IQ, only
 		}
 	}
 	return stanza.New(NS, "pubsub").Append(list), nil
+}
+
+// rosterGroups returns the groups of owner's roster, sorted.
+func (s *Service) rosterGroups(ctx context.Context, owner jid.JID) ([]string, error) {
+	items, _, err := s.store.Roster(ctx, owner.String())
+	if err != nil {
+		return nil, err
+	}
+	var groups []string
+	for _, it := range items {
+		for _, g := range it.Groups {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	slices.Sort(groups)
+	return groups, nil
 }

@@ -213,6 +213,22 @@ func TestConfigure(t *testing.T) {
 	if value(f, "pubsub#max_items") != "5" || value(f, "pubsub#access_model") != "roster" || !slices.Equal(f.Values["pubsub#roster_groups_allowed"], []string{"family", "friends"}) {
 		t.Errorf("after set: %v", f.Values)
 	}
+	// The groups field offers the roster's groups and the allowed ones.
+	if _, err := srv.Store().PutRosterItem(context.Background(), alice, storage.RosterItem{JID: "x@example.net", Subscription: "both", Groups: []string{"work"}}); err != nil {
+		t.Fatal(err)
+	}
+	res = owner(a, "get", "<configure node='"+n+"'/>")
+	var options []string
+	for _, fl := range res.Child(pubsub.NSOwner, "pubsub").Child(pubsub.NSOwner, "configure").Child(dataform.NS, "x").ChildrenNamed(dataform.NS, "field") {
+		if fl.Attr("var") == "pubsub#roster_groups_allowed" {
+			for _, o := range fl.ChildrenNamed(dataform.NS, "option") {
+				options = append(options, o.ChildText(dataform.NS, "value"))
+			}
+		}
+	}
+	if !slices.Equal(options, []string{"family", "friends", "work"}) {
+		t.Errorf("roster group options %v", options)
+	}
 	for i := range 7 {
 		publish(a, "", n, fmt.Sprint(i), "<x xmlns='urn:test'/>", "")
 	}
