@@ -1,11 +1,12 @@
 // Package register implements In-Band Registration (XEP-0077) for the
 // server's own accounts, with invitations (XEP-0401, XEP-0445):
 //
-//   - before authentication, on encrypted streams and only when
-//     [register] enabled is set, a client asks for the registration form
-//     and submits a username and password, with an invitation token
-//     unless [register] open is set; the token comes in the form's token
-//     field or, earlier on the stream, in a <preauth/> request;
+//   - before authentication, on encrypted streams, a client asks for the
+//     registration form and submits a username and password, with an
+//     invitation token unless [register] open is set; the token comes in
+//     the form's token field or, earlier on the stream, in a <preauth/>
+//     request. Unless [register] enabled is set, the feature is not
+//     offered and requests are refused with not-allowed;
 //   - an authenticated user may always change their password (§3.3) and
 //     remove their account (§3.2), which deletes it as "parley deluser"
 //     does and ends every stream of the account.
@@ -135,10 +136,13 @@ func (m *Module) Register(r *router.Router, features *streamfeature.Registry) {
 	r.Hook(router.FromSession, hookPriority, m.fromRemoved)
 	r.Hook(router.ToAccount, hookPriority, m.toRemoved)
 	r.OnUnbind(m.unbound)
+	// Registration requests are answered even while registration is off,
+	// with not-allowed, rather than ending the stream of a client that
+	// tries without looking at the stream features.
+	features.HandleIQ(NS, m.handleRegistration)
 	if m.o.Enabled {
 		features.Add(streamfeature.Unauthenticated, stanza.New(NSFeature, "register"))
 		features.Add(streamfeature.Unauthenticated, stanza.New(NSInvite, "register"))
-		features.HandleIQ(NS, m.handleRegistration)
 		features.HandleIQ(NSPreauth, m.handlePreauth)
 	}
 }

@@ -161,12 +161,21 @@ func TestRegistrationClosed(t *testing.T) {
 		if s.Features.Child(nsFeature, "register") != nil {
 			t.Fatalf("registration offered while disabled: %s", s.Features)
 		}
-		s.Write("<iq type='set' id='r1'>" + legacy("eve", "eve-password") + "</iq>")
-		if got := s.ExpectStreamError(); got != "not-authorized" {
-			t.Fatalf("stream error %q", got)
+		for _, typ := range []string{"get", "set"} {
+			if got := outcome(iq(s, typ, legacy("eve", "eve-password"))); got != "not-allowed" {
+				t.Fatalf("%s: got %s, want not-allowed", typ, got)
+			}
 		}
 		if exists(t, srv, "eve") {
 			t.Fatal("account created")
+		}
+	})
+	t.Run("disabled preauth", func(t *testing.T) {
+		srv := testutil.StartServer(t, "")
+		s := encrypted(t, srv, "")
+		s.Write("<iq type='set' id='r1'><preauth xmlns='" + nsPreauth + "' token='x'/></iq>")
+		if got := s.ExpectStreamError(); got != "not-authorized" {
+			t.Fatalf("stream error %q", got)
 		}
 	})
 	t.Run("without invitation", func(t *testing.T) {

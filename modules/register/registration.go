@@ -54,6 +54,9 @@ func (m *Module) handleRegistration(ctx context.Context, req *streamfeature.Requ
 	if req.Payload.Local != "query" {
 		return nil, stanza.ErrText("bad-request", fmt.Sprintf("unknown element <%s/> in %s", req.Payload.Local, NS))
 	}
+	if !m.o.Enabled {
+		return nil, stanza.ErrText("not-allowed", "registration of new accounts is off on this server; ask its administrator for an account")
+	}
 	_, preauth := req.State[tokenKey{}].(string)
 	if req.Stanza.Type() == "get" {
 		return m.form(!m.o.Open && !preauth), nil
