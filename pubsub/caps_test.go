@@ -198,3 +198,33 @@ func TestAccountDeletion(t *testing.T) {
 	a = testutil.Login(t, srv.Addr, "alice", "pw", "desk")
 	wantError(t, "new account's node", items(a, alice, node, "", ""), "item-not-found", "", "")
 }
+
+// TestConfigEffects: deliver_payloads, notify_retract and persist_items
+// change what is sent and kept.
+func TestConfigEffects(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	alice := srv.AddUser("alice", "pw")
+	bob := srv.AddUser("bob", "pw")
+	srv.SetSubscription(alice, bob, "both")
+	srv.SetSubscription(bob, alice, "both")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "desk")
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "phone")
+	online(t, b, node)
+	opts := field("pubsub#deliver_payloads", "false") + field("pubsub#notify_retract", "false") + field("pubsub#persist_items", "false") + field("pubsub#max_items", "10")
+	for _, id := range []string{"1", "2"} {
+		if res := publish(a, "", node, id, "<entry xmlns='urn:test'>secret</entry>", opts); res.Type() != "result" {
+			t.Fatalf("publish: %s", res)
+		}
+		ev := b.Expect(isEvent(alice, node))
+		if it := eventChild(ev).Child(pubsub.NSEvent, "item"); it == nil || it.Attr("id") != id || len(it.Elements()) != 0 {
+			t.Errorf("notification without payload: %s", ev)
+		}
+	}
+	// Not persistent: only the last item is kept, for delivery on presence.
+	if ids := itemIDs(t, items(a, alice, node, "", "")); !slices.Equal(ids, []string{"2"}) {
+		t.Errorf("items kept: %v", ids)
+	}
+	// Retraction without notify follows notify_retract (off).
+	a.IQ("<iq type='set'><pubsub xmlns='" + pubsub.NS + "'><retract node='" + node + "'><item id='2'/></retract></pubsub></iq>")
+	b.ExpectNone(isEvent(alice, node), quiet)
+}
