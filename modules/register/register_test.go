@@ -361,3 +361,22 @@ func TestExpiredInvitationsForgotten(t *testing.T) {
 		t.Fatalf("a valid invitation was forgotten: %v", err)
 	}
 }
+
+// TestRegistrationOverWebSocket registers over XMPP over WebSocket, which
+// negotiates like TCP once the stream is secure (here: from this
+// machine).
+func TestRegistrationOverWebSocket(t *testing.T) {
+	srv := testutil.StartServer(t, open+"[http]\nlisten = \"127.0.0.1:0\"\n")
+	url := "ws://" + srv.Server.Addr("http") + "/xmpp-websocket"
+	s := testutil.DialWebSocket(t, url, srv.Domain)
+	if s.Features.Child(nsFeature, "register") == nil {
+		t.Fatalf("features lack registration: %s", s.Features)
+	}
+	if got := outcome(iq(s, "set", legacy("wendy", "wendy-password"))); got != "result" {
+		t.Fatalf("registration: %s", got)
+	}
+	c := testutil.LoginWebSocket(t, url, "wendy", "wendy-password", "web")
+	if c.JID != "wendy@"+srv.Domain+"/web" {
+		t.Fatalf("logged in as %s", c.JID)
+	}
+}
