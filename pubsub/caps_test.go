@@ -228,3 +228,25 @@ func TestConfigEffects(t *testing.T) {
 	a.IQ("<iq type='set'><pubsub xmlns='" + pubsub.NS + "'><retract node='" + node + "'><item id='2'/></retract></pubsub></iq>")
 	b.ExpectNone(isEvent(alice, node), quiet)
 }
+
+// TestLastItemOnSubscription: a contact whose subscription the owner
+// approves gets the last items at once, on its resources that ask.
+func TestLastItemOnSubscription(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	alice := srv.AddUser("alice", "pw")
+	bob := srv.AddUser("bob", "pw")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "desk")
+	a.IQ("<iq type='get'><query xmlns='jabber:iq:roster'/></iq>")
+	a.Send("<presence/>")
+	publish(a, "", node, "1", "<entry xmlns='urn:test'>hello</entry>", "")
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "phone")
+	online(t, b, node)
+	b.ExpectNone(isEvent(alice, node), quiet) // no subscription yet
+	b.Sendf("<presence to='%s' type='subscribe'/>", alice)
+	a.Expect(func(el *stanza.Element) bool { return el.Local == "presence" && el.Type() == "subscribe" })
+	a.Sendf("<presence to='%s' type='subscribed'/>", bob)
+	ev := b.Expect(isEvent(alice, node))
+	if it := eventChild(ev).Child(pubsub.NSEvent, "item"); it == nil || it.Attr("id") != "1" {
+		t.Errorf("last item on subscription: %s", ev)
+	}
+}

@@ -21,7 +21,8 @@
 // model admits, local and federated, that ask for them with "NODE+notify"
 // in their entity capabilities (XEP-0115, followed by package
 // entitycaps). A resource gets the last item of each such node when it
-// becomes available, or when its capabilities become known.
+// becomes available, when its capabilities become known, and when the
+// owner approves its account's presence subscription.
 //
 // # Go API
 //

@@ -339,6 +339,34 @@ func (s *Service) capsLearned(ctx context.Context, full jid.JID, fs entitycaps.S
 	}
 }
 
+// subscribed sends the last items of owner's nodes to the available
+// resources of contact, whose presence subscription owner has just
+// approved (the subscription of PEP, XEP-0163 §4.3.2): local resources,
+// and remote ones whose presence the owner receives.
+func (s *Service) subscribed(ctx context.Context, owner, contact jid.JID) {
+	var to []jid.JID
+	if s.r.Serves(contact.Domainpart()) {
+		for _, res := range s.r.Resources(contact.String()) {
+			if res.Available() {
+				to = append(to, res.JID)
+			}
+		}
+	} else {
+		s.mu.Lock()
+		for f := range s.remotes[owner.String()] {
+			if full, err := jid.Parse(f); err == nil && full.Bare().Equal(contact) {
+				to = append(to, full)
+			}
+		}
+		s.mu.Unlock()
+	}
+	for _, full := range to {
+		if fs, ok := s.caps.Features(full); ok {
+			s.sendLast(ctx, owner, full, notifyNodes(fs))
+		}
+	}
+}
+
 // accountDeleted forgets the remote contacts of a deleted account.
 func (s *Service) accountDeleted(owner jid.JID) {
 	s.mu.Lock()

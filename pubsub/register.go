@@ -54,7 +54,15 @@ func (s *Service) Register(r *router.Router) {
 
 	// Presence of local resources: caps and last items.
 	r.Hook(router.PresenceObserved, 0, func(ctx context.Context, ev *router.Event) router.Verdict {
-		if ev.Session == nil || ev.To.Domainpart() != "" {
+		if ev.Session == nil {
+			return router.Continue
+		}
+		if ev.Stanza.Type() == "subscribed" && ev.To.Localpart() != "" {
+			// The owner approved a subscription: a new subscriber.
+			s.subscribed(ctx, ev.Session.JID.Bare(), ev.To.Bare())
+			return router.Continue
+		}
+		if ev.To.Domainpart() != "" {
 			return router.Continue
 		}
 		switch ev.Stanza.Type() {
