@@ -39,8 +39,10 @@ type Limits struct {
 	QueryTimeout time.Duration
 }
 
-// DefaultLimits are the limits a zero Limits field takes.
-var DefaultLimits = Limits{Vers: 10000, JIDs: 200000, Queries: 1000, QueryTimeout: 30 * time.Second}
+// DefaultLimits returns the limits a zero Limits field takes.
+func DefaultLimits() Limits {
+	return Limits{Vers: 10000, JIDs: 200000, Queries: 1000, QueryTimeout: 30 * time.Second}
+}
 
 // Store keeps verified hashes across restarts: storage.Documents, under
 // the user "" (the server) and the kind "entitycaps", keyed by hash, each
@@ -91,17 +93,18 @@ type query struct {
 // become known. Verified hashes are kept in store too, when it is not
 // nil. Zero limits take their defaults.
 func New(send func(ctx context.Context, el *stanza.Element), learned func(ctx context.Context, full jid.JID, features Set), store Store, limits Limits, log zerolog.Logger) *Tracker {
+	def := DefaultLimits()
 	if limits.Vers <= 0 {
-		limits.Vers = DefaultLimits.Vers
+		limits.Vers = def.Vers
 	}
 	if limits.JIDs <= 0 {
-		limits.JIDs = DefaultLimits.JIDs
+		limits.JIDs = def.JIDs
 	}
 	if limits.Queries <= 0 {
-		limits.Queries = DefaultLimits.Queries
+		limits.Queries = def.Queries
 	}
 	if limits.QueryTimeout <= 0 {
-		limits.QueryTimeout = DefaultLimits.QueryTimeout
+		limits.QueryTimeout = def.QueryTimeout
 	}
 	return &Tracker{
 		send: send, learned: learned, store: store, limits: limits, log: log,

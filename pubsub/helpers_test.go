@@ -64,6 +64,11 @@ func onlineAnswering(t *testing.T, c *testutil.Client, n int, q *stanza.Element,
 		}
 		c.Sendf("<iq type='result' id='%s' to='%s'>%s</iq>", get.ID(), get.From(), body)
 	}
+	// The server handles a stream's stanzas in order: once the ping is
+	// answered, so is the capabilities answer (by c's own server).
+	if res := c.IQ("<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>"); res.Type() != "result" {
+		t.Fatalf("ping: %s", res)
+	}
 }
 
 // publish publishes payload as item id to node from c and returns the

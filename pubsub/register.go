@@ -10,33 +10,35 @@ import (
 	"parley/stanza"
 )
 
-// Features are the pubsub features the service has (XEP-0060 §10),
+// Features returns the pubsub features the service has (XEP-0060 §10),
 // advertised on accounts' service discovery.
-var Features = []string{
-	NS,
-	NS + "#access-open",
-	NS + "#access-presence",
-	NS + "#access-roster",
-	NS + "#access-whitelist",
-	NS + "#auto-create",
-	NS + "#config-node",
-	NS + "#create-nodes",
-	NS + "#delete-items",
-	NS + "#delete-nodes",
-	NS + "#filtered-notifications",
-	NS + "#item-ids",
-	NS + "#last-published",
-	NS + "#member-affiliation",
-	NS + "#modify-affiliations",
-	NS + "#persistent-items",
-	NS + "#presence-notifications",
-	NS + "#publish",
-	NS + "#publish-options",
-	NS + "#purge-nodes",
-	NS + "#retract-items",
-	NS + "#retrieve-affiliations",
-	NS + "#retrieve-items",
-	NS + "#multi-items",
+func Features() []string {
+	return []string{
+		NS,
+		NS + "#access-open",
+		NS + "#access-presence",
+		NS + "#access-roster",
+		NS + "#access-whitelist",
+		NS + "#auto-create",
+		NS + "#config-node",
+		NS + "#create-nodes",
+		NS + "#delete-items",
+		NS + "#delete-nodes",
+		NS + "#filtered-notifications",
+		NS + "#item-ids",
+		NS + "#last-published",
+		NS + "#member-affiliation",
+		NS + "#modify-affiliations",
+		NS + "#persistent-items",
+		NS + "#presence-notifications",
+		NS + "#publish",
+		NS + "#publish-options",
+		NS + "#purge-nodes",
+		NS + "#retract-items",
+		NS + "#retrieve-affiliations",
+		NS + "#retrieve-items",
+		NS + "#multi-items",
+	}
 }
 
 // Register installs the service with the router: the pubsub and
@@ -47,7 +49,7 @@ func (s *Service) Register(r *router.Router) {
 	r.HandleIQ(router.TargetAccount, NS, s.handle)
 	r.HandleIQ(router.TargetAccount, NSOwner, s.handleOwner)
 	r.AddIdentity(router.TargetAccount, router.Identity{Category: "pubsub", Type: "pep"})
-	for _, f := range Features {
+	for _, f := range Features() {
 		r.AddFeature(router.TargetAccount, f)
 	}
 	r.AddNodes(router.TargetAccount, discoNodes{s})
