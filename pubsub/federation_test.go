@@ -5,6 +5,7 @@ import (
 
 	"parley/internal/testutil"
 	"parley/pubsub"
+	"parley/stanza"
 )
 
 // TestFederatedNotifications: a contact on another server gets the last
@@ -48,6 +49,10 @@ func TestFederatedNotifications(t *testing.T) {
 
 	// Once bob's resource is gone, nothing more is sent to it.
 	b.Send("<presence type='unavailable'/>")
+	// Once alice sees it, her server has forgotten the resource.
+	a.Expect(func(el *stanza.Element) bool {
+		return el.Local == "presence" && el.From() == b.JID && el.Type() == "unavailable"
+	})
 	b.Drain()
 	publish(a, "", node, "3", "<entry xmlns='urn:test'/>", "")
 	b.ExpectNone(isEvent(alice, node), quiet)
