@@ -145,6 +145,9 @@ func TestGoAPI(t *testing.T) {
 	if _, err := svc.Publish(ctx, owner, "urn:xmpp:bookmarks:1", "", conf, pubsub.PublishOptions{"pubsub#access_model": {"open"}}); err == nil {
 		t.Error("mismatched options accepted")
 	}
+	if _, err := svc.Publish(ctx, jid.MustParse("someone@elsewhere.test"), "urn:x", "", conf, nil); err == nil {
+		t.Error("published for an account of another server")
+	}
 	// A client's publish is observed too.
 	publish(a, "", "urn:xmpp:bookmarks:1", "other@muc.test", "<conference xmlns='urn:xmpp:bookmarks:1'/>", "")
 	its, err := svc.Items(ctx, owner, "urn:xmpp:bookmarks:1", nil, 0)

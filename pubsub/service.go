@@ -180,6 +180,9 @@ func (o PublishOptions) form() *stanza.Element {
 // Options configure a node it creates and are preconditions on an
 // existing one: a mismatch is a conflict stanza.Error.
 func (s *Service) Publish(ctx context.Context, owner jid.JID, nodeName, id string, payload *stanza.Element, opts PublishOptions) (string, error) {
+	if owner.Localpart() == "" || !s.r.Serves(owner.Domainpart()) {
+		return "", fmt.Errorf("publish to %s: not an account of this server", owner.Bare())
+	}
 	return s.publish(ctx, owner.Bare(), owner.Bare(), nodeName, id, payload, opts.form())
 }
 
