@@ -207,6 +207,7 @@ func (b *bench) loginAll(ctx context.Context, p *pool, idx []int, kind string, s
 			cancel()
 			return
 		}
+		s.kind = kind
 		out[k] = s
 		p.start(s, h)
 	})

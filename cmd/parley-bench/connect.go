@@ -307,6 +307,9 @@ type loginSteps struct {
 	presence bool // send initial presence
 	carbons  bool // enable message carbons (XEP-0280)
 	sm       bool // enable stream management (XEP-0198) and ack the server's requests
+	// caps: the initial presence advertises these capabilities
+	// (XEP-0115), and the session answers disco#info with them.
+	caps *capsProfile
 }
 
 // login connects user i with resource and runs the steps; the returned
@@ -357,7 +360,11 @@ func (c *connector) login(ctx context.Context, i int, resource string, steps log
 		}
 	}
 	if steps.presence {
-		if err := s.writeString("<presence/>"); err != nil {
+		pres := "<presence/>"
+		if steps.caps != nil {
+			s.caps, pres = steps.caps, steps.caps.presence
+		}
+		if err := s.writeString(pres); err != nil {
 			return fail("presence", err)
 		}
 	}

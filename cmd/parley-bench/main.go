@@ -1,10 +1,10 @@
 // Command parley-bench is a load generator for XMPP servers: it drives a
 // server's client port (STARTTLS), or its XMPP over WebSocket endpoint,
 // with many raw-XML sessions (SCRAM or PLAIN, bind) through one scenario
-// — login, idle, chat, muc, presence, resume or reconnect (legacy SASL,
-// SASL2 and FAST logins side by side) — and prints one JSON line of
-// results, including the server's CPU and memory read from /proc when
-// given its process id.
+// — login, idle, chat, muc, presence, pep (personal eventing fan-out),
+// resume or reconnect (legacy SASL, SASL2 and FAST logins side by side)
+// — and prints one JSON line of results, including the server's CPU and
+// memory read from /proc when given its process id.
 package main
 
 import (
@@ -108,6 +108,8 @@ func (b *bench) run(ctx context.Context, args []string) (*record, error) {
 		return b.resume(ctx)
 	case "reconnect":
 		return b.reconnect(ctx)
+	case "pep":
+		return b.pep(ctx)
 	default:
 		return b.presence(ctx)
 	}
@@ -139,6 +141,8 @@ func (b *bench) accountsNeeded() int {
 		return 2 * o.pairs
 	case "muc":
 		return o.rooms * o.roomSize
+	case "pep":
+		return o.firstUser - 1 + o.publishers + o.contacts
 	}
 	return o.users
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // scenarioNames lists the names accepted as the positional argument.
-const scenarioNames = "login, idle, chat, muc, presence, resume, reconnect"
+const scenarioNames = "login, idle, chat, muc, presence, pep, resume, reconnect"
 
 // Transports (-transport).
 const (
@@ -58,6 +58,10 @@ type options struct {
 
 	contacts int
 
+	publishers int // pep: accounts that publish
+	quiet      int // pep: resources per contact whose capabilities lack +notify
+	firstUser  int // pep: number of the first account used
+
 	rounds    int  // reconnect: rounds of the three kinds, alternating
 	tlsResume bool // resume TLS sessions (tickets) across connections
 }
@@ -95,11 +99,11 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.conns, "conns", 1000, "idle: connections held; resume: sessions cut and resumed at once")
 
 	fs.IntVar(&o.pairs, "pairs", 50, "chat: sender/receiver pairs")
-	fs.StringVar(&o.window, "window", "", "chat, muc: outstanding messages per sender (default 10); presence: login spread (default 2s)")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "chat, muc: measured time")
-	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "chat, muc: unmeasured time before it")
-	fs.IntVar(&o.size, "size", 100, "chat, muc: body bytes")
-	fs.Float64Var(&o.rate, "rate", 0, "chat, muc: total target messages/s, paced (0: closed loop)")
+	fs.StringVar(&o.window, "window", "", "chat, muc, pep: outstanding messages (pep: publishes) per sender (default 10); presence: login spread (default 2s)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "chat, muc, pep: measured time")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "chat, muc, pep: unmeasured time before it")
+	fs.IntVar(&o.size, "size", 100, "chat, muc: body bytes; pep: bytes of the text in each item")
+	fs.Float64Var(&o.rate, "rate", 0, "chat, muc: total target messages/s; pep: publishes/s; paced (0: closed loop)")
 	fs.BoolVar(&o.carbons, "carbons", false, "chat: every session enables message carbons (XEP-0280), and each user has a second session that receives the copies")
 	fs.BoolVar(&o.sm, "sm", false, "chat: every session enables stream management (XEP-0198), acks the server's requests, and senders request an ack with each write")
 
@@ -108,7 +112,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.rooms, "rooms", 1, "muc: rooms")
 	fs.IntVar(&o.senders, "senders", 1, "muc: senders per room")
 
-	fs.IntVar(&o.contacts, "contacts", 20, "presence: contacts per user")
+	fs.IntVar(&o.contacts, "contacts", 0, "presence: contacts per user (default 20); pep: contacts of every publisher (default 100)")
+	fs.IntVar(&o.publishers, "publishers", 10, "pep: publishing accounts, all with the same contacts")
+	fs.IntVar(&o.quiet, "quiet-resources", 0, "pep: further resources per contact whose capabilities lack the node's +notify")
+	fs.IntVar(&o.firstUser, "first-user", 1, "pep: the publishers are the accounts from this number on, their contacts the ones after them")
 	fs.IntVar(&o.rounds, "rounds", 5, "reconnect: rounds, each with logins/rounds logins of every kind in turn")
 	fs.BoolVar(&o.tlsResume, "tls-resume", false, "resume TLS sessions with tickets from earlier connections, as reconnecting clients do")
 
@@ -180,7 +187,7 @@ func (o *options) check() error {
 		if o.conns < 1 || o.users < 1 {
 			return usagef("-conns and -users must be positive")
 		}
-	case "chat", "muc":
+	case "chat", "muc", "pep":
 		n, err := windowCount(o.window)
 		if err != nil {
 			return err
@@ -194,7 +201,18 @@ func (o *options) check() error {
 		case o.scenario == "muc" && (o.rooms < 1 || o.roomSize < 1 || o.senders < 1 || o.senders > o.roomSize):
 			return usagef("-rooms and -room-size must be positive, -senders between 1 and -room-size")
 		}
+		if o.scenario == "pep" {
+			if o.contacts == 0 {
+				o.contacts = 100
+			}
+			if o.publishers < 1 || o.contacts < 1 || o.quiet < 0 || o.firstUser < 1 {
+				return usagef("pep needs positive -publishers, -contacts and -first-user, and -quiet-resources not negative")
+			}
+		}
 	case "presence":
+		if o.contacts == 0 {
+			o.contacts = 20
+		}
 		d, err := windowDuration(o.window)
 		if err != nil {
 			return err

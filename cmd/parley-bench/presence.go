@@ -31,7 +31,11 @@ type watcher struct {
 // answer and a broadcast cross.
 func (b *bench) presence(ctx context.Context) (*record, error) {
 	o := b.o
-	if err := b.setupRosters(ctx); err != nil {
+	idx := make([]int, o.users)
+	for i := range idx {
+		idx[i] = i + 1
+	}
+	if err := b.setupRosters(ctx, idx, func(i int) []int { return contactsOf(i, o.users, o.contacts) }); err != nil {
 		return nil, fmt.Errorf("roster setup: %w", err)
 	}
 	// Let the server finish ending the setup sessions.

@@ -65,20 +65,24 @@ func (st *rosterState) missingLocked() []string {
 	return out
 }
 
-// setupRosters makes every user's contacts mutual ("both") subscriptions
-// through the protocol: roster set and subscribe from both sides, with
-// every subscription request approved. Users whose rosters are already
-// complete send nothing, so a second run only checks.
-func (b *bench) setupRosters(ctx context.Context) error {
+// setupRosters makes the contacts of each of the users idx mutual
+// ("both") subscriptions through the protocol: roster set and subscribe
+// from both sides, with every subscription request approved. contacts
+// must be symmetric (j in contacts(i) exactly when i is in contacts(j))
+// and stay within idx. Users whose rosters are already complete send
+// nothing, so a second run only checks.
+func (b *bench) setupRosters(ctx context.Context, idx []int, contacts func(i int) []int) error {
 	o := b.o
 	bare := func(i int) string { return o.user(i) + "@" + o.domain }
-	complete := newCountdown(o.users)
-	states := make([]*rosterState, o.users+1)
-	for i := 1; i <= o.users; i++ {
+	complete := newCountdown(len(idx))
+	states := make(map[int]*rosterState, len(idx))
+	want := 0
+	for _, i := range idx {
 		st := &rosterState{want: make(map[string]bool), sub: make(map[string]string), done: complete.done}
-		for _, c := range contactsOf(i, o.users, o.contacts) {
+		for _, c := range contacts(i) {
 			st.want[bare(c)] = true
 		}
+		want = max(want, len(st.want))
 		states[i] = st
 	}
 	h := func(s *session, name, raw []byte) {
@@ -92,10 +96,6 @@ func (b *bench) setupRosters(ctx context.Context) error {
 				states[s.index].update(raw)
 			}
 		}
-	}
-	idx := make([]int, o.users)
-	for i := range idx {
-		idx[i] = i + 1
 	}
 	p := &pool{b: b}
 	defer p.closeAll()
@@ -135,12 +135,12 @@ func (b *bench) setupRosters(ctx context.Context) error {
 		return err
 	}
 	incomplete := 0
-	for _, st := range states[1:] {
+	for _, st := range states {
 		if len(st.missing()) > 0 {
 			incomplete++
 		}
 	}
-	b.logf("roster setup: %d of %d users lack mutual subscriptions with their %d contacts", incomplete, o.users, len(contactsOf(1, o.users, o.contacts)))
+	b.logf("roster setup: %d of %d users lack mutual subscriptions with their (up to) %d contacts", incomplete, len(idx), want)
 	err = each(func(s *session) error {
 		st := states[s.index]
 		for _, c := range st.missing() {

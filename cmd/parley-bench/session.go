@@ -33,7 +33,9 @@ type session struct {
 	wmu    sync.Mutex
 	jid    string // full JID after bind
 	bare   string
-	index  int // user number, from 1
+	index  int          // user number, from 1
+	kind   string       // what the scenario uses the session for (loginAll's kind)
+	caps   *capsProfile // answers disco#info with it, when set
 	closed atomic.Bool
 
 	mu    sync.Mutex
@@ -221,7 +223,8 @@ func (s *session) readLoop(h handler) error {
 }
 
 // answer replies to a request from the server: an empty result for
-// pings (XEP-0199) and roster pushes (RFC 6121 §2.1.6), and
+// pings (XEP-0199) and roster pushes (RFC 6121 §2.1.6), the session's
+// capabilities for disco#info when it advertises some (XEP-0115), and
 // service-unavailable for anything else.
 func (s *session) answer(raw []byte) error {
 	id := attrString(raw, "id")
@@ -232,7 +235,11 @@ func (s *session) answer(raw []byte) error {
 	end, _ := tagEnd(raw)
 	payload := raw[end:]
 	var reply string
+	if s.caps != nil {
+		reply = s.caps.discoInfoReply(raw, payload, id, to)
+	}
 	switch {
+	case reply != "":
 	case bytes.Contains(payload, []byte("urn:xmpp:ping")),
 		bytes.Contains(payload, []byte("jabber:iq:roster")):
 		reply = "<iq type='result' id='" + escape(id) + "'" + to + "/>"

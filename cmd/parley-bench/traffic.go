@@ -76,15 +76,27 @@ func (t *traffic) build(dst []byte, tmpl *template, sender, seq int, ts time.Dur
 // number, or false for other messages.
 func (t *traffic) received(raw []byte) (sender, seq int, ok bool) {
 	body, found := childText(raw, "body")
-	if !found || !bytes.HasPrefix(body, t.marker) {
+	if !found {
 		return 0, 0, false
 	}
-	rest := body[len(t.marker):]
+	sender, seq, _, ok = t.stamped(body)
+	return sender, seq, ok
+}
+
+// stamped handles a text that the generator stamped ("pb TAG SENDER SEQ
+// SENT_NS ..."): one sent in the measured window is a delivery, recorded
+// with its latency (measured reports whether it was). It returns false
+// for other texts.
+func (t *traffic) stamped(text []byte) (sender, seq int, measured, ok bool) {
+	if !bytes.HasPrefix(text, t.marker) {
+		return 0, 0, false, false
+	}
+	rest := text[len(t.marker):]
 	var v [3]int64
 	for i := range v {
 		n, r, ok := leadingInt(rest)
 		if !ok {
-			return 0, 0, false
+			return 0, 0, false, false
 		}
 		v[i], rest = n, r
 	}
@@ -92,8 +104,9 @@ func (t *traffic) received(raw []byte) (sender, seq int, ok bool) {
 	if ts >= t.from.Load() && ts < t.to.Load() {
 		t.delivered.Add(1)
 		t.lat.record(t.b.since() - time.Duration(ts))
+		measured = true
 	}
-	return int(v[0]), int(v[1]), true
+	return int(v[0]), int(v[1]), measured, true
 }
 
 // leadingInt parses decimal digits followed by a space.
