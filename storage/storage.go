@@ -140,6 +140,18 @@ type LastActivity interface {
 	SetLastActivity(ctx context.Context, user string, at time.Time, status string) error
 	// LastActivity returns the last logout; ErrNotFound if never recorded.
 	LastActivity(ctx context.Context, user string) (time.Time, string, error)
+	// SetLastActivities records several logouts at once, in one
+	// transaction where the backend has them, each replacing the user's
+	// earlier record. Logouts of users without an account are skipped,
+	// so that an account deleted meanwhile gets no record back.
+	SetLastActivities(ctx context.Context, logouts []Logout) error
+}
+
+// Logout is one user's last logout, as LastActivity stores it.
+type Logout struct {
+	User   string // bare JID
+	At     time.Time
+	Status string // status text of the last unavailable presence
 }
 
 // MUCRoom is the durable state of a persistent group-chat room

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"mellium.im/xmpp/jid"
 
 	"parley/module"
 	"parley/modules/internal/guard"
@@ -33,6 +34,8 @@ type activity struct {
 	store   Store
 	log     zerolog.Logger
 	started time.Time
+	// logouts batches the logout records; nil: each is stored at once.
+	logouts *logouts
 }
 
 // Register answers jabber:iq:last queries to served domains (uptime since
@@ -45,13 +48,21 @@ type activity struct {
 // an available resource, item-not-found if it never logged out. The
 // recorded status text is empty: by the time a resource is unbound its
 // unavailable presence, if any, has already cleared its state.
+// Each logout is stored as it happens.
 func Register(r *router.Router, store Store, log zerolog.Logger) {
-	m := &activity{r: r, store: store, log: log, started: time.Now()}
-	r.HandleIQ(router.TargetServer, NS, m.server)
-	r.HandleIQ(router.TargetAccount, NS, m.account)
-	r.AddFeature(router.TargetServer, NS)
-	r.AddFeature(router.TargetAccount, NS)
-	r.OnUnbind(m.unbound)
+	newActivity(r, store, log).register()
+}
+
+func newActivity(r *router.Router, store Store, log zerolog.Logger) *activity {
+	return &activity{r: r, store: store, log: log, started: time.Now()}
+}
+
+func (m *activity) register() {
+	m.r.HandleIQ(router.TargetServer, NS, m.server)
+	m.r.HandleIQ(router.TargetAccount, NS, m.account)
+	m.r.AddFeature(router.TargetServer, NS)
+	m.r.AddFeature(router.TargetAccount, NS)
+	m.r.OnUnbind(m.unbound)
 }
 
 func (m *activity) server(_ context.Context, iq *router.IQ) (*stanza.Element, error) {
@@ -77,7 +88,7 @@ func (m *activity) account(ctx context.Context, iq *router.IQ) (*stanza.Element,
 			return query(0, ""), nil
 		}
 	}
-	at, status, err := m.store.LastActivity(ctx, iq.To.String())
+	at, status, err := m.lastLogout(ctx, iq.To.String())
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, stanza.ErrText("item-not-found", "no recorded logout")
 	}
@@ -93,9 +104,25 @@ func (m *activity) unbound(ctx context.Context, res *router.Resource) {
 	if len(m.r.Resources(bare)) > 0 {
 		return
 	}
-	if err := m.store.SetLastActivity(ctx, bare, time.Now().UTC(), res.LastStatus()); err != nil {
+	at, status := time.Now().UTC(), res.LastStatus()
+	if m.logouts != nil {
+		m.logouts.note(ctx, storage.Logout{User: bare, At: at, Status: status})
+		return
+	}
+	if err := m.store.SetLastActivity(ctx, bare, at, status); err != nil {
 		m.log.Error().Err(err).Str("user", bare).Msg("record last activity failed")
 	}
+}
+
+// lastLogout returns user's last logout, from the batch not stored yet
+// if it is there.
+func (m *activity) lastLogout(ctx context.Context, user string) (time.Time, string, error) {
+	if m.logouts != nil {
+		if l, ok := m.logouts.get(user); ok {
+			return l.At, l.Status, nil
+		}
+	}
+	return m.store.LastActivity(ctx, user)
 }
 
 func query(d time.Duration, status string) *stanza.Element {
@@ -106,7 +133,13 @@ func query(d time.Duration, status string) *stanza.Element {
 // Spec declares Last Activity (XEP-0012) as a server module.
 func Spec() module.Spec {
 	return module.Spec{Name: "lastactivity", Setup: func(h *module.Host) (any, error) {
-		Register(h.Router, h.Store, h.Log)
+		m := newActivity(h.Router, h.Store, h.Log)
+		// Logouts are stored in batches: a server whose clients come
+		// and go makes one write per batch instead of one per logout.
+		m.logouts = newLogouts(h.Store, h.Log)
+		m.register()
+		h.Router.OnAccountDeleted(func(_ context.Context, bare jid.JID) { m.logouts.forget(bare.String()) })
+		h.Go(m.logouts.run)
 		return nil, nil
 	}}
 }

@@ -61,6 +61,35 @@ func (s *Store) SetLastActivity(ctx context.Context, user string, at time.Time, 
 	return nil
 }
 
+// SetLastActivities records several logouts in one transaction (one
+// sync to disk for all of them); logouts of users without an account are
+// skipped.
+func (s *Store) SetLastActivities(ctx context.Context, logouts []storage.Logout) error {
+	if len(logouts) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx,
+			`INSERT INTO last_activity (user, at, status)
+			 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM accounts WHERE user = ?1)
+			 ON CONFLICT (user) DO UPDATE SET at = excluded.at, status = excluded.status`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, l := range logouts {
+			if _, err := stmt.ExecContext(ctx, l.User, formatTime(l.At), l.Status); err != nil {
+				return fmt.Errorf("%s: %w", l.User, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set last activity of %d users: %w", len(logouts), err)
+	}
+	return nil
+}
+
 // LastActivity returns user's last logout time (UTC) and status;
 // storage.ErrNotFound if never recorded.
 func (s *Store) LastActivity(ctx context.Context, user string) (time.Time, string, error) {

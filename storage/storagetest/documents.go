@@ -66,3 +66,34 @@ func testLastActivity(t *testing.T, open Opener) {
 	}
 	checkErr(t, "other user's LastActivity", third(s.LastActivity(ctx, "bob@example.org")), storage.ErrNotFound)
 }
+
+func testLastActivities(t *testing.T, open Opener) {
+	s := newStore(t, open)
+	ctx := t.Context()
+	const alice, bob, carol = "alice@example.org", "bob@example.org", "carol@example.org"
+	must(t, s.CreateAccount(ctx, alice, nil))
+	must(t, s.CreateAccount(ctx, bob, nil))
+
+	must(t, s.SetLastActivities(ctx, nil))
+	must(t, s.SetLastActivity(ctx, bob, time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC), "old"))
+	t1 := time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC)
+	t2 := t1.Add(time.Minute)
+	must(t, s.SetLastActivities(ctx, []storage.Logout{
+		{User: alice, At: t1, Status: "first"},
+		{User: carol, At: t1, Status: "no account"},
+		{User: bob, At: t1, Status: ""},
+		{User: alice, At: t2, Status: "later"}, // the last of a user's wins
+	}))
+	for _, w := range []struct {
+		user   string
+		at     time.Time
+		status string
+	}{{alice, t2, "later"}, {bob, t1, ""}} {
+		at, status, err := s.LastActivity(ctx, w.user)
+		must(t, err)
+		if !at.Equal(w.at) || status != w.status {
+			t.Errorf("LastActivity(%s) = %v, %q; want %v, %q", w.user, at, status, w.at, w.status)
+		}
+	}
+	checkErr(t, "LastActivity of a user without an account", third(s.LastActivity(ctx, carol)), storage.ErrNotFound)
+}

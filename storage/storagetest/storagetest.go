@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"Offline", testOffline},
 		{"Documents", testDocuments},
 		{"LastActivity", testLastActivity},
+		{"LastActivities", testLastActivities},
 		{"MUC", testMUC},
 		{"Archives", testArchives},
 		{"FastTokens", testFastTokens},
