@@ -289,7 +289,10 @@ func (c *BOSHConn) Close() error {
 
 // Abandon stops sending requests without ending the session, as a
 // client whose network went away, and returns the session id and the rid
-// of the next request, for requests made by hand.
+// of the next request, for requests made by hand. It first waits until
+// every request it made was answered (held ones are, after the session's
+// wait), so that the server has taken each of them and requests made by
+// hand meet a known window.
 func (c *BOSHConn) Abandon() (sid string, nextRID uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -298,6 +301,16 @@ func (c *BOSHConn) Abandon() (sid string, nextRID uint64) {
 		c.readErr = errors.New("abandoned")
 	}
 	c.cond.Broadcast()
+	deadline := time.Now().Add(time.Duration(c.wait)*time.Second + Timeout)
+	timer := time.AfterFunc(time.Until(deadline), func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer timer.Stop()
+	for c.outstanding > 0 && time.Now().Before(deadline) {
+		c.cond.Wait()
+	}
 	return c.SID, c.rid + 1
 }
 
