@@ -26,7 +26,7 @@ const (
 
 // maxItems are the choices of how many online users to list; "none"
 // lists them all (as XEP-0133's max_items).
-var maxItems = []string{"25", "50", "75", "100", "150", "200", "none"}
+func maxItems() []string { return []string{"25", "50", "75", "100", "150", "200", "none"} }
 
 // Spec declares the status commands as a server module.
 func Spec() module.Spec {
@@ -120,7 +120,7 @@ func (s *status) countForm(_ context.Context, sess *adhoc.Session) (*stanza.Elem
 	)
 	max := dataform.Field("max_items", "list-single", "Maximum number of users", "100")
 	var options []string
-	for _, m := range maxItems {
+	for _, m := range maxItems() {
 		options = append(options, m, m)
 	}
 	form.Append(dataform.WithOptions(max, options...))
@@ -128,8 +128,8 @@ func (s *status) countForm(_ context.Context, sess *adhoc.Session) (*stanza.Elem
 }
 
 func checkMaxItems(_ context.Context, _ *adhoc.Session, f dataform.Form) error {
-	if m, ok := f.Value("max_items"); ok && !slices.Contains(maxItems, m) {
-		return adhoc.BadPayload(fmt.Sprintf("max_items %q is not one of %s", m, strings.Join(maxItems, ", ")))
+	if m, ok := f.Value("max_items"); ok && !slices.Contains(maxItems(), m) {
+		return adhoc.BadPayload(fmt.Sprintf("max_items %q is not one of %s", m, strings.Join(maxItems(), ", ")))
 	}
 	return nil
 }
