@@ -58,6 +58,8 @@ type Event struct {
 	Node      string
 	Item      Item // only Item.ID for a retraction
 	Retracted bool
+	// Created reports that the publish created the node.
+	Created bool
 }
 
 // Observer is called after an item is published or retracted, once the
@@ -200,8 +202,10 @@ func (s *Service) publish(ctx context.Context, owner, publisher jid.JID, name, i
 	unlock := s.lock(owner.String())
 	n, err := s.loadNode(ctx, owner, name)
 	var se stanza.Error
+	created := false
 	switch {
 	case errors.As(err, &se) && se.Condition == "item-not-found":
+		created = true
 		cfg := DefaultConfig()
 		if opts != nil {
 			if err := cfg.applyForm(opts, FormPublishOptions); err != nil {
@@ -242,7 +246,7 @@ func (s *Service) publish(ctx context.Context, owner, publisher jid.JID, name, i
 	item := Item{ID: id, Payload: payload, Publisher: it.Publisher, Stamp: it.Stamp}
 	s.notify(ctx, owner, n, s.itemsEvent(n, item, false))
 	for _, o := range s.observers {
-		o(ctx, Event{Owner: owner, Node: name, Item: item})
+		o(ctx, Event{Owner: owner, Node: name, Item: item, Created: created})
 	}
 	return id, nil
 }

@@ -2,7 +2,9 @@ package server
 
 import (
 	"parley/module"
+	"parley/modules/avatarconv"
 	"parley/modules/blocking"
+	"parley/modules/bookmarkconv"
 	"parley/modules/carbons"
 	"parley/modules/contact"
 	"parley/modules/disco"
@@ -47,6 +49,8 @@ func modules() []module.Spec {
 		vcard.Spec(),
 		private.Spec(),
 		pep.Spec(),
+		bookmarkconv.Spec(),
+		avatarconv.Spec(),
 		push.Spec(),
 		muc.Spec(),
 		upload.Spec(),

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 
+	"mellium.im/xmpp/jid"
+
 	"parley/module"
 	"parley/router"
 	"parley/stanza"
@@ -29,18 +31,68 @@ const kind = "vcard"
 // gets an empty <vCard/> and anyone else item-not-found (XEP-0054 §3.1,
 // §3.3). A set replaces the vCard (an empty one deletes it), only from the
 // account itself (forbidden otherwise); a vCard larger than MaxSize is
-// refused with policy-violation.
-func Register(r *router.Router, docs storage.Documents) {
-	h := handler{docs: docs}
+// refused with policy-violation. It returns the Store, for modules that
+// build on vCards.
+func Register(r *router.Router, docs storage.Documents) *Store {
+	h := &Store{docs: docs}
 	r.HandleIQ(router.TargetAccount, NS, h.handle)
 	r.AddFeature(router.TargetServer, NS)
+	return h
 }
 
-type handler struct {
-	docs storage.Documents
+// Observer is told of the vCard an account stored through a client's set
+// (an empty <vCard/> when it deleted it), on the goroutine of the
+// request, before the client is answered.
+type Observer func(ctx context.Context, user jid.JID, card *stanza.Element)
+
+// Store holds the vCards of every local account.
+type Store struct {
+	docs      storage.Documents
+	observers []Observer
 }
 
-func (h handler) handle(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
+// Observe registers f to be called after every vCard a client stores.
+// Observers are registered while the server is set up. Writes through
+// Put are not observed.
+func (h *Store) Observe(f Observer) { h.observers = append(h.observers, f) }
+
+// Get returns user's vCard, or nil when none is stored.
+func (h *Store) Get(ctx context.Context, user jid.JID) (*stanza.Element, error) {
+	data, err := h.docs.Document(ctx, user.Bare().String(), kind, "")
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vCard of %s: %w", user.Bare(), err)
+	}
+	card, err := stanza.ParseBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("stored vCard of %s: %w", user.Bare(), err)
+	}
+	return card, nil
+}
+
+// Put replaces user's vCard (an empty one deletes it) as the server
+// does on the account's behalf: observers are not told, and MaxSize,
+// which bounds what clients store, does not apply.
+func (h *Store) Put(ctx context.Context, user jid.JID, card *stanza.Element) error {
+	bare := user.Bare().String()
+	var err error
+	if len(card.Elements()) == 0 {
+		err = h.docs.DeleteDocument(ctx, bare, kind, "")
+		if errors.Is(err, storage.ErrNotFound) {
+			err = nil
+		}
+	} else {
+		err = h.docs.PutDocument(ctx, bare, kind, "", card.Bytes())
+	}
+	if err != nil {
+		return fmt.Errorf("store vCard of %s: %w", bare, err)
+	}
+	return nil
+}
+
+func (h *Store) handle(ctx context.Context, iq *router.IQ) (*stanza.Element, error) {
 	if iq.Payload.Local != "vCard" {
 		return nil, stanza.ErrText("feature-not-implemented", fmt.Sprintf("unknown element <%s/> in %s", iq.Payload.Local, NS))
 	}
@@ -49,7 +101,13 @@ func (h handler) handle(ctx context.Context, iq *router.IQ) (*stanza.Element, er
 		if !iq.Own() {
 			return nil, stanza.ErrText("forbidden", "only the account itself may change its vCard")
 		}
-		return nil, h.put(ctx, user, iq.Payload)
+		if err := h.put(ctx, user, iq.Payload); err != nil {
+			return nil, err
+		}
+		for _, f := range h.observers {
+			f(ctx, iq.To, iq.Payload)
+		}
+		return nil, nil
 	}
 	data, err := h.docs.Document(ctx, user, kind, "")
 	if errors.Is(err, storage.ErrNotFound) {
@@ -68,7 +126,7 @@ func (h handler) handle(ctx context.Context, iq *router.IQ) (*stanza.Element, er
 	return card, nil
 }
 
-func (h handler) put(ctx context.Context, user string, card *stanza.Element) error {
+func (h *Store) put(ctx context.Context, user string, card *stanza.Element) error {
 	if len(card.Elements()) == 0 {
 		return h.docs.DeleteDocument(ctx, user, kind, "")
 	}
@@ -79,10 +137,14 @@ func (h handler) put(ctx context.Context, user string, card *stanza.Element) err
 	return h.docs.PutDocument(ctx, user, kind, "", data)
 }
 
-// Spec declares vcard-temp (XEP-0054) as a server module.
+// Name is the module's name, under which module.Host.Instance finds its
+// *Store.
+const Name = "vcard"
+
+// Spec declares vcard-temp (XEP-0054) as a server module; its instance
+// is the *Store.
 func Spec() module.Spec {
-	return module.Spec{Name: "vcard", Setup: func(h *module.Host) (any, error) {
-		Register(h.Router, h.Store)
-		return nil, nil
+	return module.Spec{Name: Name, Setup: func(h *module.Host) (any, error) {
+		return Register(h.Router, h.Store), nil
 	}}
 }
