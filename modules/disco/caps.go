@@ -1,13 +1,9 @@
 package disco
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
-	"sort"
-	"strings"
 	"sync"
 
-	"parley/dataform"
+	"parley/entitycaps"
 	"parley/router"
 	"parley/stanza"
 )
@@ -42,84 +38,39 @@ func (d *Disco) capsNode() string {
 	return CapsNode + "#" + d.caps.ver
 }
 
-// CapsVer computes the XEP-0115 §5.1 verification string of identities
-// and features, with SHA-1: identities sorted by category, type, language
-// and name, then features sorted, each followed by '<', hashed and
-// base64-encoded. Duplicate features count once. Extended information
-// forms (XEP-0128) follow (§5.4): sorted by FORM_TYPE, each its FORM_TYPE
-// then its other fields sorted by var, each var followed by its sorted
-// values.
+// CapsVer computes the XEP-0115 §5.1 verification string of identities,
+// features and extended information forms (XEP-0128, §5.4) with the same
+// code that verifies clients' capabilities (entitycaps.Ver). Duplicate
+// identities and features count once. It returns "" for forms that
+// cannot be hashed (two of one FORM_TYPE).
 func CapsVer(ids []router.Identity, features []string, forms ...*stanza.Element) string {
-	ids = append([]router.Identity(nil), ids...)
-	sort.Slice(ids, func(i, j int) bool {
-		a, b := ids[i], ids[j]
-		if a.Category != b.Category {
-			return a.Category < b.Category
-		}
-		if a.Type != b.Type {
-			return a.Type < b.Type
-		}
-		return a.Name < b.Name
-	})
-	features = append([]string(nil), features...)
-	sort.Strings(features)
-	var s strings.Builder
+	q := stanza.New(entitycaps.NSDiscInfo, "query")
+	seenID := make(map[router.Identity]bool, len(ids))
 	for _, id := range ids {
-		// category/type/lang/name; parley's identities carry no language.
-		s.WriteString(id.Category + "/" + id.Type + "//" + id.Name + "<")
-	}
-	prev := ""
-	for i, f := range features {
-		if i > 0 && f == prev {
+		if seenID[id] {
 			continue
 		}
-		prev = f
-		s.WriteString(f + "<")
-	}
-	writeCapsForms(&s, forms)
-	sum := sha1.Sum([]byte(s.String()))
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// writeCapsForms appends the extended information forms to the
-// verification string (XEP-0115 §5.4 step 3.7 and following).
-func writeCapsForms(s *strings.Builder, forms []*stanza.Element) {
-	type field struct {
-		name   string
-		values []string
-	}
-	type form struct {
-		formType string
-		fields   []field
-	}
-	var fs []form
-	for _, x := range forms {
-		var f form
-		for _, fl := range x.ChildrenNamed(dataform.NS, "field") {
-			var vals []string
-			for _, v := range fl.ChildrenNamed(dataform.NS, "value") {
-				vals = append(vals, v.Text())
-			}
-			if fl.Attr("var") == "FORM_TYPE" {
-				if len(vals) > 0 {
-					f.formType = vals[0]
-				}
-				continue
-			}
-			sort.Strings(vals)
-			f.fields = append(f.fields, field{fl.Attr("var"), vals})
+		seenID[id] = true
+		el := stanza.New(entitycaps.NSDiscInfo, "identity", "category", id.Category, "type", id.Type)
+		if id.Name != "" {
+			el.SetAttr("name", id.Name)
 		}
-		sort.Slice(f.fields, func(i, j int) bool { return f.fields[i].name < f.fields[j].name })
-		fs = append(fs, f)
+		q.Append(el)
 	}
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].formType < fs[j].formType })
-	for _, f := range fs {
-		s.WriteString(f.formType + "<")
-		for _, fl := range f.fields {
-			s.WriteString(fl.name + "<")
-			for _, v := range fl.values {
-				s.WriteString(v + "<")
-			}
+	seen := make(map[string]bool, len(features))
+	for _, f := range features {
+		if seen[f] {
+			continue
 		}
+		seen[f] = true
+		q.Append(stanza.New(entitycaps.NSDiscInfo, "feature", "var", f))
 	}
+	for _, f := range forms {
+		q.Append(f)
+	}
+	ver, err := entitycaps.Ver(q)
+	if err != nil {
+		return ""
+	}
+	return ver
 }
