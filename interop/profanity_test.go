@@ -23,7 +23,11 @@ type terminal struct {
 // server (socket), with env added to its environment.
 func startTerminal(t *testing.T, env []string, command string) *terminal {
 	t.Helper()
-	tm := &terminal{t: t, tmux: testutil.RequireTool(t, "tmux", "tmux"), socket: "parley-test-" + filepath.Base(filepath.Dir(t.TempDir()))}
+	// Named after the test's temporary directory, unique across
+	// overlapping test runs, and the test's own subdirectory, unique
+	// among the terminals of one test.
+	dir := t.TempDir()
+	tm := &terminal{t: t, tmux: testutil.RequireTool(t, "tmux", "tmux"), socket: "parley-test-" + filepath.Base(filepath.Dir(dir)) + "-" + filepath.Base(dir)}
 	args := []string{"-L", tm.socket, "new-session", "-d", "-s", "main", "-x", "200", "-y", "50"}
 	for _, e := range env {
 		args = append(args, "-e", e)
