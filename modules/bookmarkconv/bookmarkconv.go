@@ -19,7 +19,8 @@
 //   - When a client publishes the XEP-0048 node, the list replaces the
 //     XEP-0402 node's items as a private storage set does, unless the
 //     publish created the node: a client that found no such node knew no
-//     bookmarks to remove, so its list is added to the others.
+//     bookmarks to remove, so its list is added to the others. Retracting
+//     its item empties the list.
 //
 // Names, autojoin, nicknames, passwords and extension elements carry
 // over. What the bridge changes itself is not bridged back, so nothing
@@ -108,10 +109,14 @@ func legacyOptions() pubsub.PublishOptions {
 
 // privateStored follows a client's private storage set of bookmarks.
 func (b *Bridge) privateStored(ctx context.Context, user jid.JID, stored *stanza.Element) {
+	list := stored.Child(NSLegacy, "storage")
+	if list == nil {
+		return // not a bookmarks list
+	}
 	user = user.Bare()
 	ctx = context.WithValue(ctx, bridgingKey{}, true)
 	defer b.lock(user)()
-	confs, _ := splitLegacy(stored.Child(NSLegacy, "storage"))
+	confs, _ := splitLegacy(list)
 	if err := b.syncNative(ctx, user, confs, true); err != nil {
 		b.log.Warn().Err(err).Str("user", user.String()).Msg("bookmarks from private storage not converted")
 		return
@@ -147,7 +152,7 @@ func (b *Bridge) published(ctx context.Context, ev pubsub.Event) {
 		return
 	}
 	if err := b.priv.Put(ctx, user, NSLegacy, legacyStorage(confs, others)); err != nil {
-		b.log.Error().Err(err).Msg("bookmarks: private storage not updated")
+		b.log.Error().Err(err).Str("user", user.String()).Msg("bookmarks: private storage not updated")
 		return
 	}
 	if err := b.rewriteLegacy(ctx, user, false); err != nil {

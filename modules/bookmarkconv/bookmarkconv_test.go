@@ -225,6 +225,13 @@ func TestPrivateToPEP(t *testing.T) {
 	if got := items(t, a, bookmarkconv.NodeNative); len(got) != 1 || !strings.Contains(got[0], "name='Tea time'") {
 		t.Errorf("XEP-0402 items after the change: %v", got)
 	}
+	// Something else in the namespace is no list: the node stays.
+	if res := a.IQ("<iq type='set'><query xmlns='jabber:iq:private'><other xmlns='storage:bookmarks'/></query></iq>"); res.Type() != "result" {
+		t.Fatalf("private set: %s", res)
+	}
+	if got := items(t, a, bookmarkconv.NodeNative); len(got) != 1 {
+		t.Errorf("XEP-0402 items after storing no list: %v", got)
+	}
 	// An empty list empties the node.
 	setPrivate(t, a, "")
 	if got := items(t, a, bookmarkconv.NodeNative); len(got) != 0 {
@@ -287,6 +294,17 @@ func TestPEPToPrivate(t *testing.T) {
 	want = storage("<conference jid='old@muc.example' name='Old' autojoin='true'><nick>al</nick></conference><url name='Home' url='https://example.org/'/>")
 	if got := getPrivate(t, a); got != want {
 		t.Errorf("private storage after the XEP-0048 publish:\n%s\nwant\n%s", got, want)
+	}
+	// Retracting the XEP-0048 list leaves no bookmarks.
+	if res := retract(a, bookmarkconv.NodeLegacy, "current"); res.Type() != "result" {
+		t.Fatalf("legacy retract: %s", res)
+	}
+	if got := items(t, a, bookmarkconv.NodeNative); len(got) != 0 {
+		t.Errorf("XEP-0402 items after the XEP-0048 retraction: %v", got)
+	}
+	want = storage("")
+	if got := getPrivate(t, a); got != want {
+		t.Errorf("private storage after the XEP-0048 retraction:\n%s\nwant\n%s", got, want)
 	}
 }
 
