@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -32,9 +33,19 @@ func (s *Service) notify(ctx context.Context, owner jid.JID, n node, payload *st
 	s.send(ctx, owner, s.recipients(ctx, owner, n), payload)
 }
 
+// send delivers one notification of payload from owner to each of to.
+// The notifications share their <event/> element, which nothing changes
+// once built, and differ only in their addressee and id.
 func (s *Service) send(ctx context.Context, owner jid.JID, to []jid.JID, payload *stanza.Element) {
-	for _, full := range to {
-		s.r.Deliver(ctx, eventMessage(owner, full, payload, time.Time{}))
+	if len(to) == 0 {
+		return
+	}
+	from := owner.String()
+	event := stanza.New(NSEvent, "event").Append(payload)
+	base := newItemID() + "-"
+	for i, full := range to {
+		m := stanza.New("", "message", "from", from, "to", full.String(), "type", "headline", "id", base+strconv.Itoa(i))
+		s.r.Deliver(ctx, m.Append(event))
 	}
 }
 
@@ -64,49 +75,109 @@ func (s *Service) recipients(ctx context.Context, owner jid.JID, n node) []jid.J
 		}
 	}
 	local(owner.String())
-	items, _, err := s.store.Roster(ctx, owner.String())
+	view, err := s.rosterView(ctx, owner)
 	if err != nil {
 		s.log.Error().Err(err).Str("user", owner.String()).Msg("pep: roster for notifications")
 		return out
 	}
+	// The remote resources that sent the owner presence, by bare JID.
+	var remotes map[string][]jid.JID
 	s.mu.Lock()
-	remotes := s.remotes[owner.String()]
-	var remoteJIDs []string
-	for full := range remotes {
-		remoteJIDs = append(remoteJIDs, full)
+	for f := range s.remotes[owner.String()] {
+		if full, err := jid.Parse(f); err == nil {
+			if remotes == nil {
+				remotes = make(map[string][]jid.JID)
+			}
+			remotes[full.Bare().String()] = append(remotes[full.Bare().String()], full)
+		}
 	}
 	s.mu.Unlock()
-	inRoster := make(map[string]bool, len(items))
-	for _, it := range items {
-		inRoster[it.JID] = true
-	}
-	for _, m := range n.cfg.Members {
-		// Members beyond the roster: local ones only, the only ones
-		// whose resources the service knows without their presence.
-		if !inRoster[m] {
-			items = append(items, storage.RosterItem{JID: m})
+	contact := func(c rosterContact) {
+		if !notified(n.cfg, c.item) {
+			return
 		}
-	}
-	for _, it := range items {
-		if !notified(n.cfg, it) {
-			continue
+		if c.local {
+			local(c.item.JID)
+			return
 		}
-		contact, err := jid.Parse(it.JID)
-		if err != nil {
-			continue
-		}
-		if s.r.Serves(contact.Domainpart()) {
-			local(contact.String())
-			continue
-		}
-		for _, f := range remoteJIDs {
-			full, err := jid.Parse(f)
-			if err == nil && full.Bare().Equal(contact) && s.wants(full, feature) {
+		for _, full := range remotes[c.item.JID] {
+			if s.wants(full, feature) {
 				out = append(out, full)
 			}
 		}
 	}
+	for _, c := range view.contacts {
+		contact(c)
+	}
+	for _, m := range n.cfg.Members {
+		// Members beyond the roster: local ones only, the only ones
+		// whose resources the service knows without their presence.
+		if _, ok := view.index[m]; ok {
+			continue
+		}
+		if j, err := s.r.ParseJID(m); err == nil {
+			contact(rosterContact{item: storage.RosterItem{JID: j.Bare().String()}, local: s.r.Serves(j.Domainpart())})
+		}
+	}
 	return out
+}
+
+// rosterView is an account's roster as notifications need it, valid as
+// long as the roster keeps its version.
+type rosterView struct {
+	ver      int64
+	contacts []rosterContact
+	index    map[string]int // bare JID -> position in contacts
+}
+
+// rosterContact is one roster item and whether its contact is an
+// account of this server.
+type rosterContact struct {
+	item  storage.RosterItem
+	local bool
+}
+
+// maxRosterViews bounds the rosters kept for notifications.
+const maxRosterViews = 10000
+
+// rosterView returns owner's roster, read again from storage only when
+// its version changed since the last call: a publish costs one small
+// read instead of the whole roster's.
+func (s *Service) rosterView(ctx context.Context, owner jid.JID) (*rosterView, error) {
+	key := owner.String()
+	ver, err := s.store.RosterVersion(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	v := s.views[key]
+	s.mu.Unlock()
+	if v != nil && v.ver == ver {
+		return v, nil
+	}
+	items, ver, err := s.store.Roster(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	v = &rosterView{ver: ver, contacts: make([]rosterContact, 0, len(items)), index: make(map[string]int, len(items))}
+	for _, it := range items {
+		c, err := s.r.ParseJID(it.JID)
+		if err != nil {
+			continue
+		}
+		v.index[it.JID] = len(v.contacts)
+		v.contacts = append(v.contacts, rosterContact{item: it, local: s.r.Serves(c.Domainpart()) && c.Localpart() != ""})
+	}
+	s.mu.Lock()
+	if _, ok := s.views[key]; !ok && len(s.views) >= maxRosterViews {
+		for k := range s.views {
+			delete(s.views, k) // any: it is read again when needed
+			break
+		}
+	}
+	s.views[key] = v
+	s.mu.Unlock()
+	return v, nil
 }
 
 // wants reports whether full's capabilities include feature.
@@ -372,5 +443,6 @@ func (s *Service) accountDeleted(owner jid.JID) {
 	s.mu.Lock()
 	s.nRemote -= len(s.remotes[owner.String()])
 	delete(s.remotes, owner.String())
+	delete(s.views, owner.String())
 	s.mu.Unlock()
 }

@@ -498,3 +498,53 @@ func TestLimits(t *testing.T) {
 		t.Errorf("items after refusal: %v", ids)
 	}
 }
+
+// TestNotificationsFollowRoster: the contacts notified are those of the
+// owner's roster at the time of each publish, however the roster
+// changed since the last one (the service keeps the roster between
+// publishes while its version stays the same).
+func TestNotificationsFollowRoster(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	alice := srv.AddUser("alice", "pw")
+	bob := srv.AddUser("bob", "pw")
+	carol := srv.AddUser("carol", "pw")
+	srv.SetSubscription(alice, bob, "both")
+	srv.SetSubscription(bob, alice, "both")
+	srv.SetSubscription(carol, alice, "both")
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "desk")
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "laptop")
+	c := testutil.Login(t, srv.Addr, "carol", "pw", "phone")
+	online(t, a)
+	online(t, b, node)
+	online(t, c, node)
+	b.Drain()
+	c.Drain()
+
+	step := func(what string, id string, notified, not []*testutil.Client) {
+		t.Helper()
+		if res := publish(a, "", node, id, "<entry xmlns='urn:test'/>", ""); res.Type() != "result" {
+			t.Fatalf("%s: publish: %s", what, res)
+		}
+		for _, cl := range notified {
+			ev := cl.Expect(isEvent(alice, node))
+			if it := eventChild(ev).Child(pubsub.NSEvent, "item"); it == nil || it.Attr("id") != id {
+				t.Errorf("%s: %s got %s", what, cl.JID, ev)
+			}
+		}
+		for _, cl := range not {
+			cl.ExpectNone(isEvent(alice, node), quiet)
+		}
+	}
+	step("bob in the roster", "1", []*testutil.Client{b}, []*testutil.Client{c})
+	step("again", "2", []*testutil.Client{b}, []*testutil.Client{c})
+	// Alice approves carol's subscription in storage: the next publish
+	// reaches her.
+	srv.SetSubscription(alice, carol, "from")
+	step("carol added", "3", []*testutil.Client{b, c}, nil)
+	// Alice removes bob through the protocol.
+	if res := a.IQ("<iq type='set'><query xmlns='jabber:iq:roster'><item jid='" + bob + "' subscription='remove'/></query></iq>"); res.Type() != "result" {
+		t.Fatalf("roster remove: %s", res)
+	}
+	b.Drain()
+	step("bob removed", "4", []*testutil.Client{c}, []*testutil.Client{b})
+}

@@ -81,6 +81,7 @@ type Service struct {
 	mu      sync.Mutex
 	remotes map[string]map[string]*viewer // owner -> remote full JID -> state
 	nRemote int
+	views   map[string]*rosterView // owner -> roster, for notifications
 }
 
 // maxRemotes bounds the remote contact resources tracked across every
@@ -89,7 +90,7 @@ const maxRemotes = 200000
 
 // New returns the service. Register installs it with the router.
 func New(r *router.Router, store Store, limits Limits, log zerolog.Logger) *Service {
-	s := &Service{store: store, r: r, limits: limits, log: log, seed: maphash.MakeSeed(), remotes: make(map[string]map[string]*viewer)}
+	s := &Service{store: store, r: r, limits: limits, log: log, seed: maphash.MakeSeed(), remotes: make(map[string]map[string]*viewer), views: make(map[string]*rosterView)}
 	s.caps = entitycaps.New(func(ctx context.Context, el *stanza.Element) { r.Deliver(ctx, el) }, s.capsLearned, store, entitycaps.Limits{}, log)
 	return s
 }
