@@ -22,6 +22,10 @@
 //     bookmarks to remove, so its list is added to the others. Retracting
 //     its item empties the list.
 //
+// Bookmarks an account kept in private storage before the bridge existed
+// are converted when the account next comes online, if it has no
+// XEP-0402 node yet.
+//
 // Names, autojoin, nicknames, passwords and extension elements carry
 // over. What the bridge changes itself is not bridged back, so nothing
 // loops. If a client made the XEP-0402 node readable by others, the
@@ -69,15 +73,26 @@ type Bridge struct {
 
 	seed  maphash.Seed
 	locks [64]sync.Mutex // per account: one conversion at a time
+
+	mu      sync.Mutex
+	checked map[string]bool // bare JIDs with a bound resource whose stored bookmarks were looked at
 }
 
 // Register installs the bridge: it observes private storage and personal
 // eventing, and advertises XEP-0411 and XEP-0402's compatibility features
 // on accounts.
 func Register(r *router.Router, svc *pubsub.Service, priv *private.Storage, log zerolog.Logger) *Bridge {
-	b := &Bridge{svc: svc, priv: priv, log: log, seed: maphash.MakeSeed()}
+	b := &Bridge{svc: svc, priv: priv, log: log, seed: maphash.MakeSeed(), checked: make(map[string]bool)}
 	priv.Observe(NSLegacy, b.privateStored)
 	svc.Observe(b.published)
+	r.OnAvailable(b.available)
+	r.OnUnbind(func(_ context.Context, res *router.Resource) {
+		if len(r.Resources(res.Bare)) == 0 {
+			b.mu.Lock()
+			delete(b.checked, res.Bare)
+			b.mu.Unlock()
+		}
+	})
 	for _, f := range []string{FeatureConversion, FeatureCompat, FeatureCompatPEP} {
 		r.AddFeature(router.TargetAccount, f)
 	}
@@ -119,6 +134,43 @@ func (b *Bridge) privateStored(ctx context.Context, user jid.JID, stored *stanza
 	confs, _ := splitLegacy(list)
 	if err := b.syncNative(ctx, user, confs, true); err != nil {
 		b.log.Warn().Err(err).Str("user", user.String()).Msg("bookmarks from private storage not converted")
+		return
+	}
+	if err := b.rewriteLegacy(ctx, user, true); err != nil {
+		b.log.Warn().Err(err).Str("user", user.String()).Msg("bookmarks: XEP-0048 node not updated")
+	}
+}
+
+// available converts the bookmarks an account kept in private storage
+// before the bridge existed when one of its resources becomes available
+// and it has no XEP-0402 node yet (XEP-0411 §4), so that clients relying
+// on personal eventing find them. It looks once while the account has a
+// bound resource.
+func (b *Bridge) available(ctx context.Context, res *router.Resource) {
+	b.mu.Lock()
+	done := b.checked[res.Bare]
+	b.checked[res.Bare] = true
+	b.mu.Unlock()
+	if done {
+		return
+	}
+	user := res.JID.Bare()
+	stored, err := b.priv.Get(ctx, user, NSLegacy, "storage")
+	if err != nil {
+		b.log.Error().Err(err).Str("user", user.String()).Msg("bookmarks: private storage")
+		return
+	}
+	confs, _ := splitLegacy(stored.Child(NSLegacy, "storage"))
+	if len(confs) == 0 {
+		return
+	}
+	ctx = context.WithValue(ctx, bridgingKey{}, true)
+	defer b.lock(user)()
+	if _, err := b.svc.Items(ctx, user, NodeNative, nil, 1); !isCondition(err, "item-not-found") {
+		return // converted already, or unreadable
+	}
+	if err := b.syncNative(ctx, user, confs, false); err != nil {
+		b.log.Warn().Err(err).Str("user", user.String()).Msg("stored bookmarks not converted")
 		return
 	}
 	if err := b.rewriteLegacy(ctx, user, true); err != nil {

@@ -365,3 +365,43 @@ func TestDiscoFeatures(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredBeforehand: bookmarks in private storage from before the
+// bridge existed are converted when the account comes online.
+func TestStoredBeforehand(t *testing.T) {
+	srv := testutil.StartServer(t, "")
+	alice := srv.AddUser("alice", "pw")
+	bob := srv.AddUser("bob", "pw")
+	ctx := context.Background()
+	doc := "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='tea@muc.example' name='Tea'/></storage></query>"
+	for _, u := range []string{alice, bob} {
+		if err := srv.Store().PutDocument(ctx, u, "private", "storage:bookmarks", []byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Bob already has a XEP-0402 node: it is left as it is.
+	b := testutil.Login(t, srv.Addr, "bob", "pw", "phone")
+	if res := publish(b, bookmarkconv.NodeNative, "work@muc.example", "<conference xmlns='urn:xmpp:bookmarks:1'/>",
+		"<field var='pubsub#access_model'><value>whitelist</value></field><field var='pubsub#max_items'><value>max</value></field>"); res.Type() != "result" {
+		t.Fatalf("publish: %s", res)
+	}
+	b.Close()
+	if err := srv.Store().PutDocument(ctx, bob, "private", "storage:bookmarks", []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+
+	a := testutil.Login(t, srv.Addr, "alice", "pw", "desk")
+	if got := items(t, a, bookmarkconv.NodeNative); len(got) != 1 || got[0] != "item-not-found" {
+		t.Fatalf("converted before the account came online: %v", got)
+	}
+	a.Send("<presence/>")
+	want := []string{"tea@muc.example " + native("<conference xmlns='urn:xmpp:bookmarks:1' name='Tea'/>")}
+	if got := items(t, a, bookmarkconv.NodeNative); !slices.Equal(got, want) {
+		t.Errorf("XEP-0402 items once online: %v, want %v", got, want)
+	}
+	b = testutil.Login(t, srv.Addr, "bob", "pw", "phone")
+	b.Send("<presence/>")
+	if got := items(t, b, bookmarkconv.NodeNative); len(got) != 1 || !strings.HasPrefix(got[0], "work@muc.example ") {
+		t.Errorf("existing XEP-0402 node changed: %v", got)
+	}
+}
