@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -84,7 +83,14 @@ func (b *bench) pep(ctx context.Context) (*record, error) {
 	nc := o.contacts
 	seen := make([]atomic.Bool, o.publishers*nc) // (publisher, contact) pairs notified at least once
 	ready := newCountdown(o.publishers * nc)
-	var misdirected atomic.Int64
+	// have[c][pub] has bit seq set once contact c's +notify resource has
+	// the notification of publish seq: only that session's read loop
+	// touches it.
+	have := make([][][]uint64, nc)
+	for c := range have {
+		have[c] = make([][]uint64, o.publishers)
+	}
+	var misdirected, duplicates, probeErrors, shown atomic.Int64
 	var mu sync.Mutex                        // guards senders
 	senders := make([]*sender, o.publishers) // by publisher position
 	h := func(s *session, name, raw []byte) {
@@ -98,28 +104,56 @@ func (b *bench) pep(ctx context.Context) (*record, error) {
 			if !ok {
 				return
 			}
-			if s.kind != "n" {
-				if bytes.HasPrefix(text, t.marker) {
-					misdirected.Add(1) // a resource that did not ask for it
+			pub, seq, ts, measured, ok := t.stamp(text)
+			if !ok || pub < 0 || pub >= o.publishers || seq < 0 {
+				return
+			}
+			c := s.index - o.firstUser - o.publishers
+			if s.kind != "n" || c < 0 || c >= nc {
+				// A resource that did not ask for the node's notifications.
+				if measured {
+					misdirected.Add(1)
+				}
+				if shown.Add(1) <= 3 {
+					b.logf("a notification reached a resource without +notify: %s", clip(raw))
 				}
 				return
 			}
-			pub, _, _, ok := t.stamped(text)
-			if !ok || pub < 0 || pub >= o.publishers {
+			bits := have[c][pub]
+			for seq/64 >= len(bits) {
+				bits = append(bits, make([]uint64, len(bits)+1)...)
+			}
+			have[c][pub] = bits
+			if bits[seq/64]&(1<<(seq%64)) != 0 && seq > 0 {
+				if measured {
+					duplicates.Add(1)
+				}
 				return
 			}
-			if c := s.index - o.firstUser - o.publishers; c >= 0 && c < nc && !seen[pub*nc+c].Swap(true) {
+			bits[seq/64] |= 1 << (seq % 64)
+			if measured {
+				t.deliver(ts)
+			}
+			if !seen[pub*nc+c].Swap(true) {
 				ready.done()
 			}
 		case "iq":
 			if s.kind != "p" {
 				return
 			}
+			id := attrString(raw, "id")
 			typ, _ := attr(raw, "type")
 			if string(typ) == "error" {
-				b.fail(fmt.Errorf("%s: publish error %s", s.jid, errorCondition(raw)))
+				if id == "0" {
+					// Set-up publishes: the next one tries again.
+					if probeErrors.Add(1) == 1 {
+						b.logf("a publish while waiting for notifications failed: %s", errorCondition(raw))
+					}
+				} else {
+					b.fail(fmt.Errorf("%s: publish error %s", s.jid, errorCondition(raw)))
+				}
 			}
-			seq, err := strconv.Atoi(attrString(raw, "id"))
+			seq, err := strconv.Atoi(id)
 			if err != nil {
 				return
 			}
@@ -201,6 +235,7 @@ func (b *bench) pep(ctx context.Context) (*record, error) {
 		set("notifications", got).
 		set("notifications_expected", sent*perPublish).
 		set("lost", max(sent*perPublish-got, 0)).
+		set("duplicates", duplicates.Load()).
 		set("misdirected", misdirected.Load()).
 		set("publishes_per_s", ph.perSecond(float64(sent))).
 		set("notifications_per_s", ph.perSecond(float64(got))).

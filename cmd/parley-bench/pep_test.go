@@ -19,7 +19,7 @@ func testPEP(t *testing.T, common []string) {
 		if !strings.Contains(stderr, "8 of 8 users") && !strings.Contains(stderr, "0 of 8 users") {
 			t.Errorf("roster setup of 8 users not reported:\n%s", stderr)
 		}
-		checkFields(t, out, "pep", "publishes", "notifications", "notifications_expected", "lost", "misdirected",
+		checkFields(t, out, "pep", "publishes", "notifications", "notifications_expected", "lost", "duplicates", "misdirected",
 			"publishes_per_s", "notifications_per_s", "notifications_per_cpu_s", "p50_ms", "p99_ms", "p999_ms")
 		checkTransport(t, out, common)
 		pubs, got := num(t, out, "publishes"), num(t, out, "notifications")
@@ -28,6 +28,9 @@ func testPEP(t *testing.T, common []string) {
 		}
 		if n := num(t, out, "misdirected"); n != 0 {
 			t.Errorf("%v notifications reached resources without +notify", n)
+		}
+		if n := num(t, out, "duplicates"); n != 0 {
+			t.Errorf("%v notifications arrived twice", n)
 		}
 		if num(t, out, "notifications_per_cpu_s") <= 0 || num(t, out, "p50_ms") <= 0 {
 			t.Errorf("implausible figures: %v", out)

@@ -79,34 +79,38 @@ func (t *traffic) received(raw []byte) (sender, seq int, ok bool) {
 	if !found {
 		return 0, 0, false
 	}
-	sender, seq, _, ok = t.stamped(body)
+	sender, seq, ts, measured, ok := t.stamp(body)
+	if measured {
+		t.deliver(ts)
+	}
 	return sender, seq, ok
 }
 
-// stamped handles a text that the generator stamped ("pb TAG SENDER SEQ
-// SENT_NS ..."): one sent in the measured window is a delivery, recorded
-// with its latency (measured reports whether it was). It returns false
-// for other texts.
-func (t *traffic) stamped(text []byte) (sender, seq int, measured, ok bool) {
+// stamp parses a text that the generator stamped ("pb TAG SENDER SEQ
+// SENT_NS ..."), reporting whether it was sent in the measured window.
+// It returns false for other texts.
+func (t *traffic) stamp(text []byte) (sender, seq int, ts time.Duration, measured, ok bool) {
 	if !bytes.HasPrefix(text, t.marker) {
-		return 0, 0, false, false
+		return 0, 0, 0, false, false
 	}
 	rest := text[len(t.marker):]
 	var v [3]int64
 	for i := range v {
 		n, r, ok := leadingInt(rest)
 		if !ok {
-			return 0, 0, false, false
+			return 0, 0, 0, false, false
 		}
 		v[i], rest = n, r
 	}
-	ts := v[2]
-	if ts >= t.from.Load() && ts < t.to.Load() {
-		t.delivered.Add(1)
-		t.lat.record(t.b.since() - time.Duration(ts))
-		measured = true
-	}
-	return int(v[0]), int(v[1]), measured, true
+	ts = time.Duration(v[2])
+	measured = int64(ts) >= t.from.Load() && int64(ts) < t.to.Load()
+	return int(v[0]), int(v[1]), ts, measured, true
+}
+
+// deliver records the delivery of a measured message sent at ts.
+func (t *traffic) deliver(ts time.Duration) {
+	t.delivered.Add(1)
+	t.lat.record(t.b.since() - ts)
 }
 
 // leadingInt parses decimal digits followed by a space.
