@@ -19,13 +19,14 @@ usage: bash bench/compare.sh [options]
                      login-plain, idle-1000, idle-10000 (not with -quick),
                      ws-idle-1000, ws-idle-10000 (not with -quick),
                      presence, muc-10, muc-100, muc-200 (-quick) or
-                     muc-500, chat-sat, ws-chat, chat-own, chat-rate
+                     muc-500, pep-10, pep-100, chat-sat, ws-chat,
+                     chat-own, chat-rate
                      (chat-own and chat-rate need chat-sat), resume (with
                      -modern); ws-idle stands for every ws-idle-N
   -profile           enable parley's pprof listener (127.0.0.1:16060) and
-                     save a CPU profile of parley during each chat run
-                     and a heap profile while each idle run holds its
-                     connections
+                     save a CPU profile of parley during each chat and
+                     pep run and a heap profile while each idle run holds
+                     its connections
   -prosody-gc MODE   Prosody's Lua garbage collector: generational (default,
                      about twice as fast as Prosody's own default here) or
                      incremental (Prosody 0.12's default)
@@ -163,6 +164,8 @@ if [ "$QUICK" = 1 ]; then
 	CHAT_PAIRS=50 CHAT_DUR=4s CHAT_WARM=1s
 	MUC_DUR=4s MUC_WARM=1s
 	MUC_CASES=("10 5" "100 1" "200 1")
+	PEP_DUR=4s PEP_WARM=1s
+	PEP_CASES=("10 5" "100 5")
 	PRES_USERS=200 PRES_CONTACTS=10
 	RUN_TIMEOUT=3m
 else
@@ -174,6 +177,8 @@ else
 	CHAT_PAIRS=100 CHAT_DUR=20s CHAT_WARM=3s
 	MUC_DUR=15s MUC_WARM=3s
 	MUC_CASES=("10 10" "100 2" "500 1")
+	PEP_DUR=15s PEP_WARM=3s
+	PEP_CASES=("10 10" "100 10")
 	PRES_USERS=1000 PRES_CONTACTS=20
 	RUN_TIMEOUT=10m
 fi
@@ -181,12 +186,21 @@ fi
 CHAT_WINDOW=10
 MUC_SENDERS=2
 MUC_WINDOW=5
+# PEP_CASES: "CONTACTS PUBLISHERS" per personal eventing case. The
+# publishers share their contacts; each contact has a +notify resource
+# and PEP_QUIET resources without; publishers have PEP_WINDOW publishes
+# outstanding. The accounts come after the presence case's, whose
+# rosters would otherwise add contacts.
+PEP_WINDOW=2
+PEP_QUIET=1
+PEP_FIRST=$((PRES_USERS + 1))
 
 # Every case name of this run, so that -only cannot name one that would
 # silently not run.
 CASES=(login-scram login-plain presence chat-sat ws-chat chat-own chat-rate resume ws-idle)
 for n in "${IDLE_CASES[@]}"; do CASES+=("idle-$n" "ws-idle-$n"); done
 for m in "${MUC_CASES[@]}"; do CASES+=("muc-${m%% *}"); done
+for m in "${PEP_CASES[@]}"; do CASES+=("pep-${m%% *}"); done
 if [ -n "$ONLY" ]; then
 	IFS=, read -r -a only_list <<<"$ONLY"
 	for c in "${only_list[@]}"; do
@@ -615,6 +629,20 @@ run() {
 		) &
 		prof_pid=$!
 		PROFILES+=("$prof")
+	elif [ "$PROFILE" = 1 ] && [ "$s" = parley ] && [ "$scen" = pep ]; then
+		# Its set-up takes a while: the generator says when the warm-up
+		# starts.
+		prof=${OUT%.md}-parley-$case.pprof
+		(
+			for i in $(seq 1 1200); do
+				grep -q 'warm-up' "$err" 2>/dev/null && break
+				sleep 0.1
+			done
+			sleep "${PEP_WARM%s}"
+			curl -fsS -o "$prof" "http://127.0.0.1:16060/debug/pprof/profile?seconds=${PEP_DUR%s}" || true
+		) &
+		prof_pid=$!
+		PROFILES+=("$prof")
 	elif [ "$PROFILE" = 1 ] && [ "$s" = parley ] && [ "$scen" = idle ]; then
 		# A heap profile once parley holds every connection (the run
 		# then waits at least 3 s for its memory to settle).
@@ -714,6 +742,14 @@ for m in "${MUC_CASES[@]}"; do
 		run "$case" "$s" muc -muc-domain "$MUC_DOMAIN" -room-size "$size" -rooms "$rooms" \
 			-senders "$MUC_SENDERS" -window "$MUC_WINDOW" -size 100 -duration "$MUC_DUR" -warmup "$MUC_WARM"
 	done
+done
+
+for m in "${PEP_CASES[@]}"; do
+	read -r contacts publishers <<<"$m"
+	case=pep-$contacts
+	want "$case" || continue
+	each "$case" pep -first-user "$PEP_FIRST" -publishers "$publishers" -contacts "$contacts" \
+		-quiet-resources "$PEP_QUIET" -window "$PEP_WINDOW" -size 100 -duration "$PEP_DUR" -warmup "$PEP_WARM"
 done
 
 CHAT=(-pairs "$CHAT_PAIRS" -window "$CHAT_WINDOW" -size 100 -duration "$CHAT_DUR" -warmup "$CHAT_WARM")

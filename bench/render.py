@@ -43,6 +43,15 @@ MUC_ROWS = [
     ("deliveries_per_s", "deliveries per second", "high"),
     ("p99_ms", "latency p99, ms", "low"),
 ]
+PEP_ROWS = [
+    ("notifications_per_cpu_s", "notifications per server CPU-second", "high"),
+    ("notifications_per_s", "notifications per second", "high"),
+    ("publishes_per_s", "publishes per second", "high"),
+    ("p50_ms", "notification latency p50, ms", "low"),
+    ("p99_ms", "notification latency p99, ms", "low"),
+    ("lost", "notifications lost", None),
+    ("misdirected", "notifications to resources without +notify", None),
+]
 # Rows of the WebSocket cases. "tcp:FIELD" is FIELD of the same server's
 # run of the TCP twin case; "ws/tcp:FIELD" is the ratio of the two.
 WS_CHAT_ROWS = [
@@ -102,6 +111,8 @@ def describe(case):
             return (f"Idle connections, {n:,}", IDLE_ROWS)
         if kind == "muc":
             return (f"Group chat, rooms of {n:,} occupants", MUC_ROWS)
+        if kind == "pep":
+            return (f"Personal eventing: one publish to {n:,} contacts' +notify resources", PEP_ROWS)
     return None
 
 
@@ -167,12 +178,12 @@ def value(rec, field, twin=None):
     if field == "offered":
         p = rec.get("params")
         return p.get("rate") if isinstance(p, dict) else None
-    if field in LATENCY and (rec.get("delivered") == 0 or rec.get("deliveries") == 0):
+    if field in LATENCY and 0 in (rec.get("delivered"), rec.get("deliveries"), rec.get("notifications")):
         return None  # nothing arrived: no latency to show
     v = rec.get(field)
     if field == "rss_after_kib" and isinstance(v, (int, float)):
         return v / 1024
-    if isinstance(v, int) and not isinstance(v, bool) and field not in ("lost", "offered"):
+    if isinstance(v, int) and not isinstance(v, bool) and field not in ("lost", "offered", "misdirected"):
         return float(v)  # a measurement that happens to be whole
     return v
 
@@ -289,6 +300,9 @@ def main():
                     notes.append(f"{title}, {NAMES.get(s, s)}: {n} error{'' if n == 1 else 's'} during the run.")
                 if r.get("timed_out"):
                     notes.append(f"{title}, {NAMES.get(s, s)}: the run hit its time limit while measuring.")
+                if r.get("misdirected"):
+                    notes.append(f"{title}, {NAMES.get(s, s)}: {r['misdirected']} notifications reached "
+                                 "resources whose capabilities lack +notify.")
                 if r.get("incomplete_users"):
                     notes.append(f"{title}, {NAMES.get(s, s)}: {r['incomplete_users']} users did not get "
                                  "every contact's presence.")
