@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -407,21 +408,14 @@ func (c *conn) features() string {
 	case !c.tls:
 		els = append(els, stanza.New(nsTLS, "starttls").Append(stanza.New(nsTLS, "required")))
 	case c.user == "":
-		names := sasl.Mechanisms(c.cb, c.tls)
-		mechs := stanza.New(nsSASL, "mechanisms")
-		for _, m := range names {
-			mechs.Append(stanza.New(nsSASL, "mechanism").AppendText(m))
+		var b strings.Builder
+		b.WriteString("<stream:features>")
+		b.WriteString(c.saslFeatures())
+		for _, el := range c.srv.features.Elements(streamfeature.Unauthenticated) {
+			b.WriteString(el.String())
 		}
-		els = append(els, mechs, c.sasl2Feature(names))
-		if cbTypes := sasl.ChannelBindingTypes(c.cb); len(cbTypes) > 0 {
-			// XEP-0440: the channel-binding types the server supports.
-			types := stanza.New(nsSASLCB, "sasl-channel-binding")
-			for _, t := range cbTypes {
-				types.Append(stanza.New(nsSASLCB, "channel-binding", "type", t))
-			}
-			els = append(els, types)
-		}
-		els = append(els, c.srv.features.Elements(streamfeature.Unauthenticated)...)
+		b.WriteString("</stream:features>")
+		return b.String()
 	default:
 		els = append(els,
 			stanza.New(nsBind, "bind"),
@@ -435,6 +429,36 @@ func (c *conn) features() string {
 	}
 	b.WriteString("</stream:features>")
 	return b.String()
+}
+
+// saslFeatures returns the authentication features of an encrypted
+// stream: SASL's mechanisms, SASL2's (with Bind 2 and FAST inline) and
+// the channel-binding types (XEP-0440). Every login renders them, and
+// they depend only on the connection's channel bindings and what the
+// server registered, so each combination is rendered once.
+func (c *conn) saslFeatures() string {
+	names := sasl.Mechanisms(c.cb, c.tls)
+	cbTypes := sasl.ChannelBindingTypes(c.cb)
+	inlines := c.srv.features.BindInlines()
+	key := strings.Join(names, " ") + "|" + strings.Join(cbTypes, " ") + "|" + strconv.Itoa(len(inlines))
+	if s, ok := c.srv.saslFeatures.Load(key); ok {
+		return s.(string)
+	}
+	mechs := stanza.New(nsSASL, "mechanisms")
+	for _, m := range names {
+		mechs.Append(stanza.New(nsSASL, "mechanism").AppendText(m))
+	}
+	s := mechs.String() + c.sasl2Feature(names, inlines).String()
+	if len(cbTypes) > 0 {
+		// XEP-0440: the channel-binding types the server supports.
+		types := stanza.New(nsSASLCB, "sasl-channel-binding")
+		for _, t := range cbTypes {
+			types.Append(stanza.New(nsSASLCB, "channel-binding", "type", t))
+		}
+		s += types.String()
+	}
+	c.srv.saslFeatures.Store(key, s)
+	return s
 }
 
 // authenticate runs one SASL exchange. It reports true when the client

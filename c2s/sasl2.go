@@ -13,6 +13,7 @@ import (
 
 	"parley/sasl"
 	"parley/stanza"
+	"parley/streamfeature"
 	"parley/xmlstream"
 )
 
@@ -78,15 +79,16 @@ func clip(s string, n int) string {
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // sasl2Feature returns the SASL2 stream feature (XEP-0388) offering
-// mechs, with Bind 2, inline stream-management resumption and FAST.
-func (c *conn) sasl2Feature(mechs []string) *stanza.Element {
+// mechs, with Bind 2 (and its inline features), inline stream-management
+// resumption and FAST.
+func (c *conn) sasl2Feature(mechs []string, inlines []streamfeature.BindInline) *stanza.Element {
 	auth := stanza.New(NSSASL2, "authentication")
 	for _, m := range mechs {
 		auth.Append(stanza.New(NSSASL2, "mechanism").AppendText(m))
 	}
 	inline := stanza.New(NSSASL2, "inline")
 	bindInline := stanza.New(NSBind2, "inline")
-	for _, f := range c.srv.features.BindInlines() {
+	for _, f := range inlines {
 		bindInline.Append(stanza.New(NSBind2, "feature", "var", f.Var))
 	}
 	bindInline.Append(stanza.New(NSBind2, "feature", "var", NSCSI))

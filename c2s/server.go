@@ -83,6 +83,10 @@ type Server struct {
 
 	rmu       sync.Mutex
 	resumable map[string]*session // sessions that may be resumed, by id
+
+	// saslFeatures caches the rendered authentication features (see
+	// conn.saslFeatures), by what they depend on.
+	saslFeatures sync.Map
 }
 
 func (s *Server) leaf() *x509.Certificate {
