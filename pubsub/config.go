@@ -270,6 +270,13 @@ func rosterGroupsField(allowed, groups []string) *stanza.Element {
 }
 
 // encode serializes c for storage.
+// clone returns c with lists of its own.
+func (c Config) clone() Config {
+	c.RosterGroups = slices.Clone(c.RosterGroups)
+	c.Members = slices.Clone(c.Members)
+	return c
+}
+
 func (c Config) encode() []byte {
 	b, _ := json.Marshal(c) // a struct of strings, ints and bools
 	return b

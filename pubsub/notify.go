@@ -445,4 +445,5 @@ func (s *Service) accountDeleted(owner jid.JID) {
 	delete(s.remotes, owner.String())
 	delete(s.views, owner.String())
 	s.mu.Unlock()
+	s.forgetConfigs(owner.String(), "")
 }

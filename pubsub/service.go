@@ -82,7 +82,15 @@ type Service struct {
 	remotes map[string]map[string]*viewer // owner -> remote full JID -> state
 	nRemote int
 	views   map[string]*rosterView // owner -> roster, for notifications
+	configs map[nodeKey]Config     // configurations of nodes read from storage
+	confGen uint64                 // incremented whenever a configuration changes
 }
+
+// nodeKey names one node of one account.
+type nodeKey struct{ owner, node string }
+
+// maxCachedConfigs bounds the node configurations kept in memory.
+const maxCachedConfigs = 20000
 
 // maxRemotes bounds the remote contact resources tracked across every
 // account.
@@ -90,7 +98,7 @@ const maxRemotes = 200000
 
 // New returns the service. Register installs it with the router.
 func New(r *router.Router, store Store, limits Limits, log zerolog.Logger) *Service {
-	s := &Service{store: store, r: r, limits: limits, log: log, seed: maphash.MakeSeed(), remotes: make(map[string]map[string]*viewer), views: make(map[string]*rosterView)}
+	s := &Service{store: store, r: r, limits: limits, log: log, seed: maphash.MakeSeed(), remotes: make(map[string]map[string]*viewer), views: make(map[string]*rosterView), configs: make(map[nodeKey]Config)}
 	s.caps = entitycaps.New(func(ctx context.Context, el *stanza.Element) { r.Deliver(ctx, el) }, s.capsLearned, store, entitycaps.Limits{}, log)
 	return s
 }
@@ -121,6 +129,14 @@ func (s *Service) loadNode(ctx context.Context, owner jid.JID, name string) (nod
 	if name == "" {
 		return node{}, errPubSub("bad-request", "the request must name a node", "nodeid-required")
 	}
+	key := nodeKey{owner.String(), name}
+	s.mu.Lock()
+	cfg, ok := s.configs[key]
+	gen := s.confGen
+	s.mu.Unlock()
+	if ok {
+		return node{name: name, cfg: cfg.clone()}, nil
+	}
 	n, err := s.store.PubSubNode(ctx, owner.String(), name)
 	if errors.Is(err, storage.ErrNotFound) {
 		return node{}, stanza.ErrText("item-not-found", fmt.Sprintf("no node %q", name))
@@ -128,11 +144,36 @@ func (s *Service) loadNode(ctx context.Context, owner jid.JID, name string) (nod
 	if err != nil {
 		return node{}, err
 	}
-	cfg, err := decodeConfig(n.Config)
+	cfg, err = decodeConfig(n.Config)
 	if err != nil {
 		return node{}, fmt.Errorf("node %q of %s: %w", name, owner, err)
 	}
+	s.mu.Lock()
+	if s.confGen == gen {
+		// No configuration changed while it was read: keep it.
+		if len(s.configs) >= maxCachedConfigs {
+			for k := range s.configs {
+				delete(s.configs, k) // any: it is read again when needed
+				break
+			}
+		}
+		s.configs[key] = cfg.clone()
+	}
+	s.mu.Unlock()
 	return node{name: name, cfg: cfg}, nil
+}
+
+// forgetConfigs drops the kept configurations of owner's node name, or
+// of all owner's nodes when name is "", after they changed in storage.
+func (s *Service) forgetConfigs(owner, name string) {
+	s.mu.Lock()
+	s.confGen++
+	for k := range s.configs {
+		if k.owner == owner && (name == "" || k.node == name) {
+			delete(s.configs, k)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // createLocked creates a node of owner with cfg, within the node limit.
@@ -148,6 +189,7 @@ func (s *Service) createLocked(ctx context.Context, owner jid.JID, name string, 
 		cfg.MaxItems = s.limits.MaxItems
 	}
 	err = s.store.CreatePubSubNode(ctx, storage.PubSubNode{Owner: owner.String(), Node: name, Config: cfg.encode(), Created: time.Now().UTC()})
+	s.forgetConfigs(owner.String(), name)
 	if errors.Is(err, storage.ErrExists) {
 		return stanza.ErrText("conflict", fmt.Sprintf("node %q exists", name))
 	}
@@ -318,7 +360,9 @@ func (s *Service) DeleteNode(ctx context.Context, owner jid.JID, nodeName string
 		return err
 	}
 	recipients := s.recipients(ctx, owner, n)
-	if err := s.store.DeletePubSubNode(ctx, owner.String(), nodeName); err != nil {
+	err = s.store.DeletePubSubNode(ctx, owner.String(), nodeName)
+	s.forgetConfigs(owner.String(), nodeName)
+	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return stanza.ErrText("item-not-found", fmt.Sprintf("no node %q", nodeName))
 		}
@@ -343,7 +387,9 @@ func (s *Service) configure(ctx context.Context, owner jid.JID, n node, cfg Conf
 	if cfg.MaxItems != MaxItemsMax && cfg.MaxItems > s.limits.MaxItems {
 		cfg.MaxItems = s.limits.MaxItems
 	}
-	if err := s.store.SetPubSubNodeConfig(ctx, owner.String(), n.name, cfg.encode()); err != nil {
+	err := s.store.SetPubSubNodeConfig(ctx, owner.String(), n.name, cfg.encode())
+	s.forgetConfigs(owner.String(), n.name)
+	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return stanza.ErrText("item-not-found", fmt.Sprintf("no node %q", n.name))
 		}
@@ -353,7 +399,7 @@ func (s *Service) configure(ctx context.Context, owner jid.JID, n node, cfg Conf
 	if !cfg.PersistItems {
 		keep = 1
 	}
-	_, err := s.store.TrimPubSubItems(ctx, owner.String(), n.name, keep)
+	_, err = s.store.TrimPubSubItems(ctx, owner.String(), n.name, keep)
 	return err
 }
 
