@@ -47,6 +47,8 @@ type Element struct {
 	Space, Local string
 	Attrs        []Attr
 	Children     []Node
+
+	frozen string // e serialized by Freeze
 }
 
 func (*Element) node() {}
@@ -257,6 +259,20 @@ func (e *Element) ShallowCopy() *Element {
 	return c
 }
 
+// Freeze serializes e once and returns it: from then on, wherever e is
+// written inside an element of another namespace, those bytes are copied
+// instead of e being serialized again. It is for an element shared by
+// many stanzas, such as the event of the notifications that one publish
+// sends to many recipients. Neither e nor anything in it may change
+// afterwards; a Copy is not frozen.
+func (e *Element) Freeze() *Element {
+	var b strings.Builder
+	e.frozen = ""
+	e.write(&b, "\x00") // a parent namespace that is never e's
+	e.frozen = b.String()
+	return e
+}
+
 // String serializes e.
 func (e *Element) String() string {
 	var b bytes.Buffer
@@ -291,6 +307,10 @@ func (e *Element) WriteQualified(w Writer) error {
 }
 
 func (e *Element) write(w Writer, parentSpace string) error {
+	if e.frozen != "" && e.Space != parentSpace {
+		_, err := w.WriteString(e.frozen)
+		return err
+	}
 	w.WriteByte('<')
 	w.WriteString(e.Local)
 	if e.Space != parentSpace {
