@@ -49,8 +49,68 @@ func BenchmarkPublishFanOut(b *testing.B) {
 
 func benchmarkPublishFanOut(b *testing.B, contacts int) {
 	ctx := context.Background()
+	s, owner, payload, sessions := fanOutSetup(b, contacts)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU(b)
+	for range b.N {
+		if _, err := s.Publish(ctx, owner, benchNode, "current", payload, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu := processCPU(b) - cpu0
+	checkNotified(b, sessions, b.N+1)
+	// Wall time includes waiting for the disk (each publish is stored
+	// with synchronous=FULL); CPU time is what the fan-out costs.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*contacts), "cpu-ns/notification")
+}
+
+// BenchmarkNotifyFanOut sends the notifications of one publish, as
+// BenchmarkPublishFanOut does, without storing the item: the cost of
+// finding the recipients and of building, routing and serializing
+// their notifications.
+func BenchmarkNotifyFanOut(b *testing.B) {
+	for _, contacts := range []int{10, 100} {
+		b.Run(fmt.Sprintf("contacts=%d", contacts), func(b *testing.B) {
+			ctx := context.Background()
+			s, owner, payload, sessions := fanOutSetup(b, contacts)
+			n, err := s.loadNode(ctx, owner, benchNode)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				s.notify(ctx, owner, n, s.itemsEvent(n, Item{ID: "current", Payload: payload}, false))
+			}
+			b.StopTimer()
+			checkNotified(b, sessions, b.N+1)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*contacts), "ns/notification")
+		})
+	}
+}
+
+// benchNode is the node the fan-out benchmarks publish to.
+const benchNode = "http://jabber.org/protocol/tune"
+
+// checkNotified fails b unless every session got n notifications.
+func checkNotified(b *testing.B, sessions []*writingSession, n int) {
+	for _, sess := range sessions {
+		if sess.n != n {
+			b.Fatalf("a +notify resource got %d notifications, want %d", sess.n, n)
+		}
+	}
+}
+
+// fanOutSetup starts a service whose account owner has contacts mutual
+// contacts, each online with one resource asking for benchNode's
+// notifications (whose sessions it returns) and one not, and publishes
+// payload once.
+func fanOutSetup(b *testing.B, contacts int) (*Service, jid.JID, *stanza.Element, []*writingSession) {
+	ctx := context.Background()
 	const domain = "bench.test"
-	const nodeName = "http://jabber.org/protocol/tune"
+	const nodeName = benchNode
 	store, err := sqlite.Open(ctx, b.TempDir()+"/bench.db")
 	if err != nil {
 		b.Fatal(err)
@@ -113,24 +173,7 @@ func benchmarkPublishFanOut(b *testing.B, contacts int) {
 	if _, err := s.Publish(ctx, owner, nodeName, "current", payload, nil); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := processCPU(b)
-	for range b.N {
-		if _, err := s.Publish(ctx, owner, nodeName, "current", payload, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cpu := processCPU(b) - cpu0
-	for _, sess := range sessions {
-		if sess.n != b.N+1 {
-			b.Fatalf("a +notify resource got %d notifications, want %d", sess.n, b.N+1)
-		}
-	}
-	// Wall time includes waiting for the disk (each publish is stored
-	// with synchronous=FULL); CPU time is what the fan-out costs.
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*contacts), "cpu-ns/notification")
+	return s, owner, payload, sessions
 }
 
 // processCPU returns the CPU time (user and system) the process used.

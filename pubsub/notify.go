@@ -34,14 +34,17 @@ func (s *Service) notify(ctx context.Context, owner jid.JID, n node, payload *st
 }
 
 // send delivers one notification of payload from owner to each of to.
-// The notifications share their <event/> element, which nothing changes
-// once built, and differ only in their addressee and id.
+// The notifications share their <event/> element, serialized once
+// (stanza.Element.Freeze), and differ only in their addressee and id.
 func (s *Service) send(ctx context.Context, owner jid.JID, to []jid.JID, payload *stanza.Element) {
 	if len(to) == 0 {
 		return
 	}
 	from := owner.String()
 	event := stanza.New(NSEvent, "event").Append(payload)
+	if len(to) > 1 {
+		event.Freeze()
+	}
 	base := newItemID() + "-"
 	for i, full := range to {
 		m := stanza.New("", "message", "from", from, "to", full.String(), "type", "headline", "id", base+strconv.Itoa(i))
