@@ -57,6 +57,9 @@ func (*Element) node() {}
 // given as name/value pairs.
 func New(space, local string, attrs ...string) *Element {
 	e := &Element{Space: space, Local: local}
+	if len(attrs) >= 2 {
+		e.Attrs = make([]Attr, 0, len(attrs)/2)
+	}
 	for i := 0; i+1 < len(attrs); i += 2 {
 		e.Attrs = append(e.Attrs, Attr{Local: attrs[i], Value: attrs[i+1]})
 	}
