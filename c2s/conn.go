@@ -408,9 +408,11 @@ func (c *conn) features() string {
 	case !c.tls:
 		els = append(els, stanza.New(nsTLS, "starttls").Append(stanza.New(nsTLS, "required")))
 	case c.user == "":
+		auth := c.saslFeatures()
 		var b strings.Builder
+		b.Grow(len(auth) + 512)
 		b.WriteString("<stream:features>")
-		b.WriteString(c.saslFeatures())
+		b.WriteString(auth)
 		for _, el := range c.srv.features.Elements(streamfeature.Unauthenticated) {
 			b.WriteString(el.String())
 		}
