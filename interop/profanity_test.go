@@ -16,19 +16,19 @@ import (
 type terminal struct {
 	t      *testing.T
 	tmux   string
-	socket string
+	socket string // path of the tmux server's socket
 }
 
 // startTerminal runs command in a detached tmux session of its own
 // server (socket), with env added to its environment.
 func startTerminal(t *testing.T, env []string, command string) *terminal {
 	t.Helper()
-	// Named after the test's temporary directory, unique across
-	// overlapping test runs, and the test's own subdirectory, unique
-	// among the terminals of one test.
+	// The socket lives in a temporary directory of the terminal's own:
+	// unique across terminals and overlapping test runs, and removed with
+	// the directory.
 	dir := t.TempDir()
-	tm := &terminal{t: t, tmux: testutil.RequireTool(t, "tmux", "tmux"), socket: "parley-test-" + filepath.Base(filepath.Dir(dir)) + "-" + filepath.Base(dir)}
-	args := []string{"-L", tm.socket, "new-session", "-d", "-s", "main", "-x", "200", "-y", "50"}
+	tm := &terminal{t: t, tmux: testutil.RequireTool(t, "tmux", "tmux"), socket: filepath.Join(dir, "tmux.sock")}
+	args := []string{"-S", tm.socket, "new-session", "-d", "-s", "main", "-x", "200", "-y", "50"}
 	for _, e := range env {
 		args = append(args, "-e", e)
 	}
@@ -40,7 +40,7 @@ func startTerminal(t *testing.T, env []string, command string) *terminal {
 		if t.Failed() {
 			t.Logf("screen at the end:\n%s", tm.screen())
 		}
-		exec.Command(tm.tmux, "-L", tm.socket, "kill-server").Run()
+		exec.Command(tm.tmux, "-S", tm.socket, "kill-server").Run()
 	})
 	return tm
 }
@@ -48,14 +48,14 @@ func startTerminal(t *testing.T, env []string, command string) *terminal {
 // keys types text and Enter.
 func (tm *terminal) keys(text string) {
 	tm.t.Helper()
-	if out, err := exec.Command(tm.tmux, "-L", tm.socket, "send-keys", "-t", "main", text, "Enter").CombinedOutput(); err != nil {
+	if out, err := exec.Command(tm.tmux, "-S", tm.socket, "send-keys", "-t", "main", text, "Enter").CombinedOutput(); err != nil {
 		tm.t.Fatalf("tmux send-keys: %v\n%s", err, out)
 	}
 }
 
 // screen returns what the terminal shows, with its scrollback.
 func (tm *terminal) screen() string {
-	out, _ := exec.Command(tm.tmux, "-L", tm.socket, "capture-pane", "-p", "-t", "main", "-S", "-500").Output()
+	out, _ := exec.Command(tm.tmux, "-S", tm.socket, "capture-pane", "-p", "-t", "main", "-S", "-500").Output()
 	return string(out)
 }
 
