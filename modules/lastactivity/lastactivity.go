@@ -48,7 +48,9 @@ type activity struct {
 // an available resource, item-not-found if it never logged out. The
 // recorded status text is empty: by the time a resource is unbound its
 // unavailable presence, if any, has already cleared its state.
-// Each logout is stored as it happens.
+//
+// Register stores each logout as it happens; the server's module (Spec)
+// stores them in batches.
 func Register(r *router.Router, store Store, log zerolog.Logger) {
 	newActivity(r, store, log).register()
 }
