@@ -50,6 +50,7 @@ PEP_ROWS = [
     ("p50_ms", "notification latency p50, ms", "low"),
     ("p99_ms", "notification latency p99, ms", "low"),
     ("lost", "notifications lost", None),
+    ("duplicates", "notifications that arrived twice", None),
     ("misdirected", "notifications to resources without +notify", None),
 ]
 # Rows of the WebSocket cases. "tcp:FIELD" is FIELD of the same server's
@@ -183,7 +184,7 @@ def value(rec, field, twin=None):
     v = rec.get(field)
     if field == "rss_after_kib" and isinstance(v, (int, float)):
         return v / 1024
-    if isinstance(v, int) and not isinstance(v, bool) and field not in ("lost", "offered", "misdirected"):
+    if isinstance(v, int) and not isinstance(v, bool) and field not in ("lost", "offered", "misdirected", "duplicates"):
         return float(v)  # a measurement that happens to be whole
     return v
 
