@@ -36,6 +36,7 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 type Store struct {
 	w *sql.DB // single connection; all writes
 	r *sql.DB // read-only pool; all reads outside write transactions
+	c *committer
 }
 
 // Open opens (creating it if needed) the database at path, creates the
@@ -87,7 +88,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: r, c: &committer{db: w}}, nil
 }
 
 // Close closes the database. All writes are already durable; closing the
@@ -108,9 +109,10 @@ func escapePath(p string) string {
 }
 
 // write runs fn in an immediate write transaction, committing if fn
-// returns nil and rolling back otherwise.
+// returns nil and rolling back otherwise; concurrent writes share one
+// transaction and one durable commit (see committer).
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	return inTx(ctx, s.w, fn)
+	return s.c.run(ctx, fn)
 }
 
 // read runs fn in a read transaction, so that its queries see one
