@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/xmlstream"
@@ -72,9 +73,10 @@ type wsConn struct {
 	in  *xmlstream.Source // reads the socket through pooled buffers
 	sfd int               // the socket's descriptor, or -1 (see fd)
 
-	// Owned by the stream's reading goroutine.
-	boundary  bool          // the next byte read begins a frame
-	parkAfter time.Duration // > 0: a read at a boundary may end with errIdle
+	// Set by the stream's goroutine; read also by the library's closing
+	// handshake, which reads on a goroutine of its own.
+	boundary  atomic.Bool  // the next byte read begins a frame
+	parkAfter atomic.Int64 // a time.Duration; > 0: a read at a boundary may end with errIdle
 
 	writePool *sync.Pool
 	timeout   time.Duration // bound on each write to the network
@@ -87,13 +89,13 @@ type wsConn struct {
 // idleAfter lets the next read, which must begin a frame, end with
 // errIdle when no input arrives within d; 0 makes reads wait.
 func (c *wsConn) idleAfter(d time.Duration) {
-	c.boundary = d > 0
-	c.parkAfter = d
+	c.parkAfter.Store(int64(d))
+	c.boundary.Store(d > 0)
 }
 
 // atBoundary records that a frame was read whole (a ping or pong seen by
 // the library's reader).
-func (c *wsConn) atBoundary() { c.boundary = c.parkAfter > 0 }
+func (c *wsConn) atBoundary() { c.boundary.Store(c.parkAfter.Load() > 0) }
 
 // buffered reports whether input is held above the socket.
 func (c *wsConn) buffered() bool { return len(c.pre) > 0 || c.in.Buffered() > 0 }
@@ -106,16 +108,16 @@ func (c *wsConn) Read(p []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(p, c.pre)
 		c.pre = c.pre[n:]
-		c.boundary = false
+		c.boundary.Store(false)
 		return n, nil
 	}
-	if c.boundary && c.in.Buffered() == 0 {
+	if c.boundary.Load() && c.in.Buffered() == 0 {
 		ready, err := c.in.Poll()
 		if err != nil {
 			return 0, err
 		}
 		if !ready {
-			c.Conn.SetReadDeadline(time.Now().Add(c.parkAfter))
+			c.Conn.SetReadDeadline(time.Now().Add(time.Duration(c.parkAfter.Load())))
 			err := c.in.WaitReadable()
 			c.Conn.SetReadDeadline(time.Time{})
 			var ne net.Error
@@ -129,7 +131,7 @@ func (c *wsConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.in.Read(p)
 	if n > 0 {
-		c.boundary = false
+		c.boundary.Store(false)
 	}
 	return n, err
 }
