@@ -361,6 +361,7 @@ type Store interface {
 	FastTokens
 	PubSub
 	Invitations
+	Usage
 	// Close flushes and releases the backend.
 	Close() error
 }

@@ -199,6 +199,28 @@ CREATE TABLE fast_tokens (
 	PRIMARY KEY (user, client, slot)
 );
 `},
+		// 8: usage accounting for charge-back: per UTC day (YYYY-MM-DD)
+		// and account, counters added up by every flush, and the last
+		// time seen that day ('' if not seen).
+		{sql: `
+CREATE TABLE usage_days (
+	day                TEXT    NOT NULL,
+	user               TEXT    NOT NULL,
+	domain             TEXT    NOT NULL,
+	logins             INTEGER NOT NULL DEFAULT 0,
+	one_to_one_sent    INTEGER NOT NULL DEFAULT 0,
+	one_to_one_recv    INTEGER NOT NULL DEFAULT 0,
+	group_sent         INTEGER NOT NULL DEFAULT 0,
+	group_recv         INTEGER NOT NULL DEFAULT 0,
+	federated_sent     INTEGER NOT NULL DEFAULT 0,
+	federated_recv     INTEGER NOT NULL DEFAULT 0,
+	uploads            INTEGER NOT NULL DEFAULT 0,
+	upload_bytes       INTEGER NOT NULL DEFAULT 0,
+	last_seen          TEXT    NOT NULL DEFAULT '',
+	PRIMARY KEY (day, user)
+) WITHOUT ROWID;
+CREATE INDEX usage_days_domain ON usage_days (domain, day);
+`},
 	}
 }
 

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"FastTokens", testFastTokens},
 		{"Invitations", testInvitations},
 		{"PubSub", testPubSub},
+		{"Usage", testUsage},
 		{"Durability", testDurability},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open) })
