@@ -97,6 +97,7 @@ type Router struct {
 	presence       PresenceHandler
 	hooks          hooks
 	available      []func(context.Context, *Resource)
+	bound          []func(context.Context, *Resource)
 	unbound        []func(context.Context, *Resource)
 	accountDeleted []func(context.Context, jid.JID)
 	components     map[string]Handler
@@ -174,6 +175,12 @@ func (r *Router) OnAvailable(f func(context.Context, *Resource)) {
 	r.available = append(r.available, f)
 }
 
+// OnBind registers a hook run after a resource is bound: once per
+// session, not again when a session under stream management is resumed.
+func (r *Router) OnBind(f func(context.Context, *Resource)) {
+	r.bound = append(r.bound, f)
+}
+
 // OnUnbind registers a hook run after a resource is removed (its stream
 // ended or was replaced).
 func (r *Router) OnUnbind(f func(context.Context, *Resource)) {
@@ -223,6 +230,9 @@ func (r *Router) Bind(ctx context.Context, full jid.JID, s Session) *Resource {
 	if old != nil {
 		old.Session.Close("conflict", "replaced by a new connection for the same resource")
 		r.afterUnbind(ctx, old)
+	}
+	for _, f := range r.bound {
+		f(ctx, res)
 	}
 	return res
 }
