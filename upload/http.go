@@ -98,6 +98,9 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		s.o.Log.Info().Str("owner", fi.Owner).Int64("bytes", size).Msg("file uploaded")
+		for _, f := range s.observers {
+			f(fi.Owner, size)
+		}
 		w.WriteHeader(http.StatusCreated)
 	case errors.Is(err, errSlotUsed):
 		http.Error(w, err.Error()+": ask for a new slot", http.StatusConflict)

@@ -68,10 +68,20 @@ type Options struct {
 
 // Service is the upload service.
 type Service struct {
-	o     Options
-	r     *router.Router
-	files *files
+	o         Options
+	r         *router.Router
+	files     *files
+	observers []Observer
 }
+
+// Observer is told of each completed upload: the uploader's bare JID and
+// the file's size in bytes. It runs on the upload's request and must
+// return quickly.
+type Observer func(owner string, size int64)
+
+// Observe adds f to the observers of completed uploads. Observers are
+// added while the server is set up, before it serves.
+func (s *Service) Observe(f Observer) { s.observers = append(s.observers, f) }
 
 // New opens the service's directory; Register puts it on the router.
 func New(o Options) (*Service, error) {
