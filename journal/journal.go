@@ -312,6 +312,7 @@ func (j *Journal) Close() error {
 	j.lock.Close()
 	return err
 }
+
 // findTail finds the last record in the segments and opens its segment
 // for appending; with repair (the caller holds the directory's lock), a
 // torn record at the end is cut off and empty segments after the last
@@ -431,7 +432,6 @@ func (j *Journal) removeCovered() {
 		}
 	}
 }
-
 
 // segment is a segment file of a directory.
 type segment struct {

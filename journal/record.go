@@ -105,10 +105,10 @@ func chain(d hash.Hash, prev Hash, body []byte) Hash {
 
 // frameReader reads frames from a file.
 type frameReader struct {
-	r      io.Reader
-	off    int64 // offset of the next frame
-	hdr    [4]byte
-	buf    []byte
+	r        io.Reader
+	off      int64 // offset of the next frame
+	hdr      [4]byte
+	buf      []byte
 	withPrev bool // kept files: each frame is preceded by the previous hash
 }
 
