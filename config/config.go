@@ -40,6 +40,7 @@ type Config struct {
 	Contact    Contact    `toml:"contact"`    // see contact.go
 	PEP        PEP        `toml:"pep"`        // see pep.go
 	Register   Register   `toml:"register"`   // see register.go
+	Archive    Archive    `toml:"archive"`    // see archive.go
 
 	// ExternalServices are the [[external_services]] tables, see
 	// extdisco.go.
@@ -265,6 +266,7 @@ func Default() *Config {
 		Proxy65:    defaultProxy65(),
 		PEP:        defaultPEP(),
 		Register:   defaultRegister(),
+		Archive:    defaultArchive(),
 		MUC: MUC{
 			Create:          "local",
 			LockNewRooms:    true,
@@ -355,7 +357,7 @@ func syntaxError(err error) error {
 
 // resolvePaths makes the file paths in c absolute, relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Storage.SQLite, &c.TLS.Cert, &c.TLS.Key, &c.TLS.CA, &c.Upload.Dir, &c.HTTP.WebClient} {
+	for _, p := range []*string{&c.Storage.SQLite, &c.TLS.Cert, &c.TLS.Key, &c.TLS.CA, &c.Upload.Dir, &c.HTTP.WebClient, &c.Archive.Dir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -68,6 +68,9 @@ func (c *Config) validate() error {
 	if err := c.validateRegister(); err != nil {
 		return err
 	}
+	if err := c.validateArchive(); err != nil {
+		return err
+	}
 	if c.Debug.PprofListen != "" {
 		if err := checkListen(c.Debug.PprofListen); err != nil {
 			return fmt.Errorf("debug.pprof_listen: %w", err)
