@@ -101,6 +101,7 @@ func TestLoadContractExample(t *testing.T) {
 		Proxy65:    Default().Proxy65,
 		PEP:        Default().PEP,
 		Register:   Default().Register,
+		Archive:    Default().Archive,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", cfg, want)
