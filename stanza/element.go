@@ -188,6 +188,12 @@ func (e *Element) FirstElement() *Element { return e.Child("", "") }
 
 // Text returns the concatenated character data directly inside e.
 func (e *Element) Text() string {
+	if len(e.Children) == 1 {
+		// The usual element of one text node: its text, not a copy.
+		if t, ok := e.Children[0].(Text); ok {
+			return string(t)
+		}
+	}
 	var b strings.Builder
 	for _, n := range e.Children {
 		if t, ok := n.(Text); ok {
