@@ -60,6 +60,13 @@ func (r *room) groupchat(t task, o *occupant) {
 	subject := t.el.Child("", "subject")
 	body := t.el.Child("", "body")
 	isSubject := subject != nil && body == nil && t.el.Child("", "thread") == nil
+	out, id := r.reflect(t.el, o)
+	if r.svc.recorder != nil {
+		if err := r.svc.recorder.RecordRoom(r.addr, out.From(), o.real, out); err != nil {
+			r.refuse(t, err)
+			return
+		}
+	}
 	if isSubject {
 		if o.role != Moderator && !(r.cfg.ChangeSubject && o.role >= Participant) {
 			r.refuse(t, stanza.ErrText("forbidden", "only moderators may change the subject of this room"))
@@ -70,7 +77,6 @@ func (r *room) groupchat(t task, o *occupant) {
 			r.svc.saveRoom(t.ctx, r)
 		}
 	}
-	out, id := r.reflect(t.el, o)
 	for _, v := range r.occupants {
 		r.sendTo(t.ctx, out, v.real)
 	}

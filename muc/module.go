@@ -25,7 +25,9 @@ func Spec() module.Spec {
 			if err != nil {
 				return nil, err
 			}
+			recorder, _ := h.Instance("compliance").(RoomRecorder)
 			s, err := Register(context.Background(), h.Router, Options{
+				Recorder:       recorder,
 				Domain:         cfg.Domain,
 				OccupantIDKey:  key,
 				Store:          h.Store,

@@ -2,9 +2,10 @@ package muc
 
 import (
 	"github.com/rs/zerolog"
-	"parley/archive"
 
+	"parley/archive"
 	"parley/router"
+	"parley/stanza"
 	"parley/storage"
 )
 
@@ -43,6 +44,17 @@ type Options struct {
 	Log zerolog.Logger
 	// Policy is the service policy.
 	Policy Policy
+	// Recorder, if set, archives each room message once before the room
+	// sends it to its occupants (the compliance archive).
+	Recorder RoomRecorder
+}
+
+// RoomRecorder archives room messages.
+type RoomRecorder interface {
+	// RecordRoom archives a message of room from the occupant JID from,
+	// written by sender (a real full JID); an error is the stanza error
+	// the message is refused with.
+	RecordRoom(room, from, sender string, el *stanza.Element) error
 }
 
 // Policy is what the operator decides for the whole service.

@@ -32,6 +32,7 @@ type Service struct {
 	archives       storage.Archives
 	archiveWriter  *archive.Writer[storage.ArchivedMessage]
 	maxArchivePage int
+	recorder       RoomRecorder // nil without a compliance archive
 	// serviceIQ and roomIQ answer iq requests to the service and to
 	// rooms, by payload namespace.
 	serviceIQ router.IQMux[task]
@@ -68,6 +69,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		archives:       o.Archives,
 		archiveWriter:  o.ArchiveWriter,
 		maxArchivePage: o.MaxArchivePage,
+		recorder:       o.Recorder,
 	}
 	if s.archives != nil && s.archiveWriter == nil {
 		return nil, errors.New("group-chat service: archives need the archive writer")

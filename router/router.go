@@ -205,6 +205,13 @@ func (r *Router) AccountDeleted(ctx context.Context, bare jid.JID) {
 // at it) to h.
 func (r *Router) RegisterComponent(domain string, h Handler) { r.components[domain] = h }
 
+// IsComponent reports whether domain is a component's (a local service
+// such as the group-chat service, or an external component).
+func (r *Router) IsComponent(domain string) bool {
+	_, ok := r.components[domain]
+	return ok
+}
+
 // SetRemote installs the handler for stanzas to domains that are neither
 // served nor components (federation). Without one such stanzas bounce with
 // remote-server-not-found.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"parley/compliance"
 	"parley/module"
 	"parley/modules/avatarconv"
 	"parley/modules/blocking"
@@ -19,6 +20,7 @@ import (
 	"parley/modules/push"
 	"parley/modules/register"
 	"parley/modules/status"
+	"parley/modules/usage"
 	"parley/modules/vcard"
 	"parley/modules/version"
 	"parley/modules/webclient"
@@ -52,10 +54,12 @@ func modules() []module.Spec {
 		bookmarkconv.Spec(),
 		avatarconv.Spec(),
 		push.Spec(),
+		compliance.Spec(),
 		muc.Spec(),
 		upload.Spec(),
 		proxy65.Spec(),
 		webclient.Spec(),
 		register.Spec(),
+		usage.Spec(), // after upload, whose uploads it counts
 	}
 }

@@ -10,6 +10,9 @@
 //	parley users   [-config FILE] DOMAIN   list the accounts of a served domain
 //	parley invite  [-config FILE] [-expire 7d] [-user LOCALPART]   invite someone to register in band
 //	parley fast-revoke [-config FILE] [-client ID] JID   end an account's FAST logins
+//	parley archive verify|export|hold|release|holds [-config FILE] ...   the compliance archive
+//	parley usage   [-config FILE] [-domain D] [-since T] [-until T] [-format json|csv] [-daily]
+//	                                       usage per user and per domain, for charge-back
 //
 // FILE defaults to ./config.toml. On failure parley prints one line on
 // standard error and exits with a non-zero status.
@@ -40,6 +43,14 @@ Usage:
                                          make a single-use invitation to register in band; prints its token and xmpp: URI
   parley fast-revoke [-config FILE] [-client ID] JID
                                          revoke an account's FAST login tokens (all clients, or one)
+  parley usage   [-config FILE] [-domain DOMAIN] [-since T] [-until T] [-format json|csv] [-daily]
+                                         usage per user and per domain over whole UTC days (T: 2026-12-05
+                                         or an RFC 3339 time), as JSON Lines or CSV, for charge-back
+  parley archive verify [-config FILE]    check the compliance archive: every record, in order, unaltered
+  parley archive export [-config FILE] [-user JID] [-room JID] [-domain D] [-since T] [-until T] [-text WORDS] [-format json|text]
+                                         write archived messages as JSON Lines, or as a transcript
+  parley archive hold|release|holds [-config FILE] [-reason TEXT] [JID]
+                                         keep an account's messages past retention (legal hold), end it, list holds
   parley help                            show this help
 
 FILE defaults to ./config.toml.
@@ -83,6 +94,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runInvite(ctx, args, stdout, stderr)
 	case "fast-revoke":
 		return runFastRevoke(ctx, args, stdout, stderr)
+	case "archive":
+		return runArchive(ctx, args, stdout, stderr)
+	case "usage":
+		return runUsage(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,198 @@
+package compliance
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"parley/audit"
+	"parley/config"
+	"parley/module"
+	"parley/router"
+	"parley/stanza"
+)
+
+// hookPriority runs the archive's hooks after the refusals of blocking
+// and spoofing and before anything delivers a copy (carbons) or archives
+// for users.
+const hookPriority = 200
+
+// Spec declares the compliance archive as a server module, enabled by
+// archive.enabled; its instance is the *Archive, which the group-chat
+// service records room messages through.
+func Spec() module.Spec {
+	return module.Spec{
+		Name:    "compliance",
+		Enabled: func(cfg *config.Config) bool { return cfg.Archive.Enabled },
+		Setup: func(h *module.Host) (any, error) {
+			cfg := h.Config
+			auditLog, err := audit.Open(audit.DefaultDir(cfg.DataDir()))
+			if err != nil {
+				return nil, err
+			}
+			locals := append([]string(nil), cfg.Server.Domains...)
+			if cfg.MUC.Domain != "" {
+				locals = append(locals, cfg.MUC.Domain)
+			}
+			dr := map[string]time.Duration{}
+			for d, r := range cfg.Archive.DomainRetention {
+				dr[d] = r.Duration
+			}
+			a, err := Open(Options{
+				Dir:                cfg.ArchiveDir(),
+				LocalDomains:       locals,
+				Retention:          cfg.Archive.Retention.Duration,
+				DomainRetention:    dr,
+				RequirePlaintext:   cfg.Archive.RequirePlaintext,
+				OnFailure:          cfg.Archive.OnFailure,
+				CheckpointInterval: cfg.Archive.CheckpointInterval.Duration,
+				Audit:              auditLog,
+				Log:                h.Log,
+			})
+			if err != nil {
+				auditLog.Close()
+				return nil, err
+			}
+			Register(h.Router, a, cfg.MUC.Domain)
+			h.Go(func(ctx context.Context) {
+				a.Run(ctx)
+				auditLog.Close()
+			})
+			return a, nil
+		},
+	}
+}
+
+// hooks archives what passes the router.
+type hooks struct {
+	r    *router.Router
+	a    *Archive
+	muc  string   // the local group-chat domain, whose rooms archive their own messages
+	seen *seenSet // recent messages of remote rooms, archived once
+}
+
+// Register archives, through a, every message with content that local
+// clients send and that arrives from other servers and components;
+// groupchat messages to the rooms of mucDomain are left to the rooms
+// (RecordRoom).
+func Register(r *router.Router, a *Archive, mucDomain string) {
+	h := &hooks{r: r, a: a, muc: mucDomain, seen: newSeenSet(4096)}
+	r.Hook(router.FromSession, hookPriority, h.fromSession)
+	r.Hook(router.FromRemote, hookPriority, h.fromRemote)
+}
+
+// archivable reports whether a stanza is a message the hooks look at.
+func archivable(el *stanza.Element) bool {
+	return el.Kind() == "message" && el.Type() != "error"
+}
+
+func (h *hooks) fromSession(ctx context.Context, ev *router.Event) router.Verdict {
+	el := ev.Stanza
+	if !archivable(el) {
+		return router.Continue
+	}
+	domain := ev.To.Domainpart()
+	dir := Local
+	switch {
+	case el.To() == "":
+		// To the sender's own account.
+	case domain == h.muc && el.Type() == "groupchat":
+		return router.Continue // the room archives it, once
+	case !h.r.Serves(domain) && !h.r.IsComponent(domain):
+		dir = Outbound
+	}
+	to := el.To()
+	if to == "" {
+		to = ev.Session.Bare
+	}
+	return h.record(ctx, dir, el.From(), to, el)
+}
+
+func (h *hooks) fromRemote(ctx context.Context, ev *router.Event) router.Verdict {
+	el := ev.Stanza
+	if !archivable(el) {
+		return router.Continue
+	}
+	if ev.To.Domainpart() == h.muc && el.Type() == "groupchat" {
+		return router.Continue // the room archives it, once
+	}
+	if el.Type() == "groupchat" {
+		// A remote room sends each local occupant a copy: archive one.
+		if id := roomMessageID(el); id != "" && !h.seen.add(bareOf(el.From())+"\x00"+id) {
+			if err := h.a.Check(el); err != nil {
+				return h.refuse(ctx, el, err)
+			}
+			return router.Continue
+		}
+	}
+	return h.record(ctx, Inbound, el.From(), el.To(), el)
+}
+
+// record archives el, or bounces it as the archive's policy says.
+func (h *hooks) record(ctx context.Context, dir Direction, from, to string, el *stanza.Element) router.Verdict {
+	if err := h.a.Record(dir, from, to, from, el); err != nil {
+		return h.refuse(ctx, el, err)
+	}
+	return router.Continue
+}
+
+func (h *hooks) refuse(ctx context.Context, el *stanza.Element, err error) router.Verdict {
+	var se stanza.Error
+	if !errors.As(err, &se) {
+		se = stanza.ErrText("internal-server-error", err.Error())
+	}
+	h.r.Bounce(ctx, el, se)
+	return router.Handled
+}
+
+// RecordRoom archives a message of a local room before the room sends it
+// to its occupants: from the occupant JID, to the room, written by
+// sender (a real full JID). An error is the stanza error to refuse the
+// message with.
+func (a *Archive) RecordRoom(room, from, sender string, el *stanza.Element) error {
+	return a.Record(Room, from, room, sender, el)
+}
+
+// roomMessageID identifies a room message across its copies: the stanza
+// ID the room gave it (XEP-0359), or its id.
+func roomMessageID(el *stanza.Element) string {
+	room := bareOf(el.From())
+	for _, c := range el.ChildrenNamed("urn:xmpp:sid:0", "stanza-id") {
+		if c.Attr("by") == room {
+			return "sid:" + c.Attr("id")
+		}
+	}
+	if id := el.ID(); id != "" {
+		return "id:" + id
+	}
+	return ""
+}
+
+// seenSet remembers the last n keys added.
+type seenSet struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+	ring []string
+	next int
+}
+
+func newSeenSet(n int) *seenSet {
+	return &seenSet{keys: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+// add adds key and reports whether it was new.
+func (s *seenSet) add(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.keys[key]; ok {
+		return false
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.keys, old)
+	}
+	s.ring[s.next] = key
+	s.next = (s.next + 1) % len(s.ring)
+	s.keys[key] = struct{}{}
+	return true
+}

@@ -1,0 +1,118 @@
+// Package compliance is the server-wide compliance archive: every message
+// with content that parley routes, written once, in order, into a
+// hash-chained journal (package journal) whatever users' own archive
+// preferences, with retention by domain, legal holds, verification
+// against the checkpoints noted in the audit log, and export as JSON
+// Lines or as a readable transcript.
+package compliance
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"parley/journal"
+	"parley/stanza"
+)
+
+// Direction says where an archived message went.
+type Direction byte
+
+// Directions.
+const (
+	// Local: between local accounts (or a local account and a local
+	// service such as a room occupant, privately).
+	Local Direction = iota + 1
+	// Inbound: from another server (or an external component) to a
+	// local account.
+	Inbound
+	// Outbound: from a local account to another server.
+	Outbound
+	// Room: a message to all occupants of a local room, once per room
+	// message.
+	Room
+)
+
+var directionNames = map[Direction]string{Local: "local", Inbound: "inbound", Outbound: "outbound", Room: "room"}
+
+// String returns the direction's name.
+func (d Direction) String() string {
+	if n, ok := directionNames[d]; ok {
+		return n
+	}
+	return fmt.Sprintf("direction(%d)", byte(d))
+}
+
+// Entry is one archived message.
+type Entry struct {
+	Seq       uint64
+	Time      time.Time
+	Direction Direction
+	From, To  string // full JIDs as routed (a room message: from the occupant JID, to the room)
+	Sender    string // the real full JID of a room message's author; From otherwise
+	Type      string // the message's type
+	ID        string // the message's id attribute
+	Stanza    []byte // the whole stanza as routed
+	Hash      journal.Hash
+}
+
+// payloadVersion is the layout of a record's payload.
+const payloadVersion = 1
+
+// appendPayload appends the payload of an archive record to buf: a
+// version byte, the direction, then from, to, sender (empty when it is
+// from), type and id each as a length and bytes, then the stanza.
+func appendPayload(buf []byte, dir Direction, from, to, sender, typ, id string, el *stanza.Element) []byte {
+	buf = append(buf, payloadVersion, byte(dir))
+	if sender == from {
+		sender = ""
+	}
+	for _, s := range [...]string{from, to, sender, typ, id} {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	w := sliceWriter{buf}
+	el.WriteTo(&w)
+	return w.b
+}
+
+// sliceWriter lets an element be serialized onto a byte slice.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) WriteString(s string) (int, error) { w.b = append(w.b, s...); return len(s), nil }
+func (w *sliceWriter) WriteByte(c byte) error            { w.b = append(w.b, c); return nil }
+
+// errPayload reports a record whose payload is not an archived message.
+var errPayload = errors.New("not an archived message")
+
+// decode reads an archive record.
+func decode(r journal.Record) (Entry, error) {
+	e := Entry{Seq: r.Seq, Time: r.Time, Hash: r.Hash}
+	p := r.Payload
+	if len(p) < 2 || p[0] != payloadVersion {
+		return e, fmt.Errorf("record %d: %w", r.Seq, errPayload)
+	}
+	e.Direction = Direction(p[1])
+	p = p[2:]
+	var fields [5]string
+	for i := range fields {
+		n, k := binary.Uvarint(p)
+		if k <= 0 || n > uint64(len(p)-k) {
+			return e, fmt.Errorf("record %d: %w", r.Seq, errPayload)
+		}
+		fields[i] = string(p[k : k+int(n)])
+		p = p[k+int(n):]
+	}
+	e.From, e.To, e.Sender, e.Type, e.ID = fields[0], fields[1], fields[2], fields[3], fields[4]
+	if e.Sender == "" {
+		e.Sender = e.From
+	}
+	e.Stanza = append([]byte(nil), p...)
+	return e, nil
+}
+
+// Message parses the archived stanza.
+func (e Entry) Message() (*stanza.Element, error) {
+	return stanza.ParseBytes(e.Stanza)
+}
