@@ -43,8 +43,10 @@ type Options struct {
 	Log           zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// SegmentAge bounds a block of records (default a day).
-	SegmentAge time.Duration
+	// SegmentAge and SegmentSize bound a block of records (default a
+	// day, 64 MiB).
+	SegmentAge  time.Duration
+	SegmentSize int64
 }
 
 // Archive writes the compliance archive.
@@ -82,7 +84,7 @@ func Open(opts Options) (*Archive, error) {
 	for _, d := range opts.LocalDomains {
 		a.localDomain[d] = true
 	}
-	j, err := journal.Open(opts.Dir, journal.Options{SegmentAge: opts.SegmentAge, OnError: a.backgroundFailure})
+	j, err := journal.Open(opts.Dir, journal.Options{SegmentAge: opts.SegmentAge, SegmentSize: opts.SegmentSize, OnError: a.backgroundFailure})
 	if err != nil {
 		return nil, fmt.Errorf("compliance archive: %w", err)
 	}
