@@ -87,6 +87,8 @@ type Journal struct {
 	// segments: appends that returned before a crash.
 	Recovered int
 
+	pruneMu sync.Mutex // one Prune at a time
+
 	errMu  sync.Mutex
 	failed error // the last background failure, until the copier succeeds
 
@@ -192,19 +194,14 @@ func (j *Journal) Append(t time.Time, payload []byte) (uint64, error) {
 	if j.closed {
 		return 0, ErrClosed
 	}
-	seq := j.seq + 1
-	buf, h := appendFrame(j.buf[:0], j.digest, j.head, seq, t, payload)
-	j.buf = buf
-	if cap(j.buf) > 1<<20 {
-		j.buf = nil
-	}
-	if !j.ring.fits(len(buf)) {
+	n := frameSize(len(payload))
+	if !j.ring.fits(n) {
 		j.mu.Unlock()
 		seq, err := j.appendLarge(t, payload)
 		j.mu.Lock()
 		return seq, err
 	}
-	for !j.ring.room(len(buf)) {
+	for !j.ring.room(n) {
 		if err := j.Failed(); err != nil {
 			return 0, err
 		}
@@ -216,6 +213,14 @@ func (j *Journal) Append(t time.Time, payload []byte) (uint64, error) {
 	}
 	if err := j.Failed(); err != nil {
 		return 0, err
+	}
+	// The frame is made only now: while Append waited for room, other
+	// appends moved the head and reused j.buf.
+	seq := j.seq + 1
+	buf, h := appendFrame(j.buf[:0], j.digest, j.head, seq, t, payload)
+	j.buf = buf
+	if cap(j.buf) > 1<<20 {
+		j.buf = nil
 	}
 	if j.ring.put(buf) {
 		j.kick()

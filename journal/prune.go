@@ -23,13 +23,19 @@ type PruneResult struct {
 // longer keeps. Each block removed or changed leaves a checkpoint.
 func (j *Journal) Prune(cutoff time.Time, keep func(Record) bool) (PruneResult, error) {
 	var res PruneResult
-	// Hold the segments, so that no segment starts or ends meanwhile.
-	j.segMu.Lock()
-	defer j.segMu.Unlock()
 	if j.ring == nil {
 		return res, fmt.Errorf("journal: a shared journal is not pruned")
 	}
+	j.pruneMu.Lock()
+	defer j.pruneMu.Unlock()
+	// Only segments older than the one being written now are touched,
+	// so the copier goes on writing meanwhile.
+	j.segMu.Lock()
 	active := j.segName()
+	j.segMu.Unlock()
+	if active == "" {
+		active = segmentName(^uint64(0))
+	}
 
 	cps, err := readCheckpoints(j.dir)
 	if err != nil {
@@ -71,7 +77,7 @@ func (j *Journal) Prune(cutoff time.Time, keep func(Record) bool) (PruneResult, 
 		after = last.To
 	}
 	for _, s := range segs {
-		if s.name == active {
+		if s.name >= active {
 			break
 		}
 		path := filepath.Join(j.dir, s.name)

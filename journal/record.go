@@ -93,6 +93,13 @@ const frameAlign = 8
 // padding returns the zero bytes that follow a frame of n bytes.
 func padding(n int) int { return (frameAlign - n%frameAlign) % frameAlign }
 
+// frameSize returns the length of the frame of a payload of n bytes,
+// padding included.
+func frameSize(n int) int {
+	f := frameOverhead + n
+	return f + padding(f)
+}
+
 // chain returns SHA-256 over prev and body.
 func chain(d hash.Hash, prev Hash, body []byte) Hash {
 	d.Reset()
