@@ -27,6 +27,13 @@ const (
 // ErrClosed is returned by Append on a closed journal.
 var ErrClosed = errors.New("journal: closed")
 
+// ErrBehind is returned by Append when the ring stayed full for MaxWait:
+// the disk takes records more slowly than they come, or hangs.
+var ErrBehind = errors.New("journal: the disk has not taken records for too long")
+
+// MaxWait is the longest Append waits for room in the ring.
+const MaxWait = time.Second
+
 // Options configure a journal.
 type Options struct {
 	// Shared lets several processes append, each append locking the
@@ -201,14 +208,28 @@ func (j *Journal) Append(t time.Time, payload []byte) (uint64, error) {
 		j.mu.Lock()
 		return seq, err
 	}
-	for !j.ring.room(n) {
-		if err := j.Failed(); err != nil {
-			return 0, err
-		}
-		j.kick()
-		j.cond.Wait()
-		if j.closed {
-			return 0, ErrClosed
+	if !j.ring.room(n) {
+		// The copier is a whole ring behind: wait for it, but not for
+		// ever, so that a disk that hangs shows as a failure.
+		start := time.Now()
+		timer := time.AfterFunc(MaxWait, func() {
+			j.mu.Lock()
+			j.cond.Broadcast()
+			j.mu.Unlock()
+		})
+		defer timer.Stop()
+		for !j.ring.room(n) {
+			if err := j.Failed(); err != nil {
+				return 0, err
+			}
+			if time.Since(start) >= MaxWait {
+				return 0, ErrBehind
+			}
+			j.kick()
+			j.cond.Wait()
+			if j.closed {
+				return 0, ErrClosed
+			}
 		}
 	}
 	if err := j.Failed(); err != nil {

@@ -389,3 +389,38 @@ func TestSharedJournalTakesAppendsFromSeveralOpeners(t *testing.T) {
 		t.Fatalf("summary %+v", s)
 	}
 }
+
+// TestAHungDiskFailsAppends: while the copier cannot write (the disk
+// hangs), appends fill the ring and then fail after MaxWait instead of
+// waiting for ever; once the disk is back, they succeed again and
+// nothing taken is lost.
+func TestAHungDiskFailsAppends(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, Options{})
+	payload := make([]byte, 300<<10)
+	j.segMu.Lock() // the disk hangs
+	taken := 0
+	var err error
+	start := time.Now()
+	for {
+		if _, err = j.Append(t0, payload); err != nil {
+			break
+		}
+		taken++
+	}
+	waited := time.Since(start)
+	j.segMu.Unlock()
+	if !errors.Is(err, ErrBehind) || waited < MaxWait {
+		t.Fatalf("after %d appends: %v after %v", taken, err, waited)
+	}
+	if taken < ringBlocks*2 {
+		t.Fatalf("only %d records taken before the ring was full", taken)
+	}
+	if _, err := j.Append(t0, []byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if s := mustVerify(t, dir); s.Records != uint64(taken+1) {
+		t.Fatalf("%d records, want %d", s.Records, taken+1)
+	}
+}
