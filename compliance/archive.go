@@ -376,6 +376,9 @@ func (a *Archive) Prune() {
 			Detail: fmt.Sprintf("records %d to %d removed but %d kept (legal hold or longer retention); chain goes on from hash=%s", c.From, c.To, c.Kept, c.Hash)})
 	}
 	if len(res.Checkpoints) > 0 {
+		// The full-text index must not keep words of removed records:
+		// the next search rebuilds it.
+		dropIndex(a.opts.Dir)
 		a.log.Info().Uint64("removed", res.Removed).Uint64("kept", res.Kept).Msg("compliance archive: expired records removed")
 	}
 	if err != nil {

@@ -125,6 +125,13 @@ func searchText(dir, text string) (map[uint64]bool, error) {
 	return found, rows.Err()
 }
 
+// dropIndex removes the full-text index of the archive in dir.
+func dropIndex(dir string) {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(filepath.Join(dir, indexFile+suffix))
+	}
+}
+
 // updateIndex indexes the bodies of the records after the last one
 // indexed; an index of another chain than the archive's is rebuilt.
 func updateIndex(db *sql.DB, dir string) error {

@@ -1,6 +1,7 @@
 package compliance
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -103,7 +104,36 @@ func TestRetentionAndLegalHold(t *testing.T) {
 	// The first five days are past the 30 days.
 	clk.t = time.Date(2026, 2, 5, 8, 0, 0, 0, time.UTC)
 	a.Sync()
+	search := func(words string) int {
+		n := 0
+		if err := Export(a.opts.Dir, Filter{Text: words}, func(Entry) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := search("a-b day 2"); n != 1 {
+		t.Fatalf("search before the prune: %d", n)
+	}
 	a.Prune()
+	if n := search("a-b day 2"); n != 0 {
+		t.Fatalf("a removed record is still found: %d", n)
+	}
+	if _, err := os.Stat(filepath.Join(a.opts.Dir, indexFile)); err != nil {
+		t.Fatalf("the index is not rebuilt: %v", err)
+	}
+	if n := search("b-eve day 7"); n != 1 {
+		t.Fatalf("search after the prune: %d", n)
+	}
+	// The words of removed records are gone from the index itself.
+	db, err := sql.Open("sqlite3", filepath.Join(a.opts.Dir, indexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inIndex int
+	if err := db.QueryRow(`SELECT count(*) FROM bodies WHERE bodies MATCH '"a" "b" "day" "2"'`).Scan(&inIndex); err != nil || inIndex != 0 {
+		t.Fatalf("removed words in the index: %d, %v", inIndex, err)
+	}
+	db.Close()
 	got := bodies(t, a.opts.Dir)
 	count := func(prefix string) int {
 		n := 0
