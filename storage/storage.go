@@ -43,8 +43,8 @@ type Accounts interface {
 	AccountExists(ctx context.Context, user string) (bool, error)
 	// DeleteAccount removes user and all data stored for the user (roster,
 	// pending subscriptions, offline messages, XML documents, last
-	// activity, message archive, pubsub nodes and items); ErrNotFound if
-	// no account.
+	// activity, message archive, pubsub nodes and items, usage records);
+	// ErrNotFound if no account.
 	DeleteAccount(ctx context.Context, user string) error
 	// ListAccounts returns the bare JIDs of every account of domain, sorted.
 	ListAccounts(ctx context.Context, domain string) ([]string, error)

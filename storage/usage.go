@@ -53,16 +53,16 @@ func Day(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// Usage stores usage accounting: counters per account and UTC day. The
-// records outlive the account (Accounts.DeleteAccount keeps them): they
-// are the operator's bookkeeping, needed for the period the account
-// existed.
+// Usage stores usage accounting: counters per account and UTC day.
+// Accounts.DeleteAccount deletes an account's records with the rest of
+// its data.
 type Usage interface {
 	// AddUsage adds the counters of every record to those stored for
 	// its user and day, creating them at zero first, and keeps the later
 	// of the stored LastSeen and the record's; all in one transaction
 	// where the backend has them. Several records of one user and day
-	// add up.
+	// add up. Records of users without an account are skipped, so that
+	// an account deleted meanwhile gets no records back.
 	AddUsage(ctx context.Context, recs []UsageRecord) error
 	// UsageRecords returns the stored records of the accounts of domain
 	// ("" for every domain) for the days from the UTC day of from to

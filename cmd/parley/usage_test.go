@@ -20,6 +20,11 @@ func usageFixture(t *testing.T) string {
 	d1 := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
 	d2, d3 := d1.AddDate(0, 0, 1), d1.AddDate(0, 0, 2)
 	at := func(d time.Time, h int) time.Time { return d.Add(time.Duration(h) * time.Hour) }
+	for _, u := range []string{"alice@a.test", "bob@a.test", "carol@b.test"} {
+		if err := st.CreateAccount(t.Context(), u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	err := st.AddUsage(t.Context(), []storage.UsageRecord{
 		{Day: d1, User: "alice@a.test", UsageCounts: storage.UsageCounts{Logins: 1, OneToOneSent: 2, Uploads: 1, UploadBytes: 100}, LastSeen: at(d1, 9)},
 		{Day: d1, User: "bob@a.test", UsageCounts: storage.UsageCounts{OneToOneReceived: 2}}, // not seen: not active

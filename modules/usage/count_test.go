@@ -386,3 +386,16 @@ func TestManyAccounts(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountDeleted: the counts of a deleted account are dropped.
+func TestAccountDeleted(t *testing.T) {
+	s := newSetup(t, alice+"/desk")
+	s.flush(t)
+	s.m.Uploaded(bob, 10)
+	s.m.Uploaded(alice, 10)
+	s.r.AccountDeleted(context.Background(), jid.MustParse(bob))
+	got := s.flush(t)
+	if _, ok := got[bob]; ok || got[alice].Uploads != 1 {
+		t.Errorf("after deleting bob: %+v", got)
+	}
+}

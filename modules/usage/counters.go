@@ -164,6 +164,14 @@ func (t *table) get(user string) *account {
 	return a
 }
 
+// forget drops user's account.
+func (t *table) forget(user string) {
+	s := t.shard(user)
+	s.mu.Lock()
+	delete(s.m, user)
+	s.mu.Unlock()
+}
+
 // entry is one account of the table with its user.
 type entry struct {
 	user string

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"mellium.im/xmpp/jid"
 
 	"parley/module"
 	"parley/router"
@@ -88,13 +89,16 @@ func New(store storage.Usage, o Options) *Module {
 }
 
 // Register counts what passes r: logins, and messages at the end of the
-// FromSession and ToAccount hooks.
+// FromSession and ToAccount hooks; it forgets deleted accounts.
 func (m *Module) Register(r *router.Router) {
 	m.r = r
 	r.Hook(router.FromSession, hookPriority, m.fromSession)
 	r.Hook(router.ToAccount, hookPriority, m.toAccount)
 	r.OnBind(m.bound)
 	r.OnUnbind(m.unbound)
+	// A deleted account's counts go with it (storage skips any that come
+	// after).
+	r.OnAccountDeleted(func(_ context.Context, bare jid.JID) { m.accounts.forget(bare.String()) })
 }
 
 // Spec declares usage accounting as a server module, always on. It

@@ -148,6 +148,14 @@ func TestEndToEnd(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("records of %d users, want %d: %+v", len(got), len(want), got)
 	}
+
+	// dave logs in and gets the message kept for him: it was counted
+	// when it came, not again.
+	d := online(t, srv, "dave", "phone")
+	d.Expect(isBody("are you there?"))
+	if g := flushed(t, srv)[dave]; g.UsageCounts != (storage.UsageCounts{Logins: 1, OneToOneReceived: 1}) || g.LastSeen.IsZero() {
+		t.Errorf("dave after logging in: %+v", g)
+	}
 }
 
 // TestFederated counts messages between two parley servers, each way.

@@ -135,6 +135,7 @@ func (s *Store) DeleteAccount(ctx context.Context, user string) error {
 			"pending_subscriptions", "offline_messages", "documents", "last_activity",
 			"fast_tokens",
 			"pubsub_items", "pubsub_nodes",
+			"usage_days",
 		} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user = ?`, user); err != nil {
 				return fmt.Errorf("delete from %s: %w", table, err)

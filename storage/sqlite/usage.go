@@ -17,7 +17,8 @@ var _ storage.Usage = (*Store)(nil)
 const dayLayout = "2006-01-02"
 
 // AddUsage adds the records' counters to the stored ones of their user
-// and day in one transaction (one sync to disk for the batch).
+// and day in one transaction (one sync to disk for the batch); records
+// of users without an account are skipped.
 func (s *Store) AddUsage(ctx context.Context, recs []storage.UsageRecord) error {
 	if len(recs) == 0 {
 		return nil
@@ -26,7 +27,8 @@ func (s *Store) AddUsage(ctx context.Context, recs []storage.UsageRecord) error 
 		stmt, err := tx.PrepareContext(ctx, `
 INSERT INTO usage_days (day, user, domain, logins, one_to_one_sent, one_to_one_recv, group_sent, group_recv,
 	federated_sent, federated_recv, uploads, upload_bytes, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+WHERE EXISTS (SELECT 1 FROM accounts WHERE user = ?2)
 ON CONFLICT (day, user) DO UPDATE SET
 	logins          = logins + excluded.logins,
 	one_to_one_sent = one_to_one_sent + excluded.one_to_one_sent,

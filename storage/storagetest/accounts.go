@@ -2,6 +2,8 @@ package storagetest
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,6 +123,7 @@ func Populate(t testing.TB, s storage.Store, user string) {
 	}))
 	must(t, s.PutFastToken(ctx, storage.FastToken{User: user, Client: "populated", Mechanism: "HT-SHA-256-NONE",
 		Digest: []byte("populated"), Expiry: time.Now().Add(time.Hour)}))
+	must(t, s.AddUsage(ctx, []storage.UsageRecord{{Day: time.Now(), User: user, UsageCounts: storage.UsageCounts{Logins: 1}, LastSeen: time.Now()}}))
 	must(t, s.CreatePubSubNode(ctx, storage.PubSubNode{Owner: user, Node: "urn:xmpp:avatar:metadata", Config: []byte("{}"), Created: time.Now()}))
 	_, err = s.PublishPubSubItem(ctx, &storage.PubSubItem{Owner: user, Node: "urn:xmpp:avatar:metadata", ID: "populated", Payload: []byte("<metadata xmlns='urn:xmpp:avatar:metadata'/>"), Publisher: user, Stamp: time.Now()}, 1)
 	must(t, err)
@@ -161,6 +164,10 @@ func holdings(t testing.TB, s storage.Store, user string) map[string]bool {
 	psItems, err2 := s.PubSubItems(ctx, user, "urn:xmpp:avatar:metadata", nil, 0)
 	must(t, err2)
 	has["pubsub items"] = len(psItems) > 0
+	_, domain, _ := strings.Cut(user, "@")
+	usage, err := s.UsageRecords(ctx, domain, time.Now().Add(-24*time.Hour), time.Now().Add(24*time.Hour))
+	must(t, err)
+	has["usage"] = slices.ContainsFunc(usage, func(r storage.UsageRecord) bool { return r.User == user })
 	return has
 }
 

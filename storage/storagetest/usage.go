@@ -30,14 +30,17 @@ func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0,
 func testUsageAddsUp(t *testing.T, open Opener) {
 	s, reopen := open(t)
 	ctx := t.Context()
-	const alice, bob = "alice@example.org", "bob@example.org"
+	const alice, bob, carol = "alice@example.org", "bob@example.org", "carol@example.org"
+	must(t, s.CreateAccount(ctx, alice, nil))
+	must(t, s.CreateAccount(ctx, bob, nil))
 	d := day(2026, 12, 5)
 	seen1 := d.Add(9*time.Hour + 1500*time.Millisecond)
 	seen2 := d.Add(17 * time.Hour)
 	must(t, s.AddUsage(ctx, nil))
 	must(t, s.AddUsage(ctx, []storage.UsageRecord{
 		{Day: d, User: alice, UsageCounts: storage.UsageCounts{Logins: 1, OneToOneSent: 3, GroupReceived: 2}, LastSeen: seen2},
-		{Day: d, User: bob, UsageCounts: storage.UsageCounts{OneToOneReceived: 3}}, // only received: not seen
+		{Day: d, User: bob, UsageCounts: storage.UsageCounts{OneToOneReceived: 3}},          // only received: not seen
+		{Day: d, User: carol, UsageCounts: storage.UsageCounts{Logins: 1}, LastSeen: seen1}, // no account: skipped
 	}))
 	// Any time of the day names the day; two records of one user and
 	// day in a batch add up; an earlier last seen does not win.
@@ -71,6 +74,9 @@ func testUsageSelect(t *testing.T, open Opener) {
 	rec := func(d time.Time, user string, n int64) storage.UsageRecord {
 		return storage.UsageRecord{Day: d, User: user, UsageCounts: storage.UsageCounts{OneToOneSent: n}, LastSeen: d.Add(time.Hour)}
 	}
+	for _, u := range []string{a1, a2, b1} {
+		must(t, s.CreateAccount(ctx, u, nil))
+	}
 	must(t, s.AddUsage(ctx, []storage.UsageRecord{rec(d3, a1, 1), rec(d1, a1, 2), rec(d2, b1, 3), rec(d2, a2, 4), rec(d2, a1, 5), rec(d1, b1, 6)}))
 	cases := []struct {
 		domain   string
@@ -98,6 +104,10 @@ func testUsageConcurrent(t *testing.T, open Opener) {
 	ctx := t.Context()
 	d := day(2026, 12, 5)
 	const workers, batches = 4, 10
+	must(t, s.CreateAccount(ctx, "shared@example.org", nil))
+	for w := range workers {
+		must(t, s.CreateAccount(ctx, fmt.Sprintf("u%d@example.org", w), nil))
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
