@@ -38,17 +38,21 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *format != "json" && *format != "csv" {
 		return c.usageError(fmt.Sprintf("-format: %q is not json or csv", *format))
 	}
-	from, to := time.Time{}, storage.Day(time.Now())
-	var err error
-	if *since != "" {
-		if from, err = parseUsageDay(*since); err != nil {
-			return c.usageError("-since: " + err.Error())
-		}
+	// Counts are kept per UTC day: the period is the whole days from the
+	// day of -since to the day of -until (which ends just before the
+	// time parseTimeFlag returns).
+	from, err := parseTimeFlag("since", *since, false)
+	if err != nil {
+		return c.usageError(err.Error())
 	}
+	from = storage.Day(from)
+	to := storage.Day(time.Now())
 	if *until != "" {
-		if to, err = parseUsageDay(*until); err != nil {
-			return c.usageError("-until: " + err.Error())
+		end, err := parseTimeFlag("until", *until, true)
+		if err != nil {
+			return c.usageError(err.Error())
 		}
+		to = storage.Day(end.Add(-time.Nanosecond))
 	}
 	if from.After(to) {
 		return c.usageError(fmt.Sprintf("-since: %s is after -until %s", from.Format(usageDate), to.Format(usageDate)))
@@ -83,17 +87,6 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return err
 	})
-}
-
-// parseUsageDay returns the UTC day of s, a date or an RFC 3339 time.
-func parseUsageDay(s string) (time.Time, error) {
-	if t, err := time.Parse(usageDate, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return storage.Day(t), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a date (2026-12-05) or an RFC 3339 time (2026-12-05T09:30:00Z)", s)
 }
 
 // usageRow is one line of the report: an account's usage, or a domain's

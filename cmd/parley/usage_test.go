@@ -87,8 +87,9 @@ func TestUsageReport(t *testing.T) {
 		t.Errorf("whole period:\n got %v\nwant %v", rows, want)
 	}
 
-	// One domain, one day, given as an RFC 3339 time: bob only received.
-	rows = jsonRows(t, parley(t, "", "usage", "-config", cfg, "-domain", "A.test", "-since", "2026-12-04T23:00:00+01:00", "-until", "2026-12-04").wantOK(t).stdout)
+	// One domain, one day, given as RFC 3339 times (the period is whole
+	// days): bob only received.
+	rows = jsonRows(t, parley(t, "", "usage", "-config", cfg, "-domain", "A.test", "-since", "2026-12-04T23:00:00+01:00", "-until", "2026-12-05T00:00:00Z").wantOK(t).stdout)
 	want = []map[string]any{
 		with(counts(1, 2, 0, 0, 0, 0, 0, 1, 100), "row", "user", "domain", "a.test", "user", "alice@a.test", "from", "2026-12-04", "to", "2026-12-04", "last_seen", "2026-12-04T09:00:00Z"),
 		with(counts(0, 0, 2, 0, 0, 0, 0, 0, 0), "row", "user", "domain", "a.test", "user", "bob@a.test", "from", "2026-12-04", "to", "2026-12-04", "last_seen", nil),
@@ -153,7 +154,7 @@ func TestUsageErrors(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"malformed since", []string{"-since", "2026-13-01"}, 2, []string{"parley: usage: -since: ", `"2026-13-01" is not a date`}},
+		{"malformed since", []string{"-since", "2026-13-01"}, 2, []string{"parley: usage: -since: ", `"2026-13-01" is neither a date`}},
 		{"malformed until", []string{"-until", "yesterday"}, 2, []string{"parley: usage: -until: ", `"yesterday"`}},
 		{"since after until", []string{"-since", "2026-12-06", "-until", "2026-12-05"}, 2, []string{"-since: 2026-12-06 is after -until 2026-12-05"}},
 		{"unknown format", []string{"-format", "xml"}, 2, []string{"parley: usage: -format: ", `"xml" is not json or csv`}},
