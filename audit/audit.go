@@ -44,7 +44,13 @@ const (
 	FederationEstablished  = "federation.established"
 	FederationRefused      = "federation.refused"
 	AuthFailures           = "auth.failures"
+	InvitationCreated      = "invitation.created"
+	FastTokensRevoked      = "fast_tokens.revoked"
 )
+
+// ServerActor is the actor of what the server does or decides on its
+// own: federation decisions, reloads, summaries of failed logins.
+const ServerActor = "server"
 
 // Entry is an event as read back, with its place in the chain.
 type Entry struct {

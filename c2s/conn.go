@@ -501,10 +501,14 @@ func (c *conn) authenticate(ctx context.Context, auth *stanza.Element) (bool, er
 		failure("incorrect-encoding", "")
 		return false, nil
 	}
+	tried := "" // the account the client names, for the audit log
 	for {
+		if tried == "" {
+			tried = triedAccount(mech, in, c.domain)
+		}
 		out, done, err := ex.Step(ctx, in)
 		if err != nil {
-			cond, _ := c.authFailed(mech, err)
+			cond, _ := c.authFailed(mech, tried, err)
 			failure(cond, "")
 			if c.authFailures >= c.srv.opts.MaxAuthTries {
 				return false, xmlstream.Errorf("policy-violation", "too many failed authentication attempts")

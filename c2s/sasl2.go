@@ -11,6 +11,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"parley/audit"
 	"parley/sasl"
 	"parley/stanza"
 	"parley/streamfeature"
@@ -185,10 +186,14 @@ func (c *conn) authenticate2(ctx context.Context, auth *stanza.Element) (bool, e
 			return false, nil
 		}
 	}
+	tried := "" // the account the client names, for the audit log
 	for {
+		if tried == "" {
+			tried = triedAccount(req.mech, in, c.domain)
+		}
 		out, done, err := ex.Step(ctx, in)
 		if err != nil {
-			cond, text := c.authFailed(req.mech, err)
+			cond, text := c.authFailed(req.mech, tried, err)
 			c.t.SendRaw(sasl2Failure(cond, text))
 			if c.authFailures >= c.srv.opts.MaxAuthTries {
 				return false, xmlstream.Errorf("policy-violation", "too many failed authentication attempts")
@@ -221,9 +226,10 @@ func (c *conn) authenticate2(ctx context.Context, auth *stanza.Element) (bool, e
 }
 
 // authFailed handles a failed exchange of either SASL profile: a wrong
-// password or token slows the address down and counts toward the stream's
+// password or token, for the account tried, slows the address down and
+// is counted for the audit log; every failure counts toward the stream's
 // limit of attempts. It returns the condition and text to answer.
-func (c *conn) authFailed(mech string, err error) (cond, text string) {
+func (c *conn) authFailed(mech, tried string, err error) (cond, text string) {
 	var f *sasl.Failure
 	cond, guess := "not-authorized", true
 	if errors.As(err, &f) {
@@ -238,6 +244,7 @@ func (c *conn) authFailed(mech string, err error) (cond, text string) {
 			time.Sleep(d)
 		}
 		c.srv.opts.Throttle.Failed(c.addr)
+		c.srv.opts.AuthFailures.Note(c.addr, audit.Occurrence{Target: c.addr, Subject: tried})
 	}
 	c.srv.opts.Log.Info().Str("remote", c.remote).Str("mechanism", mech).Str("condition", cond).Msg("authentication failed")
 	c.authFailures++

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/audit"
 	"parley/idlepoll"
 	"parley/internal/accept"
 	"parley/internal/connset"
@@ -67,6 +68,10 @@ type Options struct {
 	FastTokens        storage.FastTokens
 	FastTokenLifetime time.Duration
 	Log               zerolog.Logger
+
+	// AuthFailures sums up failed logins per address in the audit log
+	// (see NewAuthFailures); nil counts nothing.
+	AuthFailures *audit.Repeats
 }
 
 // Server accepts client connections.

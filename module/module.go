@@ -20,6 +20,7 @@ import (
 
 	"parley/adhoc"
 	"parley/archive"
+	"parley/audit"
 	"parley/config"
 	"parley/httpserver"
 	"parley/router"
@@ -56,7 +57,10 @@ type Host struct {
 	// Commands is the server's ad-hoc commands (XEP-0050), to which a
 	// module adds its commands while it is set up.
 	Commands *adhoc.Registry
-	Log      zerolog.Logger // tagged with the module's name
+	// Audit is the audit log, where a module records administrative
+	// actions (accounts made, changed or removed, say).
+	Audit *audit.Log
+	Log   zerolog.Logger // tagged with the module's name
 
 	runs      *[]func(context.Context)
 	instances map[string]any

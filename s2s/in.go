@@ -63,6 +63,7 @@ func (in *inStream) serve(ctx context.Context) {
 	if in.directTLS {
 		if err := in.t.upgrade(tls.Server(raw, s.tlsServerConfig()), time.Now().Add(s.opts.ConnectTimeout)); err != nil {
 			s.opts.Log.Debug().Str("addr", in.addr).Err(err).Msg("s2s: direct TLS handshake failed")
+			s.auditRefused("in", pair{}, whyTLS, "direct TLS handshake failed: "+err.Error(), in.addr)
 			raw.Close()
 			return
 		}
@@ -120,6 +121,7 @@ func (in *inStream) finish(err error) {
 	}
 	if len(authed) == 0 && cond != "" && !in.refused {
 		s.logLink("refused", "in", pair{in.to, in.from}, "", reason+" from "+in.addr)
+		s.auditRefused("in", pair{in.to, in.from}, whyStream+" "+cond, reason, in.addr)
 	}
 	if se != nil && cause == "" {
 		in.t.closeOnInputError(cond, text)
@@ -204,6 +206,7 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 	if in.from != "" {
 		if err := s.opts.Policy.Check(in.from); err != nil {
 			s.logLink("refused", "in", pair{in.to, in.from}, "", err.Error())
+			s.auditRefused("in", pair{in.to, in.from}, whyPolicy, err.Error(), in.addr)
 			in.refused = true
 			return false, xmlstream.Errorf("policy-violation", "federation with %s is not permitted here", in.from)
 		}
@@ -223,6 +226,7 @@ func (in *inStream) negotiate(ctx context.Context) (bool, error) {
 			t.w.SendRaw("<proceed xmlns='" + nsTLS + "'/>")
 			if err := t.upgrade(tls.Server(t.raw, s.tlsServerConfig()), time.Now().Add(s.opts.ConnectTimeout)); err != nil {
 				s.opts.Log.Debug().Str("addr", in.addr).Err(err).Msg("s2s: STARTTLS handshake failed")
+				s.auditRefused("in", pair{in.to, in.from}, whyTLS, "STARTTLS handshake failed: "+err.Error(), in.addr)
 				return false, err
 			}
 			return true, nil
@@ -289,6 +293,7 @@ func (in *inStream) external(auth *stanza.Element) (bool, error) {
 	failure := func(cond, text string) (bool, error) {
 		in.t.w.SendRaw("<failure xmlns='" + nsSASL + "'><" + cond + "/><text>" + xmlstream.Escape(text) + "</text></failure>")
 		s.logLink("refused", "in", pair{in.to, in.from}, "EXTERNAL", text)
+		s.auditRefused("in", pair{in.to, in.from}, whyCertificate+" "+cond, "SASL EXTERNAL: "+text, in.addr)
 		return false, nil
 	}
 	if !in.t.tls {
@@ -383,6 +388,7 @@ func (in *inStream) authenticated(p pair, method string) {
 		method += "+bidi"
 	}
 	in.svc.logLink("established", "in", p, method, "")
+	in.svc.auditEstablished("in", p, method)
 }
 
 // dialbackResult handles a dialback request from an originating server
@@ -417,15 +423,18 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 	case s.isLocal(p.remote):
 		reply("error", "not-allowed", p.remote+" is served here")
 		s.logLink("refused", "in", p, "dialback", "the peer claims a domain served here")
+		s.auditRefused("in", p, whyDialback+" local", "dialback: the peer claims a domain served here", in.addr)
 		return nil
 	case s.opts.SecureAuth:
 		reply("error", "policy-violation", "this server requires certificate authentication (secure_auth)")
 		s.logLink("refused", "in", p, "dialback", "dialback is disabled by secure_auth")
+		s.auditRefused("in", p, whyDialback+" secure_auth", "secure_auth requires a valid certificate, and dialback is disabled", in.addr)
 		return nil
 	}
 	if err := s.opts.Policy.Check(p.remote); err != nil {
 		reply("error", "not-allowed", "federation with "+p.remote+" is not permitted here")
 		s.logLink("refused", "in", p, "dialback", err.Error())
+		s.auditRefused("in", p, whyPolicy, err.Error(), in.addr)
 		return nil
 	}
 	in.mu.Lock()
@@ -461,6 +470,7 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 			}
 			reply("error", cond, "cannot verify the dialback key with "+p.remote)
 			s.logLink("refused", "in", p, "dialback", fmt.Sprintf("verify with the authoritative server: %v", err))
+			s.auditRefused("in", p, whyDialback+" verify", fmt.Sprintf("dialback: the key could not be verified with the authoritative server: %v", err), in.addr)
 		case valid:
 			in.authenticated(p, "dialback")
 			reply("valid", "", "")
@@ -470,6 +480,7 @@ func (in *inStream) dialbackResult(ctx context.Context, el *stanza.Element) erro
 			in.mu.Unlock()
 			reply("invalid", "", "")
 			s.logLink("refused", "in", p, "dialback", "the authoritative server says the key is invalid")
+			s.auditRefused("in", p, whyDialback+" invalid", "dialback: the authoritative server says the key is invalid", in.addr)
 			// The peer tried to spoof p.remote: the stream ends
 			// (XEP-0220 §2.2.1).
 			in.stop("dialback key for " + p.remote + " found invalid")

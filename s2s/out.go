@@ -112,6 +112,7 @@ func (l *outLink) run(ctx context.Context) {
 	}
 	l.mu.Unlock()
 	s.logLink("established", "out", l.pair, auth, "")
+	s.auditEstablished("out", l.pair, auth)
 	reason := l.read(ctx, t)
 	l.end(reason)
 	l.mu.Lock()
@@ -156,6 +157,7 @@ func (l *outLink) shutdown() { l.end("shutdown") }
 // failed bounces everything queued after the link could not be set up.
 func (l *outLink) failed(err error) {
 	l.mu.Lock()
+	shutdown := l.reason == "shutdown"
 	l.state = linkDone
 	queued := l.queue
 	l.queue = nil
@@ -166,6 +168,9 @@ func (l *outLink) failed(err error) {
 		cond = "remote-server-timeout"
 	}
 	l.svc.logLink("failed", "out", l.pair, "", fmt.Sprintf("%v; %d stanzas bounced with %s", err, len(queued), cond))
+	if !shutdown {
+		l.svc.auditRefused("out", l.pair, whyFailed, err.Error(), "")
+	}
 	text := fmt.Sprintf("cannot reach %s: %v", l.pair.remote, err)
 	for _, el := range queued {
 		l.svc.opts.Router.Bounce(context.Background(), el, stanza.ErrText(cond, text))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"parley/audit"
 	"parley/certs"
 	"parley/internal/accept"
 	"parley/router"
@@ -51,6 +52,12 @@ type Options struct {
 	DialbackSecret []byte
 	// Log receives one line for every link opened, refused or closed.
 	Log zerolog.Logger
+	// Audit records every link established (federation.established);
+	// nil records nothing.
+	Audit *audit.Log
+	// Refusals sums up refused links in the audit log (see
+	// NewRefusals); nil counts nothing.
+	Refusals *audit.Repeats
 }
 
 // pair is a (local domain, remote domain) pair that a link serves.
@@ -117,6 +124,7 @@ func (s *Service) Send(ctx context.Context, el *stanza.Element) {
 	}
 	p := pair{local: from.Domainpart(), remote: to.Domainpart()}
 	if err := s.opts.Policy.Check(p.remote); err != nil {
+		s.auditRefused("out", p, whyPolicy, err.Error(), "")
 		s.opts.Router.Bounce(ctx, el, stanza.ErrText("not-allowed", "federation with "+p.remote+" is not permitted: "+err.Error()))
 		return
 	}

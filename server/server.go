@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"parley/adhoc"
 	"parley/archive"
+	"parley/audit"
 	"parley/c2s"
 	"parley/certs"
 	"parley/component"
@@ -60,6 +62,12 @@ type Server struct {
 	components *component.Service // nil when no external component is configured
 	http       *httpserver.Server
 	commands   *adhoc.Registry // ad-hoc commands (XEP-0050) of the modules
+
+	// audit is the audit log; authFailures and refusals sum up failed
+	// logins and refused federation links in it.
+	audit        *audit.Log
+	authFailures *audit.Repeats
+	refusals     *audit.Repeats
 }
 
 // Commands returns the server's ad-hoc commands, to which tests and
@@ -86,11 +94,18 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
+	auditLog, err := audit.Open(audit.DefaultDir(cfg.DataDir()))
+	if err != nil {
+		return nil, err
+	}
 	store, err := backend.Open(context.Background(), cfg.Storage)
 	if err != nil {
+		auditLog.Close()
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, store: store, certs: holder, listeners: make(map[string]net.Listener)}
+	s := &Server{cfg: cfg, log: log, store: store, certs: holder, listeners: make(map[string]net.Listener), audit: auditLog}
+	onAuditError := func(err error) { log.Error().Err(err).Msg("recording in the audit log failed") }
+	s.authFailures = c2s.NewAuthFailures(auditLog, onAuditError)
 	s.router = router.New(cfg.Server.Domains, store, log.With().Str("component", "router").Logger())
 	s.features = new(streamfeature.Registry)
 	s.archive = archive.NewWriter(store.AppendArchive, log.With().Str("component", "archive").Logger())
@@ -112,10 +127,12 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		Archive:  s.archive,
 		HTTP:     s.http,
 		Commands: s.commands,
+		Audit:    auditLog,
 		Log:      log,
 	})
 	if err != nil {
 		store.Close()
+		auditLog.Close()
 		return nil, err
 	}
 	s.muc, _ = s.modules.Instance("muc").(*muc.Service)
@@ -139,13 +156,16 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 		FastTokens:        store,
 		FastTokenLifetime: cfg.C2S.FastTokenLifetime.Duration,
 		Log:               log.With().Str("component", "c2s").Logger(),
+		AuthFailures:      s.authFailures,
 	})
 	if cfg.S2S.Listen != "" || cfg.S2S.DirectTLSListen != "" {
 		roots, err := certs.LoadPool(cfg.TLS.CA)
 		if err != nil {
 			store.Close()
+			auditLog.Close()
 			return nil, fmt.Errorf("tls.ca: %w", err)
 		}
+		s.refusals = s2s.NewRefusals(auditLog, onAuditError)
 		s.s2s = s2s.New(s2s.Options{
 			Router:         s.router,
 			Local:          names,
@@ -158,6 +178,8 @@ func New(cfg *config.Config, log zerolog.Logger) (*Server, error) {
 			IdleTimeout:    cfg.S2S.IdleTimeout.Duration,
 			MaxStanzaSize:  cfg.S2S.MaxStanzaSize,
 			Log:            log.With().Str("component", "s2s").Logger(),
+			Audit:          auditLog,
+			Refusals:       s.refusals,
 		})
 		s.router.SetRemote(s.s2s.Send)
 	}
@@ -176,15 +198,33 @@ func (s *Server) tlsConfig() *tls.Config {
 // the self-signed one if it no longer fits): new connections, over every
 // listener and outgoing link, present it; established ones are kept. On
 // failure the current certificate stays.
-func (s *Server) ReloadCertificate() error {
+func (s *Server) ReloadCertificate() error { return s.Reload("reload") }
+
+// Reload reloads what can change while the server runs, the certificate
+// (see ReloadCertificate), and records in the audit log (config.reloaded)
+// what was reloaded, or the failure; trigger says what asked for it
+// ("SIGHUP").
+func (s *Server) Reload(trigger string) error {
+	ev := audit.Event{Actor: audit.ServerActor, Action: audit.ConfigReloaded, Target: s.cfg.Path}
+	defer func() {
+		if err := s.audit.Record(ev); err != nil {
+			s.log.Error().Err(err).Msg("recording the reload in the audit log failed")
+		}
+	}()
 	if err := s.certs.Reload(); err != nil {
 		s.log.Error().Err(err).Msg("certificate reload failed; the current certificate stays")
+		ev.Detail = fmt.Sprintf("%s: reloading the TLS certificate failed, the current one stays: %v", trigger, err)
 		return fmt.Errorf("certificate: %w", err)
 	}
 	leaf := s.certs.Certificate().Leaf
 	s.log.Info().Strs("names", leaf.DNSNames).Time("not_after", leaf.NotAfter).Msg("certificate reloaded")
+	ev.Detail = fmt.Sprintf("%s: reloaded the TLS certificate for %s, valid until %s", trigger,
+		strings.Join(leaf.DNSNames, ", "), leaf.NotAfter.UTC().Format(time.RFC3339))
 	return nil
 }
+
+// Audit returns the server's audit log.
+func (s *Server) Audit() *audit.Log { return s.audit }
 
 // Router returns the server's router.
 func (s *Server) Router() *router.Router { return s.router }
@@ -258,7 +298,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.poller.Run(ctx)
 		}()
 	}
-	for _, run := range append(s.modules.Runs(), s.archive.Run) {
+	for _, run := range append(s.modules.Runs(), s.archive.Run, s.authFailures.Run, s.refusals.Run) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -345,13 +385,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 	}
 	s.wg.Wait()
-	return s.store.Close()
+	err := s.store.Close()
+	if aerr := s.audit.Close(); err == nil && aerr != nil {
+		err = fmt.Errorf("audit log: %w", aerr)
+	}
+	return err
 }
 
 // Run serves until ctx is cancelled, then shuts down.
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.Start(ctx); err != nil {
 		s.store.Close()
+		s.audit.Close()
 		return err
 	}
 	<-ctx.Done()

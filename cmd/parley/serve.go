@@ -36,17 +36,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return c.fail(err)
 	}
-	log.Info().Str("config", cfg.Path).Strs("domains", cfg.Server.Domains).Msg("starting")
-	// SIGHUP reloads the certificate (renewed by certbot, say).
+	// SIGHUP reloads the certificate (renewed by certbot, say), noted in
+	// the audit log.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	log.Info().Str("config", cfg.Path).Strs("domains", cfg.Server.Domains).Msg("starting")
 	go func() {
 		for {
 			select {
 			case <-hup:
 				log.Info().Msg("SIGHUP: reloading the certificate")
-				srv.ReloadCertificate()
+				srv.Reload("SIGHUP")
 			case <-ctx.Done():
 				return
 			}
