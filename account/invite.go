@@ -57,6 +57,15 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// InvitationID names inv without its token, for logs and the audit log:
+// the start of the token's hash.
+func InvitationID(inv storage.Invitation) string {
+	if len(inv.TokenHash) < 12 {
+		return inv.TokenHash
+	}
+	return inv.TokenHash[:12]
+}
+
 // URI returns the XMPP URI (XEP-0401, XEP-0147) with which a client
 // registers with token: xmpp:DOMAIN?register;preauth=TOKEN, with the
 // username before the domain when the invitation is for one.

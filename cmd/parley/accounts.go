@@ -17,6 +17,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"parley/account"
+	"parley/audit"
 	"parley/config"
 	"parley/storage"
 	"parley/storage/backend"
@@ -48,12 +49,15 @@ func runAddUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return c.fail(err)
 	}
-	return withStore(ctx, c, cfg, func(st storage.Store) error {
+	return withAuditedStore(ctx, c, cfg, func(st storage.Store, rec recorder) error {
 		err := account.Create(ctx, st, user, password)
 		if errors.Is(err, account.ErrExists) {
 			return fmt.Errorf("%s: account already exists (use \"parley passwd\" to change its password)", user)
 		}
 		if err != nil {
+			return err
+		}
+		if err := rec(audit.AccountCreated, user, "parley adduser"); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "created %s\n", user)
@@ -94,13 +98,16 @@ func addUsers(ctx context.Context, c *command, stdin io.Reader) int {
 		failures []failure
 		created  int
 	)
-	code := withStore(ctx, c, cfg, func(st storage.Store) error {
+	code := withAuditedStore(ctx, c, cfg, func(st storage.Store, rec recorder) error {
 		jobs := make(chan batchLine)
 		var wg sync.WaitGroup
 		for range min(runtime.NumCPU(), max(len(lines), 1)) {
 			wg.Go(func() {
 				for l := range jobs {
 					err := createAccount(ctx, st, l)
+					if err == nil {
+						err = rec(audit.AccountCreated, l.user, fmt.Sprintf("parley adduser -batch, line %d", l.n))
+					}
 					mu.Lock()
 					if err != nil {
 						failures = append(failures, failure{l.n, err})
@@ -207,12 +214,15 @@ func runPasswd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return c.fail(err)
 	}
-	return withStore(ctx, c, cfg, func(st storage.Store) error {
+	return withAuditedStore(ctx, c, cfg, func(st storage.Store, rec recorder) error {
 		err := account.SetPassword(ctx, st, user, password)
 		if errors.Is(err, account.ErrNotFound) {
 			return fmt.Errorf("%s: no such account", user)
 		}
 		if err != nil {
+			return err
+		}
+		if err := rec(audit.AccountPasswordChanged, user, "parley passwd"); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "changed the password of %s\n", user)
@@ -231,7 +241,7 @@ func runDelUser(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return c.fail(err)
 	}
-	return withStore(ctx, c, cfg, func(st storage.Store) error {
+	return withAuditedStore(ctx, c, cfg, func(st storage.Store, rec recorder) error {
 		// Files the user uploaded go too, whether or not the upload
 		// service is on now.
 		n, err := account.Delete(ctx, st, user, cfg.UploadDir())
@@ -239,6 +249,9 @@ func runDelUser(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return fmt.Errorf("%s: no such account", user)
 		}
 		if err != nil {
+			return err
+		}
+		if err := rec(audit.AccountDeleted, user, fmt.Sprintf("parley deluser, with its data and %d uploaded files", n)); err != nil {
 			return err
 		}
 		if n > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"parley/audit"
 	"parley/storage"
 )
 
@@ -23,7 +24,7 @@ func runFastRevoke(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return c.fail(err)
 	}
-	return withStore(ctx, c, cfg, func(st storage.Store) error {
+	return withAuditedStore(ctx, c, cfg, func(st storage.Store, rec recorder) error {
 		if ok, err := st.AccountExists(ctx, user); err != nil {
 			return err
 		} else if !ok {
@@ -31,6 +32,13 @@ func runFastRevoke(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		n, err := st.DeleteFastTokens(ctx, user, *client)
 		if err != nil {
+			return err
+		}
+		of := "every client"
+		if *client != "" {
+			of = fmt.Sprintf("client %q", *client)
+		}
+		if err := rec(audit.FastTokensRevoked, user, fmt.Sprintf("parley fast-revoke: %d tokens of %s", n, of)); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "revoked %d FAST tokens of %s\n", n, user)

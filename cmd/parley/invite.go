@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"parley/account"
+	"parley/audit"
 	"parley/config"
 	"parley/storage"
 )
@@ -55,7 +56,7 @@ func runInvite(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !cfg.Register.Enabled {
 		fmt.Fprintf(c.stderr, "parley: invite: warning: in-band registration is off in %s ([register] enabled = false); the invitation works once it is on\n", *c.config)
 	}
-	return withStore(ctx, c, cfg, func(st storage.Store) error {
+	return withAuditedStore(ctx, c, cfg, func(st storage.Store, rec recorder) error {
 		if local != "" {
 			if ok, err := st.AccountExists(ctx, local+"@"+dom); err != nil {
 				return err
@@ -67,9 +68,16 @@ func runInvite(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return err
 		}
-		who := "any username"
+		who, target := "any username", dom
 		if local != "" {
-			who = local + "@" + dom
+			who, target = local+"@"+dom, local+"@"+dom
+		}
+		// The token is not recorded; the start of its hash tells the
+		// invitation apart, as the registration it is used for does.
+		detail := fmt.Sprintf("parley invite: %s on %s, once, until %s; invitation %s",
+			who, dom, inv.Expires.Format(time.RFC3339), account.InvitationID(inv))
+		if err := rec(audit.InvitationCreated, target, detail); err != nil {
+			return err
 		}
 		fmt.Fprintf(c.stdout, "invitation to register %s on %s, once, until %s\n", who, dom, inv.Expires.Format(time.RFC3339))
 		fmt.Fprintf(c.stdout, "token: %s\n", token)

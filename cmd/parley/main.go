@@ -10,6 +10,7 @@
 //	parley users   [-config FILE] DOMAIN   list the accounts of a served domain
 //	parley invite  [-config FILE] [-expire 7d] [-user LOCALPART]   invite someone to register in band
 //	parley fast-revoke [-config FILE] [-client ID] JID   end an account's FAST logins
+//	parley audit   [-config FILE] [-since T] [-verify]   the audit log as JSON Lines, or check its chain
 //	parley archive verify|export|hold|release|holds [-config FILE] ...   the compliance archive
 //	parley usage   [-config FILE] [-domain D] [-since T] [-until T] [-format json|csv] [-daily]
 //	                                       usage per user and per domain, for charge-back
@@ -43,6 +44,9 @@ Usage:
                                          make a single-use invitation to register in band; prints its token and xmpp: URI
   parley fast-revoke [-config FILE] [-client ID] JID
                                          revoke an account's FAST login tokens (all clients, or one)
+  parley audit   [-config FILE] [-since T] [-verify]
+                                         print the audit log as JSON Lines (T: 2026-12-05 or an RFC 3339
+                                         time), or with -verify check its hash chain
   parley usage   [-config FILE] [-domain DOMAIN] [-since T] [-until T] [-format json|csv] [-daily]
                                          usage per user and per domain over whole UTC days (T: 2026-12-05
                                          or an RFC 3339 time), as JSON Lines or CSV, for charge-back
@@ -94,6 +98,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runInvite(ctx, args, stdout, stderr)
 	case "fast-revoke":
 		return runFastRevoke(ctx, args, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args, stdout, stderr)
 	case "archive":
 		return runArchive(ctx, args, stdout, stderr)
 	case "usage":

@@ -3,11 +3,13 @@ package register
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"mellium.im/xmpp/jid"
 
 	"parley/account"
+	"parley/audit"
 	"parley/router"
 	"parley/stanza"
 )
@@ -54,12 +56,12 @@ func (m *Module) handleUser(ctx context.Context, iq *router.IQ, user jid.JID) (*
 	if s.remove {
 		return nil, m.remove(ctx, iq, user)
 	}
-	return nil, m.changePassword(ctx, user, s)
+	return nil, m.changePassword(ctx, user, iq.From, s)
 }
 
-// changePassword sets user's password (XEP-0077 §3.3). The username must
-// name the account itself.
-func (m *Module) changePassword(ctx context.Context, user jid.JID, s submission) error {
+// changePassword sets user's password (XEP-0077 §3.3), as asked from the
+// address from. The username must name the account itself.
+func (m *Module) changePassword(ctx context.Context, user, from jid.JID, s submission) error {
 	if !s.hasUsername || !s.hasPassword || s.username == "" || s.password == "" {
 		return stanza.ErrText("bad-request", "a password change needs the username and the new password")
 	}
@@ -78,6 +80,7 @@ func (m *Module) changePassword(ctx context.Context, user jid.JID, s submission)
 		return err
 	}
 	m.o.Log.Info().Str("user", user.String()).Msg("password changed in band")
+	m.record(audit.Event{Action: audit.AccountPasswordChanged, Target: user.String(), Detail: "changed in band from " + from.String()})
 	return nil
 }
 
@@ -189,6 +192,11 @@ func (m *Module) finishRemoval(ctx context.Context, rm *removal) {
 	}
 	m.r.AccountDeleted(ctx, rm.user)
 	m.o.Log.Info().Str("user", bare).Int("files", files).Msg("account deleted in band")
+	m.mu.Lock()
+	streams := len(rm.closed)
+	m.mu.Unlock()
+	m.record(audit.Event{Action: audit.AccountDeleted, Target: bare,
+		Detail: fmt.Sprintf("removed in band, with its data and %d uploaded files; %d streams ended", files, streams)})
 }
 
 // unsubscribeContacts ends the presence subscriptions of user's roster

@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"parley/archive"
+	"parley/audit"
 	"parley/module"
 	"parley/router"
 	"parley/stanza"
@@ -61,6 +62,7 @@ func Spec() module.Spec {
 				Per:               c.Per.Duration,
 				MinPasswordLength: c.MinPasswordLength,
 				UploadDir:         h.Config.UploadDir(),
+				Audit:             h.Audit,
 				Log:               h.Log,
 			})
 			m.Register(h.Router, h.Features)
@@ -86,7 +88,10 @@ type Options struct {
 	// UploadDir holds uploaded files, those of a removed account going
 	// too.
 	UploadDir string
-	Log       zerolog.Logger
+	// Audit records accounts registered, passwords changed and accounts
+	// removed; nil records nothing.
+	Audit *audit.Log
+	Log   zerolog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -119,6 +124,14 @@ func New(store storage.Store, arch *archive.Writer[storage.ArchivedMessage], o O
 		o.Per = time.Hour
 	}
 	return &Module{store: store, archive: arch, o: o, limit: newLimiter(o.MaxPerAddress, o.Per), removals: make(map[string]*removal)}
+}
+
+// record records ev, by the account itself, in the audit log.
+func (m *Module) record(ev audit.Event) {
+	ev.Actor = ev.Target
+	if err := m.o.Audit.Record(ev); err != nil {
+		m.o.Log.Error().Err(err).Str("user", ev.Target).Str("action", ev.Action).Msg("recording in the audit log failed")
+	}
 }
 
 // hookPriority runs the hooks that refuse the stanzas of an account being

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"parley/account"
+	"parley/audit"
 	"parley/dataform"
 	"parley/stanza"
 	"parley/storage"
@@ -155,6 +156,11 @@ func (m *Module) register(ctx context.Context, domain, addr string, s submission
 		return err
 	}
 	m.o.Log.Info().Str("user", user).Str("remote", addr).Bool("invited", inv != nil).Msg("account registered")
+	how := "without an invitation"
+	if inv != nil {
+		how = "with invitation " + account.InvitationID(*inv)
+	}
+	m.record(audit.Event{Action: audit.AccountCreated, Target: user, Detail: "registered in band from " + addr + ", " + how})
 	return nil
 }
 
