@@ -119,7 +119,9 @@ func (h *hooks) fromRemote(ctx context.Context, ev *router.Event) router.Verdict
 	}
 	if el.Type() == "groupchat" {
 		// A remote room sends each local occupant a copy: archive one.
-		if id := roomMessageID(el); id != "" && !h.seen.add(bareOf(el.From())+"\x00"+id) {
+		// The copies come from the same occupant JID; an id alone is
+		// not enough, since occupants choose them and may reuse them.
+		if id := roomMessageID(el); id != "" && !h.seen.add(el.From()+"\x00"+id) {
 			if err := h.a.Check(el); err != nil {
 				return h.refuse(ctx, el, err)
 			}
