@@ -5,6 +5,7 @@
 #
 #   bash bench/compare.sh [-quick] [-cert rsa|ecdsa] [-profile] [-keep]
 #                         [-servers parley,prosody,ejabberd] [-only CASES]
+#                         [-archive]
 set -euo pipefail
 
 usage() {
@@ -19,10 +20,14 @@ usage: bash bench/compare.sh [options]
                      login-plain, idle-1000, idle-10000 (not with -quick),
                      ws-idle-1000, ws-idle-10000 (not with -quick),
                      presence, muc-10, muc-100, muc-200 (-quick) or
-                     muc-500, pep-10, pep-100, chat-sat, ws-chat,
-                     chat-own, chat-rate
+                     muc-500, pep-10, pep-100, chat-sat, chat-sat-archive,
+                     ws-chat, chat-own, chat-rate
                      (chat-own and chat-rate need chat-sat), resume (with
                      -modern); ws-idle stands for every ws-idle-N
+  -archive           also run chat-sat-archive (as naming it in -only
+                     does): parley's chat-sat again with its compliance
+                     archive on, then the archive's bytes per message and
+                     the speed of "parley archive verify" on it
   -profile           enable parley's pprof listener (127.0.0.1:16060) and
                      save a CPU profile of parley during each chat and
                      pep run and a heap profile while each idle run holds
@@ -49,6 +54,7 @@ EOF
 
 QUICK=0
 MODERN=0
+ARCHIVE=0
 IBR=0
 PROSODY_GC=generational
 CERT_TYPE=rsa
@@ -62,6 +68,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	-quick | --quick) QUICK=1 ;;
 	-modern | --modern) MODERN=1 ;;
+	-archive | --archive) ARCHIVE=1 ;;
 	-cert | --cert)
 		CERT_TYPE=${2:?-cert needs rsa or ecdsa}
 		shift
@@ -143,6 +150,12 @@ die() {
 	exit 1
 }
 want() {
+	# chat-sat-archive only when asked for: -archive, or named in -only.
+	if [ "$1" = chat-sat-archive ]; then
+		[ "$ARCHIVE" = 1 ] && return 0
+		case ",$ONLY," in *",chat-sat-archive,"*) return 0 ;; esac
+		return 1
+	fi
 	[ -z "$ONLY" ] && return 0
 	case ",$ONLY," in *",$1,"*) return 0 ;; esac
 	# ws-idle: every ws-idle-N case
@@ -197,7 +210,7 @@ PEP_FIRST=$((PRES_USERS + 1))
 
 # Every case name of this run, so that -only cannot name one that would
 # silently not run.
-CASES=(login-scram login-plain presence chat-sat ws-chat chat-own chat-rate resume ws-idle)
+CASES=(login-scram login-plain presence chat-sat chat-sat-archive ws-chat chat-own chat-rate resume ws-idle)
 for n in "${IDLE_CASES[@]}"; do CASES+=("idle-$n" "ws-idle-$n"); done
 for m in "${MUC_CASES[@]}"; do CASES+=("muc-${m%% *}"); done
 for m in "${PEP_CASES[@]}"; do CASES+=("pep-${m%% *}"); done
@@ -416,7 +429,7 @@ start_parley() {
 			printf 'user%d@%s %s\n' "$i" "$DOMAIN" "$PASSWORD"
 		done | "$WORK/bin/parley" adduser -config "$WORK/parley/config.toml" -batch >/dev/null
 	fi
-	"$WORK/bin/parley" serve -config "$WORK/parley/config.toml" >>"$WORK/parley/stdout" 2>&1 &
+	"$WORK/bin/parley" serve -config "${PARLEY_CONFIG:-$WORK/parley/config.toml}" >>"$WORK/parley/stdout" 2>&1 &
 	PID[parley]=$!
 }
 
@@ -755,6 +768,66 @@ done
 CHAT=(-pairs "$CHAT_PAIRS" -window "$CHAT_WINDOW" -size 100 -duration "$CHAT_DUR" -warmup "$CHAT_WARM")
 [ "$MODERN" = 1 ] && CHAT+=(-carbons -sm)
 want chat-sat && each chat-sat chat "${CHAT[@]}"
+
+# archive_run: parley's chat-sat with its compliance archive on, on the
+# same data: parley restarts with [archive] enabled = true and an empty
+# archive, runs the case, and stops, which closes the archive (every
+# record in a segment file, synced, its head noted in the audit log).
+# Then the archive is measured: the bytes of its segment files per record
+# and the time "parley archive verify" takes over it, added to the run's
+# JSON line. parley restarts without the archive for the cases after it.
+archive_run() {
+	local cfg=$WORK/parley/config-archive.toml dir=$WORK/parley/archive
+	local vout=$WORK/parley/archive-verify.out vtime=$WORK/parley/archive-verify.time
+	local records bytes real user sys rc=0 add TIMEFORMAT='%R %U %S'
+	{
+		cat "$WORK/parley/config.toml"
+		printf '\n[archive]\nenabled = true\ndir = "%s"\n' "$dir"
+	} >"$cfg"
+	stop_server parley
+	rm -rf "$dir"
+	PARLEY_CONFIG=$cfg start_parley again
+	wait_listen parley
+	log "parley restarted with the compliance archive on (pid ${PID[parley]})"
+	run chat-sat-archive parley chat "${CHAT[@]}"
+	stop_server parley
+	bytes=$(find "$dir" -maxdepth 1 -name 'seg-*.log' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	{
+		time "$WORK/bin/parley" archive verify -config "$cfg" >"$vout" 2>&1
+	} 2>"$vtime" || rc=$?
+	read -r real user sys <"$vtime"
+	records=$(sed -n 's/^archive intact: \([0-9]*\) records.*/\1/p' "$vout")
+	if [ "$rc" = 0 ] && [ -n "$records" ]; then
+		log "parley archive verify: $records records, $bytes bytes of segments, $real s"
+		add=$(jq -nc --argjson n "$records" --argjson b "$bytes" --argjson r "$real" --argjson u "$user" --argjson s "$sys" \
+			'{archive_records: $n, archive_bytes: $b, archive_bytes_per_msg: (if $n > 0 then $b / $n else null end),
+			  verify_s: $r, verify_cpu_s: ($u + $s), verify_records_per_s: (if $r > 0 then $n / $r else null end)}')
+	else
+		FAILURES=$((FAILURES + 1))
+		log "parley archive verify failed (exit $rc): $(tail -n 1 "$vout" | cut -c1-200)"
+		add=$(jq -nc --argjson b "$bytes" --arg why "exit $rc: $(tail -n 1 "$vout" | cut -c1-200)" \
+			'{archive_bytes: $b, verify_failed: $why}')
+	fi
+	# The case's JSON line is the last one: the archive's figures join it.
+	head -n -1 "$JSONL" >"$JSONL.tmp"
+	tail -n 1 "$JSONL" | jq -c --argjson add "$add" '. + $add' >>"$JSONL.tmp"
+	mv "$JSONL.tmp" "$JSONL"
+	start_parley again
+	wait_listen parley
+	log "parley restarted without the archive (pid ${PID[parley]})"
+}
+
+# The compliance archive is parley's: Prosody and ejabberd have no
+# server-wide, hash-chained archive of every message.
+if want chat-sat-archive; then
+	for s in "${RUN_SERVERS[@]}"; do
+		if [ "$s" = parley ]; then
+			archive_run
+		else
+			na chat-sat-archive "$s" chat "no equivalent of parley's compliance archive (a server-wide, hash-chained journal of every message)"
+		fi
+	done
+fi
 # The same over WebSocket, before the paced runs, which may leave offline
 # messages behind.
 want ws-chat && each ws-chat chat "${CHAT[@]}" -transport websocket

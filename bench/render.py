@@ -9,7 +9,10 @@ Each input line is one parley-bench run with a "case" field added by
 compare.sh, or a placeholder {"case", "server", "na": why} / {"failed": why}.
 
 WebSocket cases (ws-chat, ws-idle-N) also show the same server's figure
-from their TCP twin (chat-sat, idle-N) and the ratio of the two.
+from their TCP twin (chat-sat, idle-N) and the ratio of the two;
+chat-sat-archive (parley with its compliance archive on) shows chat-sat's
+figure, what the archive adds to each message's server CPU, and the
+archive's size and verification speed.
 """
 
 import argparse
@@ -63,6 +66,22 @@ WS_CHAT_ROWS = [
     ("p99_ms", "latency p99, ms", "low"),
 ]
 
+# Rows of chat-sat-archive: "twin:FIELD" is FIELD of chat-sat (the archive
+# off), "cost:FIELD" the server CPU per message with it on ÷ off − 1.
+ARCHIVE_ROWS = [
+    ("msgs_per_cpu_s", "messages per server CPU-second, archive on", None),
+    ("twin:msgs_per_cpu_s", "the same with the archive off (chat-sat)", None),
+    ("cost:msgs_per_cpu_s", "server CPU per message, archive on ÷ off − 1", None),
+    ("msgs_per_s", "messages per second", None),
+    ("p99_ms", "latency p99, ms", None),
+    ("archive_records", "messages archived (warm-up and drain included)", None),
+    ("archive_bytes_per_msg", "archive bytes per message (segment files ÷ records)", None),
+    ("verify_records_per_s", "`parley archive verify`, records per second", None),
+    ("verify_s", "`parley archive verify`, seconds", None),
+]
+# The most the archive may add to a message's server CPU.
+ARCHIVE_BUDGET = 0.25
+
 
 def ws_idle_rows(n):
     return [
@@ -91,6 +110,8 @@ FIXED = {
         ("resumes_per_s", "resumes per second", "high"),
         ("p99_ms", "resume time p99, ms", "low"),
     ]),
+    "chat-sat-archive": ("One-to-one chat with parley's compliance archive on, closed loop (saturation)",
+                         ARCHIVE_ROWS),
     "ws-chat": ("One-to-one chat over WebSocket, closed loop (saturation)", WS_CHAT_ROWS),
     "chat-own": ("One-to-one chat at half of each server's own saturation rate",
                  CHAT_RATE_ROWS),
@@ -122,6 +143,8 @@ def fmt(v):
         return "–"
     if isinstance(v, Ratio):
         return f"{v:.2g}×" if v < 0.1 else f"{v:.2f}×"
+    if isinstance(v, Percent):
+        return f"{v * 100:+.1f}%"
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
     if isinstance(v, int):
@@ -140,6 +163,10 @@ class Ratio(float):
     """A ratio shown as 0.62×."""
 
 
+class Percent(float):
+    """A fraction shown as +23.4%."""
+
+
 def ratio(p, q):
     if not isinstance(p, (int, float)) or not isinstance(q, (int, float)):
         return "–"
@@ -153,8 +180,9 @@ LATENCY = ("p50_ms", "p99_ms", "p999_ms")
 
 
 def tcp_twin(case):
-    """The TCP case a WebSocket case is shown beside, or None."""
-    if case == "ws-chat":
+    """The case a case is shown beside (a WebSocket case's TCP twin, the
+    archive case's run without the archive), or None."""
+    if case in ("ws-chat", "chat-sat-archive"):
         return "chat-sat"
     if case.startswith("ws-"):
         return case[len("ws-"):]
@@ -166,10 +194,19 @@ def measured(rec):
 
 
 def value(rec, field, twin=None):
-    """field of rec; "tcp:F" and "ws/tcp:F" read F of the TCP twin's
-    record too."""
-    if field.startswith("tcp:"):
-        return value(twin, field[4:]) if measured(twin) else None
+    """field of rec; "tcp:F", "twin:F", "ws/tcp:F" and "cost:F" read F of
+    the twin's record too."""
+    if field.startswith(("tcp:", "twin:")):
+        f = field.partition(":")[2]
+        return value(twin, f) if measured(twin) else None
+    if field.startswith("cost:"):
+        # F is work per CPU-second: CPU per unit of work with rec ÷ with
+        # the twin, less one.
+        f = field[len("cost:"):]
+        w, t = value(rec, f), value(twin, f) if measured(twin) else None
+        if not isinstance(w, (int, float)) or not isinstance(t, (int, float)) or w == 0:
+            return None
+        return Percent(t / w - 1)
     if field.startswith("ws/tcp:"):
         f = field[len("ws/tcp:"):]
         w, t = value(rec, f), value(twin, f) if measured(twin) else None
@@ -304,6 +341,15 @@ def main():
                 if r.get("misdirected"):
                     notes.append(f"{title}, {NAMES.get(s, s)}: {r['misdirected']} notifications reached "
                                  "resources whose capabilities lack +notify.")
+                if r.get("verify_failed"):
+                    notes.append(f"{title}, {NAMES.get(s, s)}: `parley archive verify` failed "
+                                 f"({r['verify_failed']}).")
+                if case == "chat-sat-archive":
+                    cost = value(r, "cost:msgs_per_cpu_s", recs.get((tcp_twin(case), s)))
+                    if isinstance(cost, float):
+                        verdict = "within" if cost <= ARCHIVE_BUDGET else "over"
+                        notes.append(f"{title}: the archive adds {cost * 100:+.1f}% server CPU per message, "
+                                     f"{verdict} the budget of +{ARCHIVE_BUDGET * 100:.0f}%.")
                 if r.get("incomplete_users"):
                     notes.append(f"{title}, {NAMES.get(s, s)}: {r['incomplete_users']} users did not get "
                                  "every contact's presence.")
