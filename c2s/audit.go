@@ -3,6 +3,7 @@ package c2s
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -23,7 +24,8 @@ const (
 
 // NewAuthFailures returns the counter of failed logins (wrong passwords,
 // unknown accounts, wrong FAST tokens; over every transport and both SASL
-// profiles) that records them in log per remote address: one
+// profiles) that records them in log per remote address (IPv6 addresses
+// per /64 network): one
 // auth.failures event once an address has failed AuthFailureThreshold
 // times within AuthFailureWindow, naming the accounts tried, then at most
 // one per address per window with the count. It never sees a password.
@@ -57,6 +59,20 @@ func authFailuresEvent(r audit.Repeat) audit.Event {
 		}
 	}
 	return audit.Event{Actor: audit.ServerActor, Action: audit.AuthFailures, Target: target, Detail: detail}
+}
+
+// failureAddress returns what failed logins from addr count under: the
+// address itself, or the /64 network of an IPv6 address, which one host
+// usually has to itself.
+func failureAddress(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return addr
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return ip4.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // maxTriedName bounds the length of a username noted as tried.

@@ -27,3 +27,17 @@ func TestTriedAccount(t *testing.T) {
 		}
 	}
 }
+
+func TestFailureAddress(t *testing.T) {
+	for addr, want := range map[string]string{
+		"192.0.2.7":                 "192.0.2.7",
+		"::ffff:192.0.2.7":          "192.0.2.7",
+		"2001:db8:1:2:aaaa::1":      "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff::9": "2001:db8:1:2::/64",
+		"":                          "",
+	} {
+		if got := failureAddress(addr); got != want {
+			t.Errorf("failureAddress(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

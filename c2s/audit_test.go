@@ -105,3 +105,30 @@ func TestProtocolFailuresAreNotCounted(t *testing.T) {
 		t.Fatalf("protocol failures made auth.failures events: %+v", evs)
 	}
 }
+
+// TestFailedLoginsOverHTTPAreCounted: failures over WebSocket and BOSH
+// count with those over TCP, per address.
+func TestFailedLoginsOverHTTPAreCounted(t *testing.T) {
+	srv, ws, _ := wsServer(t, "")
+	bosh := "http://" + srv.Server.Addr("http") + "/http-bind"
+	for _, s := range []*testutil.Stream{
+		testutil.DialWebSocket(t, ws, srv.Domain),
+		testutil.DialBOSH(t, bosh, srv.Domain, 5),
+	} {
+		if el := s.Authenticate(msasl.ScramSha256, "alice", "not-her-password"); el.Local != "failure" {
+			t.Fatalf("wrong password: %s", el)
+		}
+	}
+	if n := len(srv.AuditEvents(audit.AuthFailures)); n != 0 {
+		t.Fatalf("%d events after two failures", n)
+	}
+	s := testutil.DialStream(t, srv.Addr, srv.Domain)
+	s.StartTLS(srv.Domain)
+	if el := s.Authenticate(msasl.ScramSha256, "bob", "not-his-password"); el.Local != "failure" {
+		t.Fatalf("wrong password: %s", el)
+	}
+	ev := srv.WaitAudit(time.Second, audit.AuthFailures, "127.0.0.1")
+	if want := "3 failed logins from 127.0.0.1 within 5m0s; accounts tried: alice@" + srv.Domain + ", bob@" + srv.Domain; ev.Detail != want {
+		t.Errorf("detail %q, want %q", ev.Detail, want)
+	}
+}

@@ -244,7 +244,8 @@ func (c *conn) authFailed(mech, tried string, err error) (cond, text string) {
 			time.Sleep(d)
 		}
 		c.srv.opts.Throttle.Failed(c.addr)
-		c.srv.opts.AuthFailures.Note(c.addr, audit.Occurrence{Target: c.addr, Subject: tried})
+		from := failureAddress(c.addr)
+		c.srv.opts.AuthFailures.Note(from, audit.Occurrence{Target: from, Subject: tried})
 	}
 	c.srv.opts.Log.Info().Str("remote", c.remote).Str("mechanism", mech).Str("condition", cond).Msg("authentication failed")
 	c.authFailures++

@@ -127,3 +127,53 @@ func TestAuditFloodOfRefusedStreams(t *testing.T) {
 		t.Fatalf("after shutdown: %+v", evs)
 	}
 }
+
+// TestAuditAuthentication: links authenticated by certificate say so,
+// and links secure_auth refuses are recorded with the reason, on the side
+// that refused and on the side that failed.
+func TestAuditAuthentication(t *testing.T) {
+	cases := []struct {
+		name             string
+		ca               bool
+		secureA, secureB bool
+		onA, onB         []string // in an event's detail on each side
+		action           string
+	}{
+		{name: "certificates", ca: true, action: audit.FederationEstablished,
+			onA: []string{"outbound link from a.test to b.test established, authenticated by certificate (SASL EXTERNAL), bidirectional"},
+			onB: []string{"inbound link from a.test to b.test established, authenticated by certificate (SASL EXTERNAL), bidirectional"}},
+		{name: "secure_auth refuses a peer it cannot verify", secureA: true, action: audit.FederationRefused,
+			onA: []string{"outbound link from a.test to b.test failed: ", "secure_auth: certificate not valid for b.test"}},
+		{name: "a secure_auth peer refuses our dialback", secureB: true, action: audit.FederationRefused,
+			onA: []string{"outbound link from a.test to b.test failed: ", "dialback refused: policy-violation"},
+			onB: []string{"inbound link from a.test to b.test refused: secure_auth requires a valid certificate, and dialback is disabled"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var ca *testutil.CA
+			if c.ca {
+				ca = testutil.NewCA(t)
+			}
+			secure := func(on bool) string { return fmt.Sprintf("secure_auth = %v", on) }
+			s := federate(t,
+				peer{domain: "a.test", tls: tlsKeys(t, ca, "a.test"), s2s: secure(c.secureA)},
+				peer{domain: "b.test", tls: tlsKeys(t, ca, "b.test"), s2s: secure(c.secureB)},
+			)
+			a, b := s[0], s[1]
+			alice := testutil.Login(t, a.Addr, "alice@a.test", "alice-pw", "pc")
+			alice.Send("<message to='bob@b.test' type='chat' id='m1'><body>hello</body></message>")
+			if c.onA != nil {
+				ev := a.WaitAudit(5*time.Second, c.action, c.onA...)
+				if ev.Target != "b.test" {
+					t.Errorf("a.test: target %q", ev.Target)
+				}
+			}
+			if c.onB != nil {
+				ev := b.WaitAudit(5*time.Second, c.action, c.onB...)
+				if ev.Target != "a.test" {
+					t.Errorf("b.test: target %q", ev.Target)
+				}
+			}
+		})
+	}
+}
