@@ -129,6 +129,11 @@ var errUnavailable = stanza.ErrText("resource-constraint", "the server cannot ar
 // policy refuses unarchived messages. A message without content is not
 // archived.
 func (a *Archive) Record(dir Direction, from, to, sender string, el *stanza.Element) error {
+	return a.record(dir, from, to, sender, to, el)
+}
+
+// record is Record with the real address of the recipient.
+func (a *Archive) record(dir Direction, from, to, sender, recipient string, el *stanza.Element) error {
 	c := stanza.MessageContent(el)
 	if !c.Any() {
 		return nil
@@ -140,7 +145,7 @@ func (a *Archive) Record(dir Direction, from, to, sender string, el *stanza.Elem
 	if bp == nil {
 		bp = new([]byte)
 	}
-	*bp = appendPayload((*bp)[:0], dir, from, to, sender, el.Type(), el.ID(), el)
+	*bp = appendPayload((*bp)[:0], dir, from, to, sender, recipient, el.Type(), el.ID(), el)
 	_, err := a.j.Append(a.now(), *bp)
 	if cap(*bp) <= 64<<10 {
 		a.bufs.Put(bp)
@@ -357,7 +362,7 @@ func (a *Archive) Prune() {
 		if err != nil {
 			return true // not ours to judge: kept
 		}
-		parties := []string{bareOf(e.From), bareOf(e.To), bareOf(e.Sender)}
+		parties := []string{bareOf(e.From), bareOf(e.To), bareOf(e.Sender), bareOf(e.Recipient)}
 		var domains []string
 		for _, p := range parties {
 			if holds.Held(p) {

@@ -112,7 +112,7 @@ func TestEveryMessageArchivedOnce(t *testing.T) {
 		{"call me when you are back", "local", "carol@parley.test/laptop", "dave@parley.test", "carol@parley.test/laptop"},
 		{"good morning team", "room", room + "/Alice", room, "alice@parley.test/phone"},
 		{"/me waves", "room", room + "/Bob", room, "bob@parley.test/desk"},
-		{"psst, carol", "local", "bob@parley.test/desk", room + "/Carol", "bob@parley.test/desk"},
+		{"psst, carol", "room", room + "/Bob", room + "/Carol", "bob@parley.test/desk"},
 	}
 	if len(all) != len(want) {
 		for _, e := range all {
@@ -153,6 +153,10 @@ func TestEveryMessageArchivedOnce(t *testing.T) {
 	if got := export(t, s, compliance.Filter{User: "alice@parley.test"}); len(got) != 3 {
 		t.Errorf("-user alice: %d records, want 3", len(got))
 	}
+	// The private message carol received in the room is hers.
+	if got := export(t, s, compliance.Filter{User: "carol@parley.test"}); len(got) != 2 || got[1].Recipient != "carol@parley.test/laptop" {
+		t.Errorf("-user carol: %+v", got)
+	}
 	if got := export(t, s, compliance.Filter{Text: "MORNING good"}); len(got) != 1 || got[0].Seq != 4 {
 		t.Errorf("-text: %v", got)
 	}
@@ -167,8 +171,9 @@ func TestEveryMessageArchivedOnce(t *testing.T) {
 	}
 	w.Close()
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[1], "--- ") ||
-		!strings.HasSuffix(lines[2], "] Alice: good morning team") || !strings.HasSuffix(lines[3], "] * Bob waves") {
+	if len(lines) != 5 || !strings.HasPrefix(lines[1], "--- ") ||
+		!strings.HasSuffix(lines[2], "] Alice: good morning team") || !strings.HasSuffix(lines[3], "] * Bob waves") ||
+		!strings.HasSuffix(lines[4], "] Bob → Carol (private): psst, carol") {
 		t.Errorf("transcript:\n%s", b.String())
 	}
 }

@@ -279,7 +279,35 @@ level = "info"
 	t.Logf("killed after %v of load: %d messages sent, %d acknowledged, %d delivered",
 		loadTime.Round(time.Millisecond), len(sent), len(acked), len(delivered))
 
-	// The restart recovers what only the ring held; the chain goes on.
+	// Straight after the crash, before any restart, the export recovers
+	// what only the ring held and finds every acknowledged and delivered
+	// message.
+	r0 := testutil.RunParley(t, bin, "", "archive", "export", "-config", config)
+	if r0.Code != 0 {
+		t.Fatalf("archive export after the crash: exit %d: %s", r0.Code, r0.Stderr)
+	}
+	inExport := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(r0.Stdout), "\n") {
+		var e struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("export line %q: %v", l, err)
+		}
+		inExport[e.ID] = true
+	}
+	for id := range acked {
+		if !inExport[id] {
+			t.Errorf("acknowledged %s is not in the export made straight after the crash", id)
+		}
+	}
+	for id := range delivered {
+		if !inExport[id] {
+			t.Errorf("delivered %s is not in the export made straight after the crash", id)
+		}
+	}
+
+	// The restart finds the chain as the export left it, and it goes on.
 	p2 := testutil.StartParley(t, bin, config, addr)
 	recovered := recoveredRecords(t, p2.Output())
 	t.Logf("the restart recovered %d records from the ring", recovered)

@@ -34,14 +34,15 @@ func (f *Filter) matches(e *Entry) bool {
 	if !f.Until.IsZero() && !e.Time.Before(f.Until) {
 		return false
 	}
-	from, to, sender := bareOf(e.From), bareOf(e.To), bareOf(e.Sender)
-	if f.User != "" && !strings.EqualFold(from, f.User) && !strings.EqualFold(to, f.User) && !strings.EqualFold(sender, f.User) {
+	from, to, sender, recipient := bareOf(e.From), bareOf(e.To), bareOf(e.Sender), bareOf(e.Recipient)
+	if f.User != "" && !strings.EqualFold(from, f.User) && !strings.EqualFold(to, f.User) && !strings.EqualFold(sender, f.User) && !strings.EqualFold(recipient, f.User) {
 		return false
 	}
 	if f.Room != "" && !strings.EqualFold(from, f.Room) && !strings.EqualFold(to, f.Room) {
 		return false
 	}
-	if f.Domain != "" && !strings.EqualFold(domainOf(from), f.Domain) && !strings.EqualFold(domainOf(to), f.Domain) && !strings.EqualFold(domainOf(sender), f.Domain) {
+	if f.Domain != "" && !strings.EqualFold(domainOf(from), f.Domain) && !strings.EqualFold(domainOf(to), f.Domain) &&
+		!strings.EqualFold(domainOf(sender), f.Domain) && !strings.EqualFold(domainOf(recipient), f.Domain) {
 		return false
 	}
 	return true
@@ -52,6 +53,10 @@ func (f *Filter) matches(e *Entry) bool {
 func Export(dir string, f Filter, fn func(Entry) error) error {
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("no compliance archive at %s: %w", dir, err)
+	}
+	// After a crash, the last records may be in the ring still.
+	if _, err := journal.Recover(dir); err != nil {
+		return fmt.Errorf("compliance archive %s: %w", dir, err)
 	}
 	var words map[uint64]bool
 	if strings.TrimSpace(f.Text) != "" {
@@ -213,6 +218,10 @@ func (e Entry) Body() string {
 func Verify(dir, auditDir string) (journal.Summary, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return journal.Summary{}, fmt.Errorf("no compliance archive at %s: %w", dir, err)
+	}
+	// After a crash, the last records may be in the ring still.
+	if _, err := journal.Recover(dir); err != nil {
+		return journal.Summary{}, fmt.Errorf("compliance archive %s: %w", dir, err)
 	}
 	var anchors []journal.Anchor
 	err := audit.Read(auditDir, time.Time{}, func(e audit.Entry) error {

@@ -19,6 +19,7 @@ type jsonEntry struct {
 	From      string   `json:"from"`
 	To        string   `json:"to"`
 	Sender    string   `json:"sender"`
+	Recipient string   `json:"recipient"`
 	Type      string   `json:"type"`
 	ID        string   `json:"id"`
 	Body      string   `json:"body"`
@@ -44,7 +45,7 @@ func NewJSONWriter(w io.Writer) *JSONWriter {
 func (w *JSONWriter) Write(e Entry) error {
 	je := jsonEntry{
 		Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Direction: e.Direction.String(),
-		From: e.From, To: e.To, Sender: e.Sender, Type: e.Type, ID: e.ID,
+		From: e.From, To: e.To, Sender: e.Sender, Recipient: e.Recipient, Type: e.Type, ID: e.ID,
 		Stanza: string(e.Stanza), Hash: e.Hash.String(),
 	}
 	if el, err := e.Message(); err == nil {
@@ -111,7 +112,10 @@ func (t *TranscriptWriter) Write(e Entry) error {
 		}
 	}
 	prefix := fmt.Sprintf("[%s] ", ts.Format("15:04:05"))
-	if e.Direction != Room {
+	switch _, nick, private := strings.Cut(e.To, "/"); {
+	case e.Direction == Room && private:
+		who += " → " + nick + " (private)"
+	case e.Direction != Room:
 		who += " → " + bareOf(e.To)
 	}
 	if strings.HasPrefix(text, "/me ") {

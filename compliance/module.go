@@ -3,6 +3,8 @@ package compliance
 import (
 	"context"
 	"errors"
+	"hash/fnv"
+	"strconv"
 	"sync"
 	"time"
 
@@ -97,8 +99,8 @@ func (h *hooks) fromSession(ctx context.Context, ev *router.Event) router.Verdic
 	switch {
 	case el.To() == "":
 		// To the sender's own account.
-	case domain == h.muc && el.Type() == "groupchat":
-		return router.Continue // the room archives it, once
+	case h.muc != "" && domain == h.muc:
+		return router.Continue // the room archives it, once, with the real addresses
 	case !h.r.Serves(domain) && !h.r.IsComponent(domain):
 		dir = Outbound
 	}
@@ -106,7 +108,35 @@ func (h *hooks) fromSession(ctx context.Context, ev *router.Event) router.Verdic
 	if to == "" {
 		to = ev.Session.Bare
 	}
-	return h.record(ctx, dir, el.From(), to, el)
+	if v := h.record(ctx, dir, el.From(), to, el); v != router.Continue {
+		return v
+	}
+	if el.Type() == "groupchat" {
+		// A room elsewhere reflects it back: it is archived already.
+		for _, k := range ownKeys(ev.ToBare(), el) {
+			h.seen.add(k)
+		}
+	}
+	return router.Continue
+}
+
+// ownKeys identifies a local user's message to room so that its
+// reflection by the room is recognised: by the ids the sender gave it
+// (its id and its XEP-0359 origin ID, which rooms keep when they reflect
+// a message) together with its body, so that another occupant's message
+// that happens to reuse the id is still archived.
+func ownKeys(room string, el *stanza.Element) []string {
+	h := fnv.New64a()
+	h.Write([]byte(el.ChildText("", "body")))
+	sum := strconv.FormatUint(h.Sum64(), 16)
+	var keys []string
+	if id := el.ID(); id != "" {
+		keys = append(keys, room+"\x00own\x00id:"+id+"\x00"+sum)
+	}
+	if o := el.Child("urn:xmpp:sid:0", "origin-id"); o != nil && o.Attr("id") != "" {
+		keys = append(keys, room+"\x00own\x00origin:"+o.Attr("id")+"\x00"+sum)
+	}
+	return keys
 }
 
 func (h *hooks) fromRemote(ctx context.Context, ev *router.Event) router.Verdict {
@@ -114,10 +144,20 @@ func (h *hooks) fromRemote(ctx context.Context, ev *router.Event) router.Verdict
 	if !archivable(el) {
 		return router.Continue
 	}
-	if ev.To.Domainpart() == h.muc && el.Type() == "groupchat" {
-		return router.Continue // the room archives it, once
+	if h.muc != "" && ev.To.Domainpart() == h.muc {
+		return router.Continue // the room archives it, once, with the real addresses
 	}
 	if el.Type() == "groupchat" {
+		// A local user's own message reflected by a remote room was
+		// archived when it left.
+		for _, k := range ownKeys(bareOf(el.From()), el) {
+			if h.seen.has(k) {
+				if err := h.a.Check(el); err != nil {
+					return h.refuse(ctx, el, err)
+				}
+				return router.Continue
+			}
+		}
 		// A remote room sends each local occupant a copy: archive one.
 		// The copies come from the same occupant JID; an id alone is
 		// not enough, since occupants choose them and may reuse them.
@@ -146,6 +186,13 @@ func (h *hooks) refuse(ctx context.Context, el *stanza.Element, err error) route
 	}
 	h.r.Bounce(ctx, el, se)
 	return router.Handled
+}
+
+// RecordPrivate archives a private message between occupants of a local
+// room before the room passes it on: from and to occupant JIDs, sender
+// and recipient their real full JIDs.
+func (a *Archive) RecordPrivate(room, from, to, sender, recipient string, el *stanza.Element) error {
+	return a.record(Room, from, to, sender, recipient, el)
 }
 
 // RecordRoom archives a message of a local room before the room sends it
@@ -181,6 +228,14 @@ type seenSet struct {
 
 func newSeenSet(n int) *seenSet {
 	return &seenSet{keys: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+// has reports whether key was added (and not forgotten since).
+func (s *seenSet) has(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.keys[key]
+	return ok
 }
 
 // add adds key and reports whether it was new.

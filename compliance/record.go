@@ -51,6 +51,7 @@ type Entry struct {
 	Direction Direction
 	From, To  string // full JIDs as routed (a room message: from the occupant JID, to the room)
 	Sender    string // the real full JID of a room message's author; From otherwise
+	Recipient string // the real full JID of a private message's recipient in a room; To otherwise
 	Type      string // the message's type
 	ID        string // the message's id attribute
 	Stanza    []byte // the whole stanza as routed
@@ -58,17 +59,21 @@ type Entry struct {
 }
 
 // payloadVersion is the layout of a record's payload.
-const payloadVersion = 1
+const payloadVersion = 2
 
 // appendPayload appends the payload of an archive record to buf: a
 // version byte, the direction, then from, to, sender (empty when it is
-// from), type and id each as a length and bytes, then the stanza.
-func appendPayload(buf []byte, dir Direction, from, to, sender, typ, id string, el *stanza.Element) []byte {
+// from), recipient (empty when it is to), type and id each as a length
+// and bytes, then the stanza. (Version 1 had no recipient.)
+func appendPayload(buf []byte, dir Direction, from, to, sender, recipient, typ, id string, el *stanza.Element) []byte {
 	buf = append(buf, payloadVersion, byte(dir))
 	if sender == from {
 		sender = ""
 	}
-	for _, s := range [...]string{from, to, sender, typ, id} {
+	if recipient == to {
+		recipient = ""
+	}
+	for _, s := range [...]string{from, to, sender, recipient, typ, id} {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
 	}
@@ -90,13 +95,17 @@ var errPayload = errors.New("not an archived message")
 func decode(r journal.Record) (Entry, error) {
 	e := Entry{Seq: r.Seq, Time: r.Time, Hash: r.Hash}
 	p := r.Payload
-	if len(p) < 2 || p[0] != payloadVersion {
+	if len(p) < 2 || (p[0] != 1 && p[0] != payloadVersion) {
 		return e, fmt.Errorf("record %d: %w", r.Seq, errPayload)
+	}
+	n := 6
+	if p[0] == 1 {
+		n = 5
 	}
 	e.Direction = Direction(p[1])
 	p = p[2:]
-	var fields [5]string
-	for i := range fields {
+	var fields [6]string
+	for i := range n {
 		n, k := binary.Uvarint(p)
 		if k <= 0 || n > uint64(len(p)-k) {
 			return e, fmt.Errorf("record %d: %w", r.Seq, errPayload)
@@ -104,9 +113,16 @@ func decode(r journal.Record) (Entry, error) {
 		fields[i] = string(p[k : k+int(n)])
 		p = p[k+int(n):]
 	}
-	e.From, e.To, e.Sender, e.Type, e.ID = fields[0], fields[1], fields[2], fields[3], fields[4]
+	if n == 5 {
+		e.From, e.To, e.Sender, e.Type, e.ID = fields[0], fields[1], fields[2], fields[3], fields[4]
+	} else {
+		e.From, e.To, e.Sender, e.Recipient, e.Type, e.ID = fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
+	}
 	if e.Sender == "" {
 		e.Sender = e.From
+	}
+	if e.Recipient == "" {
+		e.Recipient = e.To
 	}
 	e.Stanza = append([]byte(nil), p...)
 	return e, nil

@@ -42,3 +42,43 @@ func TestRemoteRoomMessagesWithTheSameID(t *testing.T) {
 		t.Errorf("%d records, want %d", len(all), len(msgs))
 	}
 }
+
+// TestOwnMessageReflectedByARemoteRoom: a local user's message to a room
+// elsewhere is archived once, when it leaves; the room's reflection of it
+// back to the user (with the same id, or origin ID) is not archived
+// again, while the other occupants' messages are.
+func TestOwnMessageReflectedByARemoteRoom(t *testing.T) {
+	const rooms, secret = "rooms.test", "rooms-secret-0123456789abcdef"
+	s := testutil.Start(t, testutil.Options{Extra: "[components]\nlisten = \"127.0.0.1:0\"\n[components.secrets]\n\"" +
+		rooms + "\" = \"" + secret + "\"\n[archive]\nenabled = true\n"})
+	s.AddUser("alice", "alice-pw")
+	svc := testutil.DialComponent(t, s.Server.Addr("components"), rooms, secret)
+	alice := testutil.Login(t, s.Addr, "alice", "alice-pw", "phone")
+	alice.Sendf("<message type='groupchat' to='r@%s' id='a1'><body>from alice</body></message>", rooms)
+	alice.Sendf("<message type='groupchat' to='r@%s' id='a2'><origin-id xmlns='urn:xmpp:sid:0' id='o2'/><body>from alice again</body></message>", rooms)
+	svc.Expect(isMessageWith("from alice"))
+	svc.Expect(isMessageWith("from alice again"))
+	// The room reflects both (the second with a new id but the origin
+	// ID), and someone else speaks with an id alice used.
+	svc.Sendf("<message type='groupchat' from='r@%s/Alice' to='%s' id='a1'><body>from alice</body></message>", rooms, alice.JID)
+	svc.Sendf("<message type='groupchat' from='r@%s/Alice' to='%s' id='room-7'><origin-id xmlns='urn:xmpp:sid:0' id='o2'/><body>from alice again</body></message>", rooms, alice.JID)
+	svc.Sendf("<message type='groupchat' from='r@%s/Bob' to='%s' id='a1'><body>from bob</body></message>", rooms, alice.JID)
+	for _, b := range []string{"from alice", "from alice again", "from bob"} {
+		alice.Expect(isMessageWith(b))
+	}
+	s.Stop()
+	all := export(t, s, compliance.Filter{})
+	if len(all) != 3 {
+		for _, e := range all {
+			t.Logf("%d %s %s -> %s: %s", e.Seq, e.Direction, e.From, e.To, e.Body())
+		}
+		t.Fatalf("%d records, want 3", len(all))
+	}
+	for i, want := range []struct{ body, from string }{
+		{"from alice", alice.JID}, {"from alice again", alice.JID}, {"from bob", "r@" + rooms + "/Bob"},
+	} {
+		if all[i].Body() != want.body || all[i].From != want.from {
+			t.Errorf("record %d: %q from %s, want %q from %s", i+1, all[i].Body(), all[i].From, want.body, want.from)
+		}
+	}
+}

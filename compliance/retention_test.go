@@ -206,7 +206,9 @@ func TestOnFailure(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			rec := func(body string) error { return a.Record(Local, "a@a.test/r", "b@a.test", "a@a.test/r", msg(t, "a@a.test/r", "b@a.test", body)) }
+			rec := func(body string) error {
+				return a.Record(Local, "a@a.test/r", "b@a.test", "a@a.test/r", msg(t, "a@a.test/r", "b@a.test", body))
+			}
 			if err := rec("before"); err != nil {
 				t.Fatal(err)
 			}

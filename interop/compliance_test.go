@@ -138,7 +138,7 @@ level = "info"
 		"room-alice":          {"room", room, room, alice, "Alice"},
 		"room-bob":            {"room", room, room, bob, "Bob"},
 		"room-carol":          {"room", room, room, carol, "Carol"},
-		"room-pm-carol-alice": {"inbound", carol, room, carol, ""},
+		"room-pm-carol-alice": {"room", room, room, carol, "Carol"},
 	}
 	if len(sent) != len(want) {
 		t.Fatalf("the script sent %d messages, want %d", len(sent), len(want))
@@ -183,6 +183,8 @@ level = "info"
 	}{
 		{[]string{"-user", carol}, []string{"alice-carol", "carol-alice", "room-carol", "room-pm-carol-alice"}},
 		{[]string{"-user", bob}, []string{"alice-bob", "bob-alice", "room-bob"}},
+		// The private message alice received in the room is hers too.
+		{[]string{"-user", alice}, []string{"alice-bob", "alice-carol", "bob-alice", "carol-alice", "room-alice", "room-pm-carol-alice"}},
 		{[]string{"-domain", archivePeerDomain}, []string{"alice-carol", "carol-alice", "room-carol", "room-pm-carol-alice"}},
 		{[]string{"-room", room}, []string{"room-alice", "room-bob", "room-carol", "room-pm-carol-alice"}},
 		{[]string{"-text", "contract SIGNED"}, []string{"alice-carol"}},
@@ -220,9 +222,9 @@ level = "info"
 			t.Errorf("transcript line %d: %q, want it to end with %q", i+3, l, w)
 		}
 	}
-	// The private message names its author.
-	if pm := lines[len(lines)-1]; !strings.Contains(pm, "] "+carol+" → ") {
-		t.Errorf("transcript line of the private message does not name its author %s: %q", carol, pm)
+	// The private message names its author and whom it was for.
+	if pm := lines[len(lines)-1]; !strings.Contains(pm, "] Carol → Alice (private): ") {
+		t.Errorf("transcript line of the private message does not name its author and recipient: %q", pm)
 	}
 
 	// A time that is not a date is refused, naming the flag.

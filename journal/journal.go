@@ -27,6 +27,10 @@ const (
 // ErrClosed is returned by Append on a closed journal.
 var ErrClosed = errors.New("journal: closed")
 
+// ErrInUse is returned by Open when another process has the journal
+// open.
+var ErrInUse = errors.New("in use by another process")
+
 // ErrBehind is returned by Append when the ring stayed full for MaxWait:
 // the disk takes records more slowly than they come, or hangs.
 var ErrBehind = errors.New("journal: the disk has not taken records for too long")
@@ -132,7 +136,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("journal: %s is in use by another process", dir)
+		return nil, fmt.Errorf("journal: %s: %w", dir, ErrInUse)
 	}
 	fail := func(err error) (*Journal, error) {
 		j.closeSegment()
@@ -157,6 +161,26 @@ func Open(dir string, opts Options) (*Journal, error) {
 	j.wake, j.stop, j.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go j.copier()
 	return j, nil
+}
+
+// Recover moves the records that the ring of the exclusive journal in dir
+// holds beyond its segments (appends that returned before a crash) into
+// the segments, unless another process has the journal open (its copier
+// does that). It returns how many records it moved. A directory without
+// a ring has nothing to recover.
+func Recover(dir string) (int, error) {
+	if _, err := os.Stat(filepath.Join(dir, ringFile)); err != nil {
+		return 0, nil
+	}
+	j, err := Open(dir, Options{})
+	if errors.Is(err, ErrInUse) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := j.Recovered
+	return n, j.Close()
 }
 
 // Dir returns the journal's directory.

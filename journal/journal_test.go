@@ -340,8 +340,21 @@ func TestRecordsInTheRingSurviveACrash(t *testing.T) {
 	j.closed = true
 	j.mu.Unlock()
 
+	// A reader that finds the journal closed recovers the ring first.
+	if n, err := Recover(dir); err != nil || n != 1000 {
+		t.Fatalf("Recover = %d, %v; want 1000", n, err)
+	}
+	if s := mustVerify(t, dir); s.Records != 1005 {
+		t.Fatalf("after Recover: %+v", s)
+	}
+	if n, _ := Recover(dir); n != 0 {
+		t.Fatalf("a second Recover moved %d records", n)
+	}
 	j2 := open(t, dir, Options{})
-	if j2.Recovered != 1000 {
+	if n, err := Recover(dir); err != nil || n != 0 {
+		t.Fatalf("Recover of a journal open elsewhere = %d, %v", n, err)
+	}
+	if j2.Recovered != 0 {
 		t.Fatalf("recovered %d records, want 1000", j2.Recovered)
 	}
 	if seq, _ := j2.Append(t0, []byte("after")); seq != 1006 {

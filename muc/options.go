@@ -55,6 +55,10 @@ type RoomRecorder interface {
 	// written by sender (a real full JID); an error is the stanza error
 	// the message is refused with.
 	RecordRoom(room, from, sender string, el *stanza.Element) error
+	// RecordPrivate archives a private message between occupants of
+	// room, from and to occupant JIDs, sender and recipient their real
+	// full JIDs.
+	RecordPrivate(room, from, to, sender, recipient string, el *stanza.Element) error
 }
 
 // Policy is what the operator decides for the whole service.

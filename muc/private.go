@@ -33,6 +33,12 @@ func (r *room) privateMessage(t task, o *occupant, nick string) {
 		out.Children = append(out.Children, n)
 	}
 	out.Append(stanza.New(NSUser, "x"), o.occupantID)
+	if r.svc.recorder != nil {
+		if err := r.svc.recorder.RecordPrivate(r.addr, r.occupantJID(o.nick), r.occupantJID(nick), o.real, dst.real, out); err != nil {
+			r.refuse(t, err)
+			return
+		}
+	}
 	r.sendTo(t.ctx, out, dst.real)
 }
 
