@@ -40,7 +40,7 @@ func refusalEvent(r audit.Repeat) audit.Event {
 		detail = fmt.Sprintf("%d links of other domains refused since %s (more than %d domains and reasons at once); the last: %s",
 			r.Count, r.Since.UTC().Format(time.RFC3339), refusalMaxKeys, r.Detail)
 	case !r.First:
-		detail = fmt.Sprintf("refused %d more times since %s; the last: %s", r.Count, r.Since.UTC().Format(time.RFC3339), r.Detail)
+		detail = fmt.Sprintf("repeated %d more times since %s; the last: %s", r.Count, r.Since.UTC().Format(time.RFC3339), r.Detail)
 	}
 	return audit.Event{Actor: audit.ServerActor, Action: audit.FederationRefused, Target: r.Target, Detail: detail}
 }

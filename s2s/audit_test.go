@@ -89,7 +89,7 @@ func TestAuditSummarisesRefusals(t *testing.T) {
 	}
 	for _, ev := range evs {
 		var n int
-		if _, err := fmt.Sscanf(ev.Detail, "refused %d more times", &n); err != nil || n < tries-1 {
+		if _, err := fmt.Sscanf(ev.Detail, "repeated %d more times", &n); err != nil || n < tries-1 {
 			t.Errorf("summary %q: want at least %d more times", ev.Detail, tries-1)
 		}
 		if !strings.Contains(ev.Detail, "not in s2s.allow") {
@@ -123,7 +123,7 @@ func TestAuditFloodOfRefusedStreams(t *testing.T) {
 	}
 	a.Stop()
 	evs := a.AuditEvents(audit.FederationRefused)
-	if len(evs) != 2 || !strings.HasPrefix(evs[1].Detail, fmt.Sprintf("refused %d more times since ", streams-1)) {
+	if len(evs) != 2 || !strings.HasPrefix(evs[1].Detail, fmt.Sprintf("repeated %d more times since ", streams-1)) {
 		t.Fatalf("after shutdown: %+v", evs)
 	}
 }
