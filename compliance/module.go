@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"parley/audit"
 	"parley/config"
 	"parley/module"
 	"parley/router"
@@ -29,10 +28,6 @@ func Spec() module.Spec {
 		Enabled: func(cfg *config.Config) bool { return cfg.Archive.Enabled },
 		Setup: func(h *module.Host) (any, error) {
 			cfg := h.Config
-			auditLog, err := audit.Open(audit.DefaultDir(cfg.DataDir()))
-			if err != nil {
-				return nil, err
-			}
 			locals := append([]string(nil), cfg.Server.Domains...)
 			if cfg.MUC.Domain != "" {
 				locals = append(locals, cfg.MUC.Domain)
@@ -49,18 +44,14 @@ func Spec() module.Spec {
 				RequirePlaintext:   cfg.Archive.RequirePlaintext,
 				OnFailure:          cfg.Archive.OnFailure,
 				CheckpointInterval: cfg.Archive.CheckpointInterval.Duration,
-				Audit:              auditLog,
+				Audit:              h.Audit,
 				Log:                h.Log,
 			})
 			if err != nil {
-				auditLog.Close()
 				return nil, err
 			}
 			Register(h.Router, a, cfg.MUC.Domain)
-			h.Go(func(ctx context.Context) {
-				a.Run(ctx)
-				auditLog.Close()
-			})
+			h.Go(a.Run)
 			return a, nil
 		},
 	}
