@@ -28,6 +28,9 @@ usage: bash bench/compare.sh [options]
                      does): parley's chat-sat again with its compliance
                      archive on, then the archive's bytes per message and
                      the speed of "parley archive verify" on it
+  -rounds N          with chat-sat-archive: measure parley's chat-sat and
+                     chat-sat-archive N times in turn (default 1); the
+                     table shows the medians
   -profile           enable parley's pprof listener (127.0.0.1:16060) and
                      save a CPU profile of parley during each chat and
                      pep run and a heap profile while each idle run holds
@@ -55,6 +58,7 @@ EOF
 QUICK=0
 MODERN=0
 ARCHIVE=0
+ROUNDS=1
 IBR=0
 PROSODY_GC=generational
 CERT_TYPE=rsa
@@ -69,6 +73,10 @@ while [ $# -gt 0 ]; do
 	-quick | --quick) QUICK=1 ;;
 	-modern | --modern) MODERN=1 ;;
 	-archive | --archive) ARCHIVE=1 ;;
+	-rounds | --rounds)
+		ROUNDS=${2:?-rounds needs a number}
+		shift
+		;;
 	-cert | --cert)
 		CERT_TYPE=${2:?-cert needs rsa or ecdsa}
 		shift
@@ -108,6 +116,12 @@ case $PROSODY_GC in
 generational | incremental) ;;
 *)
 	echo "compare.sh: -prosody-gc must be generational or incremental" >&2
+	exit 2
+	;;
+esac
+case $ROUNDS in
+'' | *[!0-9]* | 0*)
+	echo "compare.sh: -rounds must be a whole number from 1" >&2
 	exit 2
 	;;
 esac
@@ -624,6 +638,8 @@ done
 
 FAILURES=0
 PROFILES=()
+# ROUND_SUFFIX names the profiles of the later rounds (-rounds).
+ROUND_SUFFIX=""
 
 # run CASE SERVER SCENARIO ARGS...: one generator run; its JSON line, with
 # "case" added, goes to $JSONL. A failed run is recorded as such.
@@ -635,7 +651,7 @@ run() {
 	mapfile -t args < <(common "$s")
 	log "$case: $s"
 	if [ "$PROFILE" = 1 ] && [ "$s" = parley ] && [ "$scen" = chat ]; then
-		prof=${OUT%.md}-parley-$case.pprof
+		prof=${OUT%.md}-parley-$case$ROUND_SUFFIX.pprof
 		(
 			sleep "${CHAT_WARM%s}"
 			curl -fsS -o "$prof" "http://127.0.0.1:16060/debug/pprof/profile?seconds=${CHAT_DUR%s}" || true
@@ -645,7 +661,7 @@ run() {
 	elif [ "$PROFILE" = 1 ] && [ "$s" = parley ] && [ "$scen" = pep ]; then
 		# Its set-up takes a while: the generator says when the warm-up
 		# starts.
-		prof=${OUT%.md}-parley-$case.pprof
+		prof=${OUT%.md}-parley-$case$ROUND_SUFFIX.pprof
 		(
 			for i in $(seq 1 1200); do
 				grep -q 'warm-up' "$err" 2>/dev/null && break
@@ -769,13 +785,23 @@ CHAT=(-pairs "$CHAT_PAIRS" -window "$CHAT_WINDOW" -size 100 -duration "$CHAT_DUR
 [ "$MODERN" = 1 ] && CHAT+=(-carbons -sm)
 want chat-sat && each chat-sat chat "${CHAT[@]}"
 
+# add_last JSON: add the fields of JSON to the last line of $JSONL (the
+# run just made).
+add_last() {
+	head -n -1 "$JSONL" >"$JSONL.tmp"
+	tail -n 1 "$JSONL" | jq -c --argjson add "$1" '. + $add' >>"$JSONL.tmp"
+	mv "$JSONL.tmp" "$JSONL"
+}
+
 # archive_run: parley's chat-sat with its compliance archive on, on the
-# same data: parley restarts with [archive] enabled = true and an empty
-# archive, runs the case, and stops, which closes the archive (every
-# record in a segment file, synced, its head noted in the audit log).
-# Then the archive is measured: the bytes of its segment files per record
-# and the time "parley archive verify" takes over it, added to the run's
-# JSON line. parley restarts without the archive for the cases after it.
+# same data: parley restarts with [archive] enabled = true, runs the case,
+# and stops, which closes the archive (every record in a segment file,
+# synced, its head noted in the audit log). Then the archive is measured:
+# the bytes of its segment files per record and the time "parley archive
+# verify" takes over it, added to the run's JSON line. parley restarts
+# without the archive for the cases after it. The archive starts empty
+# and later rounds (-rounds) add to it: a new one would not match the
+# checkpoints of the earlier one in the audit log.
 archive_run() {
 	local cfg=$WORK/parley/config-archive.toml dir=$WORK/parley/archive
 	local vout=$WORK/parley/archive-verify.out vtime=$WORK/parley/archive-verify.time
@@ -785,7 +811,6 @@ archive_run() {
 		printf '\n[archive]\nenabled = true\ndir = "%s"\n' "$dir"
 	} >"$cfg"
 	stop_server parley
-	rm -rf "$dir"
 	PARLEY_CONFIG=$cfg start_parley again
 	wait_listen parley
 	log "parley restarted with the compliance archive on (pid ${PID[parley]})"
@@ -809,9 +834,7 @@ archive_run() {
 			'{archive_bytes: $b, verify_failed: $why}')
 	fi
 	# The case's JSON line is the last one: the archive's figures join it.
-	head -n -1 "$JSONL" >"$JSONL.tmp"
-	tail -n 1 "$JSONL" | jq -c --argjson add "$add" '. + $add' >>"$JSONL.tmp"
-	mv "$JSONL.tmp" "$JSONL"
+	add_last "$add"
 	start_parley again
 	wait_listen parley
 	log "parley restarted without the archive (pid ${PID[parley]})"
@@ -823,6 +846,17 @@ if want chat-sat-archive; then
 	for s in "${RUN_SERVERS[@]}"; do
 		if [ "$s" = parley ]; then
 			archive_run
+			# Later rounds: chat-sat and chat-sat-archive again, in turn,
+			# their JSON lines marked with the round.
+			for ((round = 2; round <= ROUNDS; round++)); do
+				ROUND_SUFFIX=-$round
+				log "round $round of $ROUNDS"
+				run chat-sat parley chat "${CHAT[@]}"
+				add_last "{\"round\": $round}"
+				archive_run
+				add_last "{\"round\": $round}"
+			done
+			ROUND_SUFFIX=""
 		else
 			na chat-sat-archive "$s" chat "no equivalent of parley's compliance archive (a server-wide, hash-chained journal of every message)"
 		fi

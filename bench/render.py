@@ -12,11 +12,14 @@ WebSocket cases (ws-chat, ws-idle-N) also show the same server's figure
 from their TCP twin (chat-sat, idle-N) and the ratio of the two;
 chat-sat-archive (parley with its compliance archive on) shows chat-sat's
 figure, what the archive adds to each message's server CPU, and the
-archive's size and verification speed.
+archive's size and verification speed. With compare.sh -rounds N, the
+lines of rounds 2..N carry "round": their section shows the median of
+each figure over the rounds, and a note lists the rounds.
 """
 
 import argparse
 import json
+import statistics
 import sys
 
 NAMES = {"parley": "parley", "prosody": "Prosody", "ejabberd": "ejabberd"}
@@ -74,7 +77,7 @@ ARCHIVE_ROWS = [
     ("cost:msgs_per_cpu_s", "server CPU per message, archive on ÷ off − 1", None),
     ("msgs_per_s", "messages per second", None),
     ("p99_ms", "latency p99, ms", None),
-    ("archive_records", "messages archived (warm-up and drain included)", None),
+    ("archive_records", "records in the archive (warm-ups, drains and earlier rounds included)", None),
     ("archive_bytes_per_msg", "archive bytes per message (segment files ÷ records)", None),
     ("verify_records_per_s", "`parley archive verify`, records per second", None),
     ("verify_s", "`parley archive verify`, seconds", None),
@@ -201,7 +204,10 @@ def value(rec, field, twin=None):
         return value(twin, f) if measured(twin) else None
     if field.startswith("cost:"):
         # F is work per CPU-second: CPU per unit of work with rec ÷ with
-        # the twin, less one.
+        # the twin, less one (over several rounds: the median of each
+        # round's, see merge_rounds).
+        if "cost" in rec:
+            return Percent(rec["cost"])
         f = field[len("cost:"):]
         w, t = value(rec, f), value(twin, f) if measured(twin) else None
         if not isinstance(w, (int, float)) or not isinstance(t, (int, float)) or w == 0:
@@ -224,6 +230,38 @@ def value(rec, field, twin=None):
     if isinstance(v, int) and not isinstance(v, bool) and field not in ("lost", "offered", "misdirected", "duplicates"):
         return float(v)  # a measurement that happens to be whole
     return v
+
+
+def merge_rounds(recs, rounds, case, server):
+    """The records of case and of its twin for server over every round
+    (round 1 in recs, the others in rounds), merged into one each: the
+    median of every number, and for case the median of the rounds'
+    costs ("cost"). Returns (merged, merged twin, [(round, twin, rec)])
+    or None when there is one round."""
+    twin = tcp_twin(case)
+    pairs = [(1, recs.get((twin, server)), recs.get((case, server)))]
+    ons = {r.get("round"): r for r in rounds.get((case, server), [])}
+    offs = {r.get("round"): r for r in rounds.get((twin, server), [])}
+    pairs += [(k, offs.get(k), ons[k]) for k in sorted(ons)]
+    pairs = [(k, off, on) for k, off, on in pairs if measured(off) and measured(on)]
+    if len(pairs) < 2:
+        return None
+
+    def median_of(rs):
+        out = dict(rs[-1])
+        for key, v in rs[-1].items():
+            vs = [r.get(key) for r in rs]
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vs):
+                out[key] = statistics.median(vs)
+        out.pop("round", None)
+        return out
+
+    on = median_of([p[2] for p in pairs])
+    off = median_of([p[1] for p in pairs])
+    costs = [value(p[2], "cost:msgs_per_cpu_s", p[1]) for p in pairs]
+    on["cost"] = statistics.median(c for c in costs if c is not None)
+    on["rounds"] = len(pairs)
+    return on, off, pairs
 
 
 def params_text(runs):
@@ -255,13 +293,16 @@ def main():
     ap.add_argument("--fd-limit", default="20,000")
     a = ap.parse_args()
 
-    recs, order = {}, []
+    recs, rounds, order = {}, {}, []
     with open(a.results) as f:
         for line in f:
             line = line.strip()
             if not line:
                 continue
             r = json.loads(line)
+            if r.get("round", 1) > 1:
+                rounds.setdefault((r.get("case"), r.get("server")), []).append(r)
+                continue
             recs[(r.get("case"), r.get("server"))] = r
             if r.get("case") not in order and describe(r.get("case")):
                 order.append(r.get("case"))
@@ -304,9 +345,25 @@ def main():
     w("|" + "---|" * len(head))
 
     notes = []
+    # Cases measured in rounds: the merged records and their twins'.
+    merged, twins = {}, {}
+    for case in order:
+        for s in servers:
+            m = merge_rounds(recs, rounds, case, s)
+            if m is None:
+                continue
+            merged[(case, s)], twins[(case, s)] = m[0], m[1]
+            title = describe(case)[0]
+            notes.append(f"{title}, {NAMES.get(s, s)}: the median of {len(m[2])} rounds, each "
+                         f"{tcp_twin(case)} then {case}; messages per server CPU-second off → on, cost per round: "
+                         + "; ".join(f"{fmt(value(off, 'msgs_per_cpu_s'))} → {fmt(value(on, 'msgs_per_cpu_s'))}, "
+                                     f"{fmt(value(on, 'cost:msgs_per_cpu_s', off))}" for _, off, on in m[2]) + ".")
     for case in order:
         title, rows = describe(case)
-        present = [recs.get((case, s)) for s in servers]
+        n = max((m["rounds"] for k, m in merged.items() if k[0] == case), default=0)
+        if n:
+            title += f", median of {n} rounds"
+        present = [merged.get((case, s), recs.get((case, s))) for s in servers]
         w("| **" + title + "** |" + " |" * (len(head) - 1))
         for field, label, better in rows:
             cells, vals = [], {}
@@ -318,7 +375,7 @@ def main():
                 elif "failed" in r:
                     cells.append("failed")
                 else:
-                    v = value(r, field, recs.get((tcp_twin(case), s)))
+                    v = value(r, field, twins.get((case, s), recs.get((tcp_twin(case), s))))
                     vals[s] = v
                     cells.append(fmt(v))
             if show_ratio:
@@ -345,7 +402,7 @@ def main():
                     notes.append(f"{title}, {NAMES.get(s, s)}: `parley archive verify` failed "
                                  f"({r['verify_failed']}).")
                 if case == "chat-sat-archive":
-                    cost = value(r, "cost:msgs_per_cpu_s", recs.get((tcp_twin(case), s)))
+                    cost = value(r, "cost:msgs_per_cpu_s", twins.get((case, s), recs.get((tcp_twin(case), s))))
                     if isinstance(cost, float):
                         verdict = "within" if cost <= ARCHIVE_BUDGET else "over"
                         notes.append(f"{title}: the archive adds {cost * 100:+.1f}% server CPU per message, "
