@@ -61,10 +61,16 @@ type Entry struct {
 // payloadVersion is the layout of a record's payload.
 const payloadVersion = 2
 
+// asInStanza stands for a field whose value is the stanza's attribute of
+// the same name, which is then not stored twice.
+const asInStanza = "\x00"
+
 // appendPayload appends the payload of an archive record to buf: a
 // version byte, the direction, then from, to, sender (empty when it is
 // from), recipient (empty when it is to), type and id each as a length
-// and bytes, then the stanza. (Version 1 had no recipient.)
+// and bytes (from, to, type and id as asInStanza when the stanza's
+// attributes say the same), then the stanza. (Version 1 had no recipient
+// and no asInStanza.)
 func appendPayload(buf []byte, dir Direction, from, to, sender, recipient, typ, id string, el *stanza.Element) []byte {
 	buf = append(buf, payloadVersion, byte(dir))
 	if sender == from {
@@ -73,20 +79,17 @@ func appendPayload(buf []byte, dir Direction, from, to, sender, recipient, typ, 
 	if recipient == to {
 		recipient = ""
 	}
-	for _, s := range [...]string{from, to, sender, recipient, typ, id} {
+	fields := [...]string{from, to, sender, recipient, typ, id}
+	for i, attr := range [...]string{"from", "to", "", "", "type", "id"} {
+		s := fields[i]
+		if attr != "" && s != "" && el.Attr(attr) == s {
+			s = asInStanza
+		}
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
 	}
-	w := sliceWriter{buf}
-	el.WriteTo(&w)
-	return w.b
+	return el.AppendTo(buf)
 }
-
-// sliceWriter lets an element be serialized onto a byte slice.
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) WriteString(s string) (int, error) { w.b = append(w.b, s...); return len(s), nil }
-func (w *sliceWriter) WriteByte(c byte) error            { w.b = append(w.b, c); return nil }
 
 // errPayload reports a record whose payload is not an archived message.
 var errPayload = errors.New("not an archived message")
@@ -118,13 +121,27 @@ func decode(r journal.Record) (Entry, error) {
 	} else {
 		e.From, e.To, e.Sender, e.Recipient, e.Type, e.ID = fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
 	}
+	e.Stanza = append([]byte(nil), p...)
+	if e.From == asInStanza || e.To == asInStanza || e.Type == asInStanza || e.ID == asInStanza {
+		el, err := stanza.ParseBytes(e.Stanza)
+		if err != nil {
+			return e, fmt.Errorf("record %d: the archived stanza is unreadable: %w", r.Seq, err)
+		}
+		for _, f := range []struct {
+			v    *string
+			attr string
+		}{{&e.From, "from"}, {&e.To, "to"}, {&e.Type, "type"}, {&e.ID, "id"}} {
+			if *f.v == asInStanza {
+				*f.v = el.Attr(f.attr)
+			}
+		}
+	}
 	if e.Sender == "" {
 		e.Sender = e.From
 	}
 	if e.Recipient == "" {
 		e.Recipient = e.To
 	}
-	e.Stanza = append([]byte(nil), p...)
 	return e, nil
 }
 

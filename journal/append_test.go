@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +10,7 @@ import (
 // TestFrameSize: frameSize is the length of the frame appendFrame makes.
 func TestFrameSize(t *testing.T) {
 	for n := range 40 {
-		buf, _ := appendFrame(nil, sha256.New(), Hash{}, 1, time.Unix(0, 0), bytes.Repeat([]byte("x"), n))
+		buf, _ := appendFrame(nil, newHasher(), Hash{}, 1, time.Unix(0, 0), bytes.Repeat([]byte("x"), n))
 		if got := frameSize(n); got != len(buf) {
 			t.Errorf("frameSize(%d) = %d, the frame has %d bytes", n, got, len(buf))
 		}

@@ -2,10 +2,8 @@ package journal
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -80,7 +79,7 @@ type Journal struct {
 	seq    uint64    // the last record appended
 	head   Hash
 	closed bool
-	digest hash.Hash
+	digest *hasher
 	buf    []byte
 	ring   *ring // nil for a shared journal
 
@@ -100,8 +99,9 @@ type Journal struct {
 
 	pruneMu sync.Mutex // one Prune at a time
 
-	errMu  sync.Mutex
-	failed error // the last background failure, until the copier succeeds
+	failing atomic.Bool // failed is set
+	errMu   sync.Mutex
+	failed  error // the last background failure, until the copier succeeds
 
 	wake chan struct{}
 	stop chan struct{}
@@ -129,7 +129,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{dir: dir, opts: opts, lock: lock, digest: sha256.New()}
+	j := &Journal{dir: dir, opts: opts, lock: lock, digest: newHasher()}
 	j.cond.L = &j.mu
 	if opts.Shared {
 		return j, nil
@@ -205,6 +205,9 @@ func (j *Journal) Synced() (uint64, Hash) {
 // Failed returns the last failure to write or sync in the background, or
 // nil once the copier succeeded since.
 func (j *Journal) Failed() error {
+	if !j.failing.Load() {
+		return nil
+	}
 	j.errMu.Lock()
 	defer j.errMu.Unlock()
 	return j.failed

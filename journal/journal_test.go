@@ -410,7 +410,7 @@ func TestSharedJournalTakesAppendsFromSeveralOpeners(t *testing.T) {
 func TestAHungDiskFailsAppends(t *testing.T) {
 	dir := t.TempDir()
 	j := open(t, dir, Options{})
-	payload := make([]byte, 300<<10)
+	payload := make([]byte, 30<<10)
 	j.segMu.Lock() // the disk hangs
 	taken := 0
 	var err error
@@ -435,5 +435,18 @@ func TestAHungDiskFailsAppends(t *testing.T) {
 	j.Close()
 	if s := mustVerify(t, dir); s.Records != uint64(taken+1) {
 		t.Fatalf("%d records, want %d", s.Records, taken+1)
+	}
+}
+
+// TestAHungDiskFailsLargeAppends: a record too big for the ring waits for
+// a hung disk no longer than MaxWait either.
+func TestAHungDiskFailsLargeAppends(t *testing.T) {
+	j := open(t, t.TempDir(), Options{})
+	j.segMu.Lock()
+	start := time.Now()
+	_, err := j.Append(t0, make([]byte, 2*ringBlockSize))
+	j.segMu.Unlock()
+	if !errors.Is(err, ErrBehind) || time.Since(start) < MaxWait {
+		t.Fatalf("large append with the disk hung: %v after %v", err, time.Since(start))
 	}
 }

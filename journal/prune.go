@@ -154,7 +154,7 @@ func (j *Journal) writeBlock(from, to uint64, last Hash, kept []Record) (Checkpo
 		}
 		w := bufio.NewWriter(f)
 		kd := sha256.New()
-		d := sha256.New()
+		d := newHasher()
 		var buf []byte
 		for _, r := range kept {
 			buf = append(buf[:0], r.Prev[:]...)

@@ -140,7 +140,7 @@ func Verify(dir string, anchors []Anchor) (Summary, error) {
 		}
 		return nil
 	}
-	d := sha256.New()
+	d := newHasher()
 	var next uint64 = 1
 	var prev Hash
 	for _, c := range cps {
@@ -158,7 +158,7 @@ func Verify(dir string, anchors []Anchor) (Summary, error) {
 				if rec.Seq < c.From || rec.Seq > c.To || rec.Seq <= last {
 					return &ChainError{rec.Seq, fmt.Sprintf("a kept record out of place in %s", c.File)}
 				}
-				if chain(d, rec.Prev, body) != rec.Hash {
+				if d.chain(rec.Prev, body) != rec.Hash {
 					return &ChainError{rec.Seq, "altered (its hash does not match)"}
 				}
 				if rec.Seq == c.To && rec.Hash != c.hash() {
@@ -206,7 +206,7 @@ func Verify(dir string, anchors []Anchor) (Summary, error) {
 				}
 				return &ChainError{next, fmt.Sprintf("out of order (record %d found in its place)", rec.Seq)}
 			}
-			if chain(d, prev, body) != rec.Hash {
+			if d.chain(prev, body) != rec.Hash {
 				return &ChainError{rec.Seq, "altered (its hash does not match)"}
 			}
 			if err := checkAnchor(rec.Seq, rec.Hash); err != nil {

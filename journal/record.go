@@ -69,7 +69,7 @@ var errTorn = errors.New("journal: record cut short at the end of the file")
 // appendFrame appends the frame of the record (seq, t, payload) chained
 // to prev to buf, and returns buf and the record's hash; d is a SHA-256
 // digest to reuse.
-func appendFrame(buf []byte, d hash.Hash, prev Hash, seq uint64, t time.Time, payload []byte) ([]byte, Hash) {
+func appendFrame(buf []byte, d *hasher, prev Hash, seq uint64, t time.Time, payload []byte) ([]byte, Hash) {
 	start := len(buf)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(headerSize+len(payload)))
 	bodyStart := len(buf)
@@ -77,7 +77,7 @@ func appendFrame(buf []byte, d hash.Hash, prev Hash, seq uint64, t time.Time, pa
 	buf = binary.BigEndian.AppendUint64(buf, seq)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(t.UnixNano()))
 	buf = append(buf, payload...)
-	h := chain(d, prev, buf[bodyStart:])
+	h := d.chain(prev, buf[bodyStart:])
 	buf = append(buf, h[:]...)
 	for (len(buf)-start)%frameAlign != 0 {
 		buf = append(buf, 0)
@@ -100,14 +100,23 @@ func frameSize(n int) int {
 	return f + padding(f)
 }
 
+// hasher computes chain hashes without allocating.
+type hasher struct {
+	d   hash.Hash
+	in  Hash
+	out Hash
+}
+
+func newHasher() *hasher { return &hasher{d: sha256.New()} }
+
 // chain returns SHA-256 over prev and body.
-func chain(d hash.Hash, prev Hash, body []byte) Hash {
-	d.Reset()
-	d.Write(prev[:])
-	d.Write(body)
-	var h Hash
-	d.Sum(h[:0])
-	return h
+func (h *hasher) chain(prev Hash, body []byte) Hash {
+	h.in = prev
+	h.d.Reset()
+	h.d.Write(h.in[:])
+	h.d.Write(body)
+	h.d.Sum(h.out[:0])
+	return h.out
 }
 
 // frameReader reads frames from a file.

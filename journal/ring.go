@@ -14,8 +14,8 @@ import (
 // The ring of an exclusive journal.
 const (
 	ringFile      = "ring"
-	ringBlocks    = 16
-	ringBlockSize = 1 << 20
+	ringBlocks    = 8
+	ringBlockSize = 128 << 10
 	// copyInterval is how often the copier looks for records to move
 	// from the ring to the segments.
 	copyInterval = 10 * time.Millisecond
@@ -51,9 +51,10 @@ func openRing(path string) (*ring, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	size := st.Size()
-	if size < 2*ringBlockSize || size%ringBlockSize != 0 {
+	if size != ringBlocks*ringBlockSize {
 		// New (or not a ring of ours): make one, writing its blocks out
-		// so that the disk space is there.
+		// so that the disk space is there. The ring is small, so that
+		// what it is written through stays in the processor's cache.
 		size = ringBlocks * ringBlockSize
 		if err := f.Truncate(0); err != nil {
 			f.Close()
@@ -226,6 +227,7 @@ func (j *Journal) drainLocked() error {
 func (j *Journal) setFailed(err error) {
 	j.errMu.Lock()
 	j.failed = err
+	j.failing.Store(err != nil)
 	j.errMu.Unlock()
 }
 
@@ -265,7 +267,7 @@ func (j *Journal) recover(r *ring) (int, error) {
 		fr := r.mem[f.off : f.off+f.n]
 		size := int(binary.BigEndian.Uint32(fr))
 		_, _, _, h := frameAt(fr)
-		if chain(j.digest, prev, fr[4:4+size]) != h {
+		if j.digest.chain(prev, fr[4:4+size]) != h {
 			break // not a record of this chain: an older lap's leftovers
 		}
 		frames = append(frames, fr...)

@@ -99,19 +99,29 @@ func (j *Journal) rotate(first uint64, t time.Time) error {
 	return nil
 }
 
-// syncSegment syncs the segment being written to the disk.
+// syncSegment syncs the segment being written to the disk. The copier
+// goes on writing to it meanwhile: the ring is small, and must not fill up
+// while a slow disk syncs.
 func (j *Journal) syncSegment() error {
 	j.segMu.Lock()
-	defer j.segMu.Unlock()
-	if j.synced == j.written {
+	if j.synced == j.written || j.seg == nil {
+		j.segMu.Unlock()
 		return nil
 	}
-	if j.seg != nil {
-		if err := j.seg.Sync(); err != nil {
-			return fmt.Errorf("journal: syncing %s: %w", filepath.Join(j.dir, segmentName(j.segFirst)), err)
+	f, first, upTo, upToH := j.seg, j.segFirst, j.written, j.writtenH
+	j.segMu.Unlock()
+	err := f.Sync()
+	j.segMu.Lock()
+	defer j.segMu.Unlock()
+	if err != nil {
+		if j.seg != f {
+			return nil // closed meanwhile, and synced as it was
 		}
+		return fmt.Errorf("journal: syncing %s: %w", filepath.Join(j.dir, segmentName(first)), err)
 	}
-	j.synced, j.syncedH = j.written, j.writtenH
+	if upTo > j.synced {
+		j.synced, j.syncedH = upTo, upToH
+	}
 	return nil
 }
 
@@ -141,7 +151,13 @@ func (j *Journal) segName() string {
 // appendLarge appends a record too big for the ring straight to the
 // segments, after everything the ring holds.
 func (j *Journal) appendLarge(t time.Time, payload []byte) (uint64, error) {
-	j.segMu.Lock()
+	// Wait for the segments as long as Append waits for room, no longer.
+	for start := time.Now(); !j.segMu.TryLock(); {
+		if time.Since(start) >= MaxWait {
+			return 0, ErrBehind
+		}
+		time.Sleep(time.Millisecond)
+	}
 	defer j.segMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()

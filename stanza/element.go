@@ -4,6 +4,7 @@
 package stanza
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"slices"
@@ -275,26 +276,16 @@ func (e *Element) ShallowCopy() *Element {
 // sends to many recipients. Neither e nor anything in it may change
 // afterwards; a Copy is not frozen.
 func (e *Element) Freeze() *Element {
-	var b strings.Builder
 	e.frozen = ""
-	e.write(&b, "\x00") // a parent namespace that is never e's
-	e.frozen = b.String()
+	e.frozen = string(e.appendTo(nil, "\x00")) // a parent namespace that is never e's
 	return e
 }
 
 // String serializes e.
-func (e *Element) String() string {
-	var b bytes.Buffer
-	e.WriteTo(&b)
-	return b.String()
-}
+func (e *Element) String() string { return string(e.appendTo(nil, "")) }
 
 // Bytes serializes e.
-func (e *Element) Bytes() []byte {
-	var b bytes.Buffer
-	e.WriteTo(&b)
-	return b.Bytes()
-}
+func (e *Element) Bytes() []byte { return e.appendTo(nil, "") }
 
 // Writer is what serialization writes to; *bytes.Buffer and *bufio.Writer
 // satisfy it.
@@ -305,70 +296,86 @@ type Writer interface {
 
 // WriteTo serializes e as a top-level element of a stream.
 func (e *Element) WriteTo(w Writer) error {
-	return e.write(w, "")
+	return writeBytes(w, e, "")
 }
 
 // WriteQualified writes e as a document of its own, its namespace
 // declared even when it is the client stream's default (jabber:client),
 // as framings that carry one element per message need (RFC 7395).
 func (e *Element) WriteQualified(w Writer) error {
-	return e.write(w, "\x00")
+	return writeBytes(w, e, "\x00")
 }
 
-func (e *Element) write(w Writer, parentSpace string) error {
-	if e.frozen != "" && e.Space != parentSpace {
-		_, err := w.WriteString(e.frozen)
+// AppendTo appends e, serialized as a top-level element of a stream, to b.
+func (e *Element) AppendTo(b []byte) []byte { return e.appendTo(b, "") }
+
+// writeBytes serializes e into w's own buffer where w has one, and writes
+// it.
+func writeBytes(w Writer, e *Element, parentSpace string) error {
+	switch w := w.(type) {
+	case *bufio.Writer:
+		_, err := w.Write(e.appendTo(w.AvailableBuffer(), parentSpace))
+		return err
+	case *bytes.Buffer:
+		_, err := w.Write(e.appendTo(w.AvailableBuffer(), parentSpace))
 		return err
 	}
-	w.WriteByte('<')
-	w.WriteString(e.Local)
+	_, err := w.WriteString(string(e.appendTo(nil, parentSpace)))
+	return err
+}
+
+func (e *Element) appendTo(b []byte, parentSpace string) []byte {
+	if e.frozen != "" && e.Space != parentSpace {
+		return append(b, e.frozen...)
+	}
+	b = append(b, '<')
+	b = append(b, e.Local...)
 	if e.Space != parentSpace {
-		w.WriteString(" xmlns='")
+		b = append(b, " xmlns='"...)
 		if e.Space == "" {
-			w.WriteString(NSClient)
+			b = append(b, NSClient...)
 		} else {
-			escapeAttr(w, e.Space)
+			b = appendAttr(b, e.Space)
 		}
-		w.WriteByte('\'')
+		b = append(b, '\'')
 	}
 	prefixes := 0
 	for _, a := range e.Attrs {
-		w.WriteByte(' ')
+		b = append(b, ' ')
 		switch a.Space {
 		case "":
 		case NSXML:
-			w.WriteString("xml:")
+			b = append(b, "xml:"...)
 		default:
 			prefixes++
 			p := "ns" + string(rune('0'+prefixes%10))
-			w.WriteString("xmlns:" + p + "='")
-			escapeAttr(w, a.Space)
-			w.WriteString("' " + p + ":")
+			b = append(b, "xmlns:"+p+"='"...)
+			b = appendAttr(b, a.Space)
+			b = append(b, "' "+p+":"...)
 		}
-		w.WriteString(a.Local)
-		w.WriteString("='")
-		escapeAttr(w, a.Value)
-		w.WriteByte('\'')
+		b = append(b, a.Local...)
+		b = append(b, "='"...)
+		b = appendAttr(b, a.Value)
+		b = append(b, '\'')
 	}
 	if len(e.Children) == 0 {
-		_, err := w.WriteString("/>")
-		return err
+		return append(b, "/>"...)
 	}
-	w.WriteByte('>')
+	b = append(b, '>')
 	for _, n := range e.Children {
 		switch n := n.(type) {
 		case *Element:
-			n.write(w, e.Space)
+			b = n.appendTo(b, e.Space)
 		case Text:
-			escapeText(w, string(n))
+			b = appendText(b, string(n))
 		}
 	}
-	w.WriteString("</")
-	w.WriteString(e.Local)
-	return w.WriteByte('>')
+	b = append(b, "</"...)
+	b = append(b, e.Local...)
+	return append(b, '>')
 }
 
-func escapeAttr(w Writer, s string) {
+func appendAttr(b []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
 		var esc string
@@ -392,14 +399,14 @@ func escapeAttr(w Writer, s string) {
 		default:
 			continue
 		}
-		w.WriteString(s[last:i])
-		w.WriteString(esc)
+		b = append(b, s[last:i]...)
+		b = append(b, esc...)
 		last = i + 1
 	}
-	w.WriteString(s[last:])
+	return append(b, s[last:]...)
 }
 
-func escapeText(w Writer, s string) {
+func appendText(b []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
 		var esc string
@@ -415,11 +422,11 @@ func escapeText(w Writer, s string) {
 		default:
 			continue
 		}
-		w.WriteString(s[last:i])
-		w.WriteString(esc)
+		b = append(b, s[last:i]...)
+		b = append(b, esc...)
 		last = i + 1
 	}
-	w.WriteString(s[last:])
+	return append(b, s[last:]...)
 }
 
 // FromStart builds an element from a decoded start tag, dropping namespace
