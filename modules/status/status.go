@@ -1,6 +1,6 @@
 // Package status offers ad-hoc commands (XEP-0050) about the server's
-// state: its uptime to every local user, and the users online to the
-// server's administrators.
+// state: its uptime to every local user, and to the server's
+// administrators the users online and ending users' sessions (XEP-0133).
 package status
 
 import (
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"parley/adhoc"
+	"parley/audit"
 	"parley/dataform"
 	"parley/module"
 	"parley/router"
@@ -31,11 +32,15 @@ func maxItems() []string { return []string{"25", "50", "75", "100", "150", "200"
 // Spec declares the status commands as a server module.
 func Spec() module.Spec {
 	return module.Spec{Name: "status", Setup: func(h *module.Host) (any, error) {
-		s := &status{r: h.Router, started: time.Now(), now: time.Now}
+		s := &status{r: h.Router, started: time.Now(), now: time.Now, audit: h.Audit,
+			log: func(err error) { h.Log.Error().Err(err).Msg("recording in the audit log failed") }}
 		if err := h.Commands.Add(s.uptime()); err != nil {
 			return nil, err
 		}
 		if err := h.Commands.Add(s.onlineUsers()); err != nil {
+			return nil, err
+		}
+		if err := h.Commands.Add(s.endUserSession()); err != nil {
 			return nil, err
 		}
 		return nil, nil
@@ -46,6 +51,8 @@ type status struct {
 	r       *router.Router
 	started time.Time
 	now     func() time.Time
+	audit   *audit.Log
+	log     func(error)
 }
 
 // uptime tells any local user how long the server has been running.

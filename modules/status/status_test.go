@@ -110,3 +110,51 @@ func TestOnlineUsers(t *testing.T) {
 		t.Fatalf("a user runs the admin command: %s", r)
 	}
 }
+
+// TestEndUserSession: an admin ends all of one user's sessions and one of
+// another's (XEP-0133); the clients get a stream error, the other
+// sessions go on, each ending is in the audit log; others may not run
+// it, and what is not an account is refused.
+func TestEndUserSession(t *testing.T) {
+	srv := testutil.Start(t, testutil.Options{Admins: []string{"boss@" + testutil.Domain}})
+	d := srv.Domain
+	for _, u := range []string{"boss", "alice", "bob"} {
+		srv.AddUser(u, "pw")
+	}
+	alice1 := testutil.Login(t, srv.Addr, "alice", "pw", "phone")
+	alice2 := testutil.Login(t, srv.Addr, "alice", "pw", "desk")
+	bobPhone := testutil.Login(t, srv.Addr, "bob", "pw", "phone")
+	bobDesk := testutil.Login(t, srv.Addr, "bob", "pw", "desk")
+	boss := testutil.Login(t, srv.Addr, "boss", "pw", "pc")
+
+	if r := run(bobDesk, d, "node='"+status.NodeEndUserSession+"' action='execute'", ""); testutil.ErrorCondition(r) != "forbidden" {
+		t.Fatalf("a user ran end-user-session: %s", r)
+	}
+	r := run(boss, d, "node='"+status.NodeEndUserSession+"' action='execute'", "")
+	cmd := r.Child(adhoc.NS, "command")
+	if cmd == nil || cmd.Attr("status") != "executing" || !strings.Contains(cmd.String(), "accountjids") {
+		t.Fatalf("stage 1: %s", r)
+	}
+	sess := "node='" + status.NodeEndUserSession + "' sessionid='" + cmd.Attr("sessionid") + "'"
+	if r := run(boss, d, sess, submit("accountjids", "nobody@elsewhere.test")); testutil.ErrorCondition(r) != "bad-request" {
+		t.Fatalf("a foreign account: %s", r)
+	}
+	form := "<x xmlns='jabber:x:data' type='submit'><field var='accountjids'><value>alice@" + d + "</value><value>bob@" + d + "/phone</value></field></x>"
+	r = run(boss, d, sess+" action='complete'", form)
+	if cmd := r.Child(adhoc.NS, "command"); cmd == nil || cmd.Attr("status") != "completed" ||
+		!strings.Contains(cmd.String(), "Ended 2 sessions of alice@"+d) || !strings.Contains(cmd.String(), "Ended 1 sessions of bob@"+d+"/phone") {
+		t.Fatalf("completed: %s", r)
+	}
+	for _, c := range []*testutil.Client{alice1, alice2, bobPhone} {
+		c.Expect(func(el *stanza.Element) bool {
+			return el.Local == "error" && strings.Contains(el.String(), "policy-violation")
+		})
+		c.WaitClosed()
+	}
+	bobDesk.IQ("<iq type='get' to='" + d + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	e := srv.WaitAudit(5*time.Second, "sessions.ended", "alice@"+d)
+	if e.Actor != "boss@"+d || !strings.Contains(e.Detail, "2 sessions ended") {
+		t.Fatalf("audit: %+v", e)
+	}
+	srv.WaitAudit(5*time.Second, "sessions.ended", "bob@"+d+"/phone")
+}
