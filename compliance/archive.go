@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -84,7 +85,14 @@ func Open(opts Options) (*Archive, error) {
 	for _, d := range opts.LocalDomains {
 		a.localDomain[d] = true
 	}
-	j, err := journal.Open(opts.Dir, journal.Options{SegmentAge: opts.SegmentAge, SegmentSize: opts.SegmentSize, OnError: a.backgroundFailure})
+	jopts := journal.Options{SegmentAge: opts.SegmentAge, SegmentSize: opts.SegmentSize, OnError: a.backgroundFailure}
+	j, err := journal.Open(opts.Dir, jopts)
+	// A command reading the archive (parley archive export) holds it for
+	// a moment to recover a crashed server's last records: wait for it.
+	for wait := 0; errors.Is(err, journal.ErrInUse) && wait < 50; wait++ {
+		time.Sleep(100 * time.Millisecond)
+		j, err = journal.Open(opts.Dir, jopts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compliance archive: %w", err)
 	}
