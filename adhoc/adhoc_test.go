@@ -302,7 +302,7 @@ func TestDiscovery(t *testing.T) {
 	if got := strings.Join(list(a), " "); got != "uptime test-wizard" {
 		t.Fatalf("alice sees %q", got)
 	}
-	if got := strings.Join(list(boss), " "); got != "uptime online-users test-wizard" {
+	if got := strings.Join(list(boss), " "); got != "uptime online-users http://jabber.org/protocol/admin#end-user-session test-wizard" {
 		t.Fatalf("the admin sees %q", got)
 	}
 
