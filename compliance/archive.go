@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -58,6 +59,7 @@ type Archive struct {
 	now  func() time.Time
 	bufs sync.Pool
 
+	failingFlag atomic.Bool // failing is set: read on every message without the lock
 	mu          sync.Mutex
 	failing     error     // the failure being reported, nil while the archive works
 	lastReport  time.Time // when a failure was last logged
@@ -114,7 +116,11 @@ func (a *Archive) Sync() error { return a.j.Sync() }
 // Check applies the archive's policy to a message about to be routed,
 // without archiving it: a stanza error when it must be refused.
 func (a *Archive) Check(el *stanza.Element) error {
-	c := stanza.MessageContent(el)
+	return a.policy(stanza.MessageContent(el))
+}
+
+// policy refuses what require_plaintext forbids.
+func (a *Archive) policy(c stanza.Content) error {
 	if a.opts.RequirePlaintext && c.Encrypted != "" {
 		return errEncrypted(c.Encrypted)
 	}
@@ -146,8 +152,8 @@ func (a *Archive) record(dir Direction, from, to, sender, recipient string, el *
 	if !c.Any() {
 		return nil
 	}
-	if a.opts.RequirePlaintext && c.Encrypted != "" {
-		return errEncrypted(c.Encrypted)
+	if err := a.policy(c); err != nil {
+		return err
 	}
 	bp, _ := a.bufs.Get().(*[]byte)
 	if bp == nil {
@@ -165,18 +171,10 @@ func (a *Archive) record(dir Direction, from, to, sender, recipient string, el *
 		}
 		return nil
 	}
-	if a.failingNow() {
+	if a.failingFlag.Load() {
 		a.recovered()
 	}
 	return nil
-}
-
-// failingNow reports, cheaply, whether a failure is being reported.
-func (a *Archive) failingNow() bool {
-	a.mu.Lock()
-	f := a.failing != nil
-	a.mu.Unlock()
-	return f
 }
 
 // failure reports a message the archive could not take: loudly, but
@@ -185,6 +183,7 @@ func (a *Archive) failure(err error) {
 	a.mu.Lock()
 	first := a.failing == nil
 	a.failing = err
+	a.failingFlag.Store(true)
 	a.lost++
 	report := first || a.now().Sub(a.lastReport) >= 10*time.Second
 	lost := a.lost
@@ -227,6 +226,7 @@ func (a *Archive) recovered() {
 	a.mu.Lock()
 	err, lost := a.failing, a.lost
 	a.failing, a.lost = nil, 0
+	a.failingFlag.Store(false)
 	a.mu.Unlock()
 	if err == nil {
 		return

@@ -148,22 +148,22 @@ func updateIndex(db *sql.DB, dir string) error {
 	} else if err != nil {
 		return fmt.Errorf("full-text index: %w", err)
 	}
-	// Is the record indexed last still the one it was?
-	if upto > 0 {
-		same, found := false, false
-		journal.Scan(dir, func(r journal.Record) error {
-			if r.Seq == uint64(upto) {
-				found, same = true, r.Hash.String() == hash
-			}
-			return nil
-		})
-		if found && !same {
-			if _, err := db.Exec(`DELETE FROM bodies`); err != nil {
-				return fmt.Errorf("full-text index: %w", err)
-			}
-			upto = 0
+	err = indexAfter(db, dir, uint64(upto), hash)
+	if errors.Is(err, errStaleIndex) {
+		if _, err := db.Exec(`DELETE FROM bodies`); err != nil {
+			return fmt.Errorf("full-text index: %w", err)
 		}
+		err = indexAfter(db, dir, 0, "")
 	}
+	return err
+}
+
+// errStaleIndex reports an index made of another chain than the archive's.
+var errStaleIndex = errors.New("the full-text index is of another archive")
+
+// indexAfter indexes, in one pass over the archive, the bodies of the
+// records after upto, whose hash was hash when it was indexed last.
+func indexAfter(db *sql.DB, dir string, upto uint64, hash string) error {
 	tx, err := db.Begin()
 	if err != nil {
 		return fmt.Errorf("full-text index: %w", err)
@@ -173,9 +173,12 @@ func updateIndex(db *sql.DB, dir string) error {
 	if err != nil {
 		return fmt.Errorf("full-text index: %w", err)
 	}
-	last, lastHash := uint64(upto), hash
+	last, lastHash := upto, hash
 	err = journal.Scan(dir, func(r journal.Record) error {
-		if r.Seq <= uint64(upto) {
+		if r.Seq == upto && r.Hash.String() != hash {
+			return errStaleIndex
+		}
+		if r.Seq <= upto {
 			return nil
 		}
 		e, err := decode(r)
@@ -193,7 +196,7 @@ func updateIndex(db *sql.DB, dir string) error {
 	if err != nil {
 		return err
 	}
-	if last != uint64(upto) {
+	if last != upto {
 		if _, err := tx.Exec(`DELETE FROM indexed`); err != nil {
 			return fmt.Errorf("full-text index: %w", err)
 		}

@@ -56,6 +56,8 @@ type Entry struct {
 	ID        string // the message's id attribute
 	Stanza    []byte // the whole stanza as routed
 	Hash      journal.Hash
+
+	el *stanza.Element // Stanza parsed, once decode needed it
 }
 
 // payloadVersion is the layout of a record's payload.
@@ -127,6 +129,7 @@ func decode(r journal.Record) (Entry, error) {
 		if err != nil {
 			return e, fmt.Errorf("record %d: the archived stanza is unreadable: %w", r.Seq, err)
 		}
+		e.el = el
 		for _, f := range []struct {
 			v    *string
 			attr string
@@ -145,7 +148,10 @@ func decode(r journal.Record) (Entry, error) {
 	return e, nil
 }
 
-// Message parses the archived stanza.
+// Message returns the archived stanza, parsed; it must not be changed.
 func (e Entry) Message() (*stanza.Element, error) {
+	if e.el != nil {
+		return e.el, nil
+	}
 	return stanza.ParseBytes(e.Stanza)
 }

@@ -2,12 +2,14 @@ package journal
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -77,11 +79,7 @@ func readCheckpoints(dir string) ([]Checkpoint, error) {
 }
 
 func sortCheckpoints(cps []Checkpoint) {
-	for i := 1; i < len(cps); i++ {
-		for k := i; k > 0 && cps[k].From < cps[k-1].From; k-- {
-			cps[k], cps[k-1] = cps[k-1], cps[k]
-		}
-	}
+	slices.SortFunc(cps, func(a, b Checkpoint) int { return cmp.Compare(a.From, b.From) })
 }
 
 func lastCheckpoint(cps []Checkpoint) *Checkpoint {
