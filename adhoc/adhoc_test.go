@@ -59,23 +59,6 @@ func wizard() adhoc.Command {
 	}
 }
 
-// run sends a command request and returns the response.
-func run(c *testutil.Client, to, attrs, inner string) *stanza.Element {
-	c.T.Helper()
-	return c.IQ(fmt.Sprintf("<iq type='set' to='%s'><command xmlns='%s' %s>%s</command></iq>", to, adhoc.NS, attrs, inner))
-}
-
-// submit renders a submitted form of field/value pairs.
-func submit(pairs ...string) string {
-	var b strings.Builder
-	b.WriteString("<x xmlns='jabber:x:data' type='submit'>")
-	for i := 0; i+1 < len(pairs); i += 2 {
-		fmt.Fprintf(&b, "<field var='%s'><value>%s</value></field>", pairs[i], pairs[i+1])
-	}
-	b.WriteString("</x>")
-	return b.String()
-}
-
 // executing checks an executing response and returns its command, form
 // and the actions allowed ("prev,next" and so on) with the default.
 func executing(t *testing.T, r *stanza.Element) (cmd, form *stanza.Element, allowed, def string) {
@@ -147,37 +130,37 @@ func TestMultiStage(t *testing.T) {
 	sess := "node='test-wizard' sessionid='" + id + "'"
 
 	// A required field missing: bad-payload, and the session stays.
-	wantError(t, run(a, d, sess+" action='next'", submit("name", "")), "bad-request", "bad-payload")
+	wantError(t, testutil.RunCommand(a, d, sess+" action='next'", testutil.SubmitForm("name", "")), "bad-request", "bad-payload")
 
-	r = run(a, d, sess+" action='next'", submit("name", "Alice"))
+	r = testutil.RunCommand(a, d, sess+" action='next'", testutil.SubmitForm("name", "Alice"))
 	cmd, form, allowed, def = executing(t, r)
 	if cmd.Attr("sessionid") != id || allowed != "prev,next" || def != "next" || !strings.Contains(form.String(), "Colour for Alice") {
 		t.Fatalf("stage 2: actions %s (execute %s), %s", allowed, def, r)
 	}
 
 	// Back to the first stage, with its value remembered.
-	r = run(a, d, sess+" action='prev'", "")
+	r = testutil.RunCommand(a, d, sess+" action='prev'", "")
 	_, form, allowed, _ = executing(t, r)
 	if allowed != "next" || dataform.Parse(form).Values["name"][0] != "Alice" {
 		t.Fatalf("prev: actions %s, %s", allowed, r)
 	}
-	wantError(t, run(a, d, sess+" action='prev'", ""), "bad-request", "bad-action")
-	wantError(t, run(a, d, sess+" action='complete'", submit("name", "X")), "bad-request", "bad-action")
+	wantError(t, testutil.RunCommand(a, d, sess+" action='prev'", ""), "bad-request", "bad-action")
+	wantError(t, testutil.RunCommand(a, d, sess+" action='complete'", testutil.SubmitForm("name", "X")), "bad-request", "bad-action")
 
 	// execute is the stage's default action, next.
-	r = run(a, d, sess, submit("name", "Bob"))
+	r = testutil.RunCommand(a, d, sess, testutil.SubmitForm("name", "Bob"))
 	_, form, _, _ = executing(t, r)
 	if !strings.Contains(form.String(), "Colour for Bob") {
 		t.Fatalf("execute at stage 1: %s", r)
 	}
-	r = run(a, d, sess+" action='next'", submit("colour", "green"))
+	r = testutil.RunCommand(a, d, sess+" action='next'", testutil.SubmitForm("colour", "green"))
 	_, _, allowed, def = executing(t, r)
 	if allowed != "prev,complete" || def != "complete" {
 		t.Fatalf("stage 3: actions %s (execute %s), %s", allowed, def, r)
 	}
-	wantError(t, run(a, d, sess+" action='next'", submit("sure", "1")), "bad-request", "bad-action")
+	wantError(t, testutil.RunCommand(a, d, sess+" action='next'", testutil.SubmitForm("sure", "1")), "bad-request", "bad-action")
 
-	r = run(a, d, sess+" action='complete'", submit("sure", "1"))
+	r = testutil.RunCommand(a, d, sess+" action='complete'", testutil.SubmitForm("sure", "1"))
 	cmd = r.Child(adhoc.NS, "command")
 	if r.Type() != "result" || cmd.Attr("status") != "completed" || cmd.Attr("sessionid") != id || cmd.Child(adhoc.NS, "actions") != nil {
 		t.Fatalf("complete: %s", r)
@@ -191,7 +174,7 @@ func TestMultiStage(t *testing.T) {
 	}
 
 	// The session is over.
-	wantError(t, run(a, d, sess, submit("sure", "1")), "not-allowed", "session-expired")
+	wantError(t, testutil.RunCommand(a, d, sess, testutil.SubmitForm("sure", "1")), "not-allowed", "session-expired")
 }
 
 // TestCancelAndErrors checks cancel and the errors of XEP-0050 §4.6.
@@ -199,16 +182,16 @@ func TestCancelAndErrors(t *testing.T) {
 	srv, a := start(t)
 	d := srv.Domain
 
-	cmd, _, _, _ := executing(t, run(a, d, "node='test-wizard'", ""))
+	cmd, _, _, _ := executing(t, testutil.RunCommand(a, d, "node='test-wizard'", ""))
 	sess := "node='test-wizard' sessionid='" + cmd.Attr("sessionid") + "'"
-	executing(t, run(a, d, sess+" action='next'", submit("name", "Alice")))
-	r := run(a, d, sess+" action='cancel'", "")
+	executing(t, testutil.RunCommand(a, d, sess+" action='next'", testutil.SubmitForm("name", "Alice")))
+	r := testutil.RunCommand(a, d, sess+" action='cancel'", "")
 	if c := r.Child(adhoc.NS, "command"); r.Type() != "result" || c.Attr("status") != "canceled" {
 		t.Fatalf("cancel: %s", r)
 	}
-	wantError(t, run(a, d, sess+" action='next'", submit("colour", "red")), "not-allowed", "session-expired")
+	wantError(t, testutil.RunCommand(a, d, sess+" action='next'", testutil.SubmitForm("colour", "red")), "not-allowed", "session-expired")
 
-	cmd, _, _, _ = executing(t, run(a, d, "node='test-wizard'", ""))
+	cmd, _, _, _ = executing(t, testutil.RunCommand(a, d, "node='test-wizard'", ""))
 	live := cmd.Attr("sessionid")
 	a2 := testutil.Login(t, srv.Addr, "alice", "pw", "phone")
 	cases := []struct {
@@ -226,14 +209,14 @@ func TestCancelAndErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			wantError(t, run(c.c, d, c.attrs, ""), c.condition, c.specific)
+			wantError(t, testutil.RunCommand(c.c, d, c.attrs, ""), c.condition, c.specific)
 		})
 	}
 	if r := a.IQ("<iq type='get' to='" + d + "'><command xmlns='" + adhoc.NS + "' node='test-wizard'/></iq>"); testutil.ErrorCondition(r) != "bad-request" {
 		t.Fatalf("iq get: %s", r)
 	}
 	// The live session survived every refused request.
-	executing(t, run(a, d, "node='test-wizard' sessionid='"+live+"' action='next'", submit("name", "Alice")))
+	executing(t, testutil.RunCommand(a, d, "node='test-wizard' sessionid='"+live+"' action='next'", testutil.SubmitForm("name", "Alice")))
 }
 
 // TestSessionLifetime checks that a session ends after the timeout, when
@@ -244,27 +227,27 @@ func TestSessionLifetime(t *testing.T) {
 	d := srv.Domain
 
 	srv.Commands().SetTimeout(200 * time.Millisecond)
-	cmd, _, _, _ := executing(t, run(a, d, "node='test-wizard'", ""))
+	cmd, _, _, _ := executing(t, testutil.RunCommand(a, d, "node='test-wizard'", ""))
 	time.Sleep(300 * time.Millisecond)
-	wantError(t, run(a, d, "node='test-wizard' sessionid='"+cmd.Attr("sessionid")+"' action='next'", submit("name", "late")), "not-allowed", "session-expired")
+	wantError(t, testutil.RunCommand(a, d, "node='test-wizard' sessionid='"+cmd.Attr("sessionid")+"' action='next'", testutil.SubmitForm("name", "late")), "not-allowed", "session-expired")
 	srv.Commands().SetTimeout(adhoc.DefaultTimeout)
 
 	b := testutil.Login(t, srv.Addr, "alice", "pw", "tablet")
-	cmd, _, _, _ = executing(t, run(b, d, "node='test-wizard'", ""))
+	cmd, _, _, _ = executing(t, testutil.RunCommand(b, d, "node='test-wizard'", ""))
 	b.Close()
 	b = testutil.Login(t, srv.Addr, "alice", "pw", "tablet")
-	wantError(t, run(b, d, "node='test-wizard' sessionid='"+cmd.Attr("sessionid")+"'", submit("name", "again")), "bad-request", "bad-sessionid")
+	wantError(t, testutil.RunCommand(b, d, "node='test-wizard' sessionid='"+cmd.Attr("sessionid")+"'", testutil.SubmitForm("name", "again")), "bad-request", "bad-sessionid")
 
 	for i := range adhoc.MaxSessionsPerRequester {
-		if r := run(b, d, "node='test-wizard'", ""); r.Type() != "result" {
+		if r := testutil.RunCommand(b, d, "node='test-wizard'", ""); r.Type() != "result" {
 			t.Fatalf("session %d: %s", i, r)
 		}
 	}
-	if r := run(b, d, "node='test-wizard'", ""); testutil.ErrorCondition(r) != "resource-constraint" {
+	if r := testutil.RunCommand(b, d, "node='test-wizard'", ""); testutil.ErrorCondition(r) != "resource-constraint" {
 		t.Fatalf("one session too many: %s", r)
 	}
 	// Another resource has its own allowance.
-	executing(t, run(a, d, "node='test-wizard'", ""))
+	executing(t, testutil.RunCommand(a, d, "node='test-wizard'", ""))
 }
 
 // TestDiscovery checks the commands feature, the command list each user
@@ -342,7 +325,7 @@ func TestRemoteUsers(t *testing.T) {
 	if q := r.Child(disco.NSItems, "query"); q == nil || len(q.Elements()) != 0 {
 		t.Fatalf("command list for a remote user: %s", r)
 	}
-	wantError(t, run(bob, "a.test", "node='uptime'", ""), "forbidden", "")
+	wantError(t, testutil.RunCommand(bob, "a.test", "node='uptime'", ""), "forbidden", "")
 }
 
 func TestAdd(t *testing.T) {
@@ -390,20 +373,20 @@ func TestFailedCompletion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd, _, _, _ := executing(t, run(a, d, "node='flaky'", ""))
+	cmd, _, _, _ := executing(t, testutil.RunCommand(a, d, "node='flaky'", ""))
 	sess := "node='flaky' sessionid='" + cmd.Attr("sessionid") + "'"
-	if r := run(a, d, sess, submit()); testutil.ErrorCondition(r) != "internal-server-error" || strings.Contains(r.String(), "disk on fire") {
+	if r := testutil.RunCommand(a, d, sess, testutil.SubmitForm()); testutil.ErrorCondition(r) != "internal-server-error" || strings.Contains(r.String(), "disk on fire") {
 		t.Fatalf("failing Complete: %s", r)
 	}
-	if r := run(a, d, sess, submit()); r.Child(adhoc.NS, "command").Attr("status") != "completed" {
+	if r := testutil.RunCommand(a, d, sess, testutil.SubmitForm()); r.Child(adhoc.NS, "command").Attr("status") != "completed" {
 		t.Fatalf("second try: %s", r)
 	}
 
-	cmd, _, _, _ = executing(t, run(a, d, "node='test-wizard'", ""))
+	cmd, _, _, _ = executing(t, testutil.RunCommand(a, d, "node='test-wizard'", ""))
 	sess = "node='test-wizard' sessionid='" + cmd.Attr("sessionid") + "'"
-	run(a, d, sess, submit("name", "Alice"))
-	run(a, d, sess, submit("colour", "red"))
-	r := run(a, d, sess, submit("sure", "0"))
+	testutil.RunCommand(a, d, sess, testutil.SubmitForm("name", "Alice"))
+	testutil.RunCommand(a, d, sess, testutil.SubmitForm("colour", "red"))
+	r := testutil.RunCommand(a, d, sess, testutil.SubmitForm("sure", "0"))
 	c := r.Child(adhoc.NS, "command")
 	if c.Attr("status") != "completed" || c.Child(adhoc.NS, "note").Attr("type") != "error" {
 		t.Fatalf("unconfirmed: %s", r)

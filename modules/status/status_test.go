@@ -1,7 +1,6 @@
 package status_test
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,26 +13,11 @@ import (
 	"parley/stanza"
 )
 
-func run(c *testutil.Client, to, attrs, inner string) *stanza.Element {
-	c.T.Helper()
-	return c.IQ(fmt.Sprintf("<iq type='set' to='%s'><command xmlns='%s' %s>%s</command></iq>", to, adhoc.NS, attrs, inner))
-}
-
-func submit(pairs ...string) string {
-	var b strings.Builder
-	b.WriteString("<x xmlns='jabber:x:data' type='submit'>")
-	for i := 0; i+1 < len(pairs); i += 2 {
-		fmt.Fprintf(&b, "<field var='%s'><value>%s</value></field>", pairs[i], pairs[i+1])
-	}
-	b.WriteString("</x>")
-	return b.String()
-}
-
 func TestUptime(t *testing.T) {
 	srv := testutil.StartServer(t, "")
 	srv.AddUser("alice", "pw")
 	a := testutil.Login(t, srv.Addr, "alice", "pw", "pc")
-	r := run(a, srv.Domain, "node='"+status.NodeUptime+"' action='execute'", "")
+	r := testutil.RunCommand(a, srv.Domain, "node='"+status.NodeUptime+"' action='execute'", "")
 	cmd := r.Child(adhoc.NS, "command")
 	if r.Type() != "result" || cmd.Attr("status") != "completed" || cmd.Attr("sessionid") == "" {
 		t.Fatalf("uptime: %s", r)
@@ -66,7 +50,7 @@ func TestOnlineUsers(t *testing.T) {
 	testutil.Login(t, srv.Addr, "dave@other.test", "pw", "pc")
 	boss := testutil.Login(t, srv.Addr, "boss", "pw", "pc")
 
-	r := run(boss, d, "node='"+status.NodeOnlineUsers+"'", "")
+	r := testutil.RunCommand(boss, d, "node='"+status.NodeOnlineUsers+"'", "")
 	cmd := r.Child(adhoc.NS, "command")
 	if cmd == nil || cmd.Attr("status") != "executing" {
 		t.Fatalf("stage 1: %s", r)
@@ -76,25 +60,25 @@ func TestOnlineUsers(t *testing.T) {
 		t.Fatalf("the domain choice lacks the domains: %s", form)
 	}
 	sess := "node='" + status.NodeOnlineUsers + "' sessionid='" + cmd.Attr("sessionid") + "'"
-	if r := run(boss, d, sess, submit("domain", "elsewhere.test")); testutil.ErrorCondition(r) != "bad-request" || r.Child("", "error").Child(adhoc.NS, "bad-payload") == nil {
+	if r := testutil.RunCommand(boss, d, sess, testutil.SubmitForm("domain", "elsewhere.test")); testutil.ErrorCondition(r) != "bad-request" || r.Child("", "error").Child(adhoc.NS, "bad-payload") == nil {
 		t.Fatalf("a foreign domain: %s", r)
 	}
-	r = run(boss, d, sess, submit("domain", "other.test"))
+	r = testutil.RunCommand(boss, d, sess, testutil.SubmitForm("domain", "other.test"))
 	if !strings.Contains(r.String(), "1 users are online on other.test") {
 		t.Fatalf("stage 2 for other.test: %s", r)
 	}
-	r = run(boss, d, sess+" action='prev'", "")
+	r = testutil.RunCommand(boss, d, sess+" action='prev'", "")
 	if v, _ := dataform.Parse(r.Child(adhoc.NS, "command").Child(dataform.NS, "x")).Value("domain"); v != "other.test" {
 		t.Fatalf("prev: %s", r)
 	}
-	r = run(boss, d, sess+" action='next'", submit("domain", d))
+	r = testutil.RunCommand(boss, d, sess+" action='next'", testutil.SubmitForm("domain", d))
 	if !strings.Contains(r.String(), "4 users are online on "+d) {
 		t.Fatalf("stage 2 for %s: %s", d, r)
 	}
-	if r := run(boss, d, sess+" action='complete'", submit("max_items", "7")); testutil.ErrorCondition(r) != "bad-request" {
+	if r := testutil.RunCommand(boss, d, sess+" action='complete'", testutil.SubmitForm("max_items", "7")); testutil.ErrorCondition(r) != "bad-request" {
 		t.Fatalf("max_items 7: %s", r)
 	}
-	r = run(boss, d, sess+" action='complete'", submit("max_items", "none"))
+	r = testutil.RunCommand(boss, d, sess+" action='complete'", testutil.SubmitForm("max_items", "none"))
 	cmd = r.Child(adhoc.NS, "command")
 	if cmd.Attr("status") != "completed" {
 		t.Fatalf("complete: %s", r)
@@ -106,7 +90,7 @@ func TestOnlineUsers(t *testing.T) {
 	}
 
 	alice := testutil.Login(t, srv.Addr, "alice", "pw", "laptop")
-	if r := run(alice, d, "node='"+status.NodeOnlineUsers+"'", ""); testutil.ErrorCondition(r) != "forbidden" {
+	if r := testutil.RunCommand(alice, d, "node='"+status.NodeOnlineUsers+"'", ""); testutil.ErrorCondition(r) != "forbidden" {
 		t.Fatalf("a user runs the admin command: %s", r)
 	}
 }
@@ -127,20 +111,20 @@ func TestEndUserSession(t *testing.T) {
 	bobDesk := testutil.Login(t, srv.Addr, "bob", "pw", "desk")
 	boss := testutil.Login(t, srv.Addr, "boss", "pw", "pc")
 
-	if r := run(bobDesk, d, "node='"+status.NodeEndUserSession+"' action='execute'", ""); testutil.ErrorCondition(r) != "forbidden" {
+	if r := testutil.RunCommand(bobDesk, d, "node='"+status.NodeEndUserSession+"' action='execute'", ""); testutil.ErrorCondition(r) != "forbidden" {
 		t.Fatalf("a user ran end-user-session: %s", r)
 	}
-	r := run(boss, d, "node='"+status.NodeEndUserSession+"' action='execute'", "")
+	r := testutil.RunCommand(boss, d, "node='"+status.NodeEndUserSession+"' action='execute'", "")
 	cmd := r.Child(adhoc.NS, "command")
 	if cmd == nil || cmd.Attr("status") != "executing" || !strings.Contains(cmd.String(), "accountjids") {
 		t.Fatalf("stage 1: %s", r)
 	}
 	sess := "node='" + status.NodeEndUserSession + "' sessionid='" + cmd.Attr("sessionid") + "'"
-	if r := run(boss, d, sess, submit("accountjids", "nobody@elsewhere.test")); testutil.ErrorCondition(r) != "bad-request" {
+	if r := testutil.RunCommand(boss, d, sess, testutil.SubmitForm("accountjids", "nobody@elsewhere.test")); testutil.ErrorCondition(r) != "bad-request" {
 		t.Fatalf("a foreign account: %s", r)
 	}
 	form := "<x xmlns='jabber:x:data' type='submit'><field var='accountjids'><value>alice@" + d + "</value><value>bob@" + d + "/phone</value></field></x>"
-	r = run(boss, d, sess+" action='complete'", form)
+	r = testutil.RunCommand(boss, d, sess+" action='complete'", form)
 	if cmd := r.Child(adhoc.NS, "command"); cmd == nil || cmd.Attr("status") != "completed" ||
 		!strings.Contains(cmd.String(), "Ended 2 sessions of alice@"+d) || !strings.Contains(cmd.String(), "Ended 1 sessions of bob@"+d+"/phone") {
 		t.Fatalf("completed: %s", r)
