@@ -305,7 +305,7 @@ func (j *Journal) appendShared(t time.Time, payload []byte) (uint64, error) {
 	seq := j.written + 1
 	buf, h := appendFrame(j.buf[:0], j.digest, j.writtenH, seq, t, payload)
 	j.buf = buf
-	if err := j.writeFrames(buf, t); err != nil {
+	if err := j.writeFrames(buf); err != nil {
 		return 0, err
 	}
 	if err := j.seg.Sync(); err != nil {

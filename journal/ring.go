@@ -192,7 +192,7 @@ func (j *Journal) copyOut() error {
 		}
 		// The chunk stays as it is while it is copied: the writer never
 		// goes back into a block the copier is in.
-		err := j.writeFrames(chunk, time.Time{})
+		err := j.writeFrames(chunk)
 		j.setFailed(err)
 		j.mu.Lock()
 		if err == nil {
@@ -213,7 +213,7 @@ func (j *Journal) drainLocked() error {
 		if chunk == nil {
 			return nil
 		}
-		err := j.writeFrames(chunk, time.Time{})
+		err := j.writeFrames(chunk)
 		j.setFailed(err)
 		if err != nil {
 			return err
@@ -275,7 +275,7 @@ func (j *Journal) recover(r *ring) (int, error) {
 		moved++
 	}
 	if len(frames) > 0 {
-		if err := j.writeFrames(frames, time.Time{}); err != nil {
+		if err := j.writeFrames(frames); err != nil {
 			return 0, fmt.Errorf("journal: recovering from the ring: %w", err)
 		}
 		if err := j.seg.Sync(); err != nil {

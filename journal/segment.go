@@ -33,7 +33,7 @@ func frameAt(b []byte) (n int, seq uint64, t time.Time, h Hash) {
 // new segments where they are full or old; the caller holds segMu. On
 // failure what was written of the failed write is cut off, and the
 // records before it stay written.
-func (j *Journal) writeFrames(frames []byte, _ time.Time) error {
+func (j *Journal) writeFrames(frames []byte) error {
 	start := 0
 	flush := func(end int) error {
 		if end == start {
@@ -169,7 +169,7 @@ func (j *Journal) appendLarge(t time.Time, payload []byte) (uint64, error) {
 	}
 	seq := j.seq + 1
 	frame, h := appendFrame(nil, j.digest, j.head, seq, t, payload)
-	if err := j.writeFrames(frame, t); err != nil {
+	if err := j.writeFrames(frame); err != nil {
 		return 0, err
 	}
 	j.seq, j.head = seq, h
