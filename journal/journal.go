@@ -473,15 +473,10 @@ func (j *Journal) removeCovered() {
 	if err != nil {
 		return
 	}
-	for i, s := range segs {
-		end := uint64(0)
-		if i+1 < len(segs) {
-			end = segs[i+1].first - 1
-		} else {
-			continue
-		}
-		if end <= last.To && s.name != j.segName() {
-			os.Remove(filepath.Join(j.dir, s.name))
+	// A segment ends where the next begins; the last one is never covered.
+	for i := 0; i+1 < len(segs); i++ {
+		if segs[i+1].first-1 <= last.To && segs[i].name != j.segName() {
+			os.Remove(filepath.Join(j.dir, segs[i].name))
 		}
 	}
 }
