@@ -43,7 +43,7 @@ type account struct {
 	written int64
 
 	mu     sync.Mutex
-	recent [recentGroup]groupMessage
+	recent *[recentGroup]groupMessage // made at the first group-chat message: most idle accounts never need it
 	next   int
 }
 
@@ -70,6 +70,9 @@ func (a *account) firstTime(m groupMessage) bool {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.recent == nil {
+		a.recent = new([recentGroup]groupMessage)
+	}
 	for _, r := range a.recent {
 		if r == m {
 			return false
