@@ -373,7 +373,13 @@ func TestIdleSessionsPark(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testutil.Timeout)
+	waitForWithin(t, testutil.Timeout, what, cond)
+}
+
+// waitForWithin is waitFor with a time limit of its own.
+func waitForWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)

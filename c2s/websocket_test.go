@@ -216,8 +216,10 @@ func TestWebSocketResume(t *testing.T) {
 // end when their client goes; streams over HTTPS keep their goroutine
 // and work alike.
 func TestWebSocketIdleStreamsPark(t *testing.T) {
-	// Pings come after 3s of silence; streams park after 2s.
-	srv, ws, wss := wsServer(t, "websocket_ping = \"3s\"\n")
+	// Pings come after 6s of silence; streams park after 2s, so each
+	// stream is parked 4s of every 6 and the streams' parked spans
+	// overlap even after one of them woke for a message.
+	srv, ws, wss := wsServer(t, "websocket_ping = \"6s\"\n")
 	const n = 6
 	var pings atomic.Int64
 	var clients []*testutil.Client
@@ -240,7 +242,7 @@ func TestWebSocketIdleStreamsPark(t *testing.T) {
 
 	// Keepalive pings wake each parked stream with the client's pong;
 	// it parks again and stays connected.
-	waitFor(t, "two rounds of pings", func() bool { return pings.Load() >= 2*n })
+	waitForWithin(t, 3*testutil.Timeout, "two rounds of pings", func() bool { return pings.Load() >= 2*n })
 	waitFor(t, "streams parked after the pings", func() bool { return srv.ParkedStreams() == n })
 	if online := srv.Router().Online(); online != n+1 {
 		t.Fatalf("%d sessions online after the pings, want %d", online, n+1)
